@@ -1,0 +1,80 @@
+/**
+ * Domain events: the records of the append-only log. The chat state is the fold of these records
+ * (see chat/chat-state.ts); a record also carries the wire messages its decision published, so the
+ * log doubles as the outbox (unacknowledged sends are resent after a restart).
+ */
+import { Schema } from "effect"
+import { GroupName, MessageId, Topic, UserId } from "./ids.ts"
+import { Envelope, GroupInfo, PresenceStatus } from "./wire/messages.ts"
+
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+const Reason = Schema.String.check(Schema.isMaxLength(200))
+const Text = Schema.String.check(Schema.isMaxLength(4000))
+
+export const DomainEvent = Schema.Union([
+  // --- profile and my own sessions
+  Schema.TaggedStruct("profile.created", { user: UserId }),
+  Schema.TaggedStruct("session.started", { session: PositiveInt }),
+  Schema.TaggedStruct("session.ended", { session: PositiveInt }),
+  // --- presence of others
+  Schema.TaggedStruct("presence.observed", { user: UserId, status: PresenceStatus, session: NonNegativeInt }),
+  // --- one-to-one negotiation (sent = my decision, received = the peer's message)
+  Schema.TaggedStruct("conversation.request.sent", { peer: UserId, requestId: MessageId }),
+  Schema.TaggedStruct("conversation.request.received", { peer: UserId, requestId: MessageId }),
+  Schema.TaggedStruct("conversation.accept.sent", { peer: UserId }),
+  Schema.TaggedStruct("conversation.accept.received", { peer: UserId, requestId: MessageId, topic: Topic }),
+  Schema.TaggedStruct("conversation.refuse.sent", { peer: UserId, reason: Reason }),
+  Schema.TaggedStruct("conversation.refuse.received", { peer: UserId, requestId: MessageId, reason: Reason }),
+  Schema.TaggedStruct("conversation.timed-out", { peer: UserId, requestId: MessageId }),
+  Schema.TaggedStruct("conversation.leave.sent", { peer: UserId }),
+  Schema.TaggedStruct("conversation.leave.received", { peer: UserId, requestId: MessageId }),
+  // --- groups
+  Schema.TaggedStruct("group.created", { group: GroupName }),
+  Schema.TaggedStruct("group.info.received", { from: UserId, info: GroupInfo }),
+  Schema.TaggedStruct("group.join.sent", { group: GroupName, requestId: MessageId }),
+  Schema.TaggedStruct("group.join.received", { group: GroupName, from: UserId, requestId: MessageId }),
+  Schema.TaggedStruct("group.accept.sent", { group: GroupName, member: UserId }),
+  Schema.TaggedStruct("group.accept.received", { from: UserId, requestId: MessageId, info: GroupInfo }),
+  Schema.TaggedStruct("group.refuse.sent", { group: GroupName, member: UserId, reason: Reason }),
+  Schema.TaggedStruct("group.refuse.received", { group: GroupName, from: UserId, requestId: MessageId, reason: Reason }),
+  Schema.TaggedStruct("group.leave.sent", { group: GroupName }),
+  Schema.TaggedStruct("group.leave.received", { group: GroupName, from: UserId }),
+  // --- chat messages (high volume: projected by a plain reducer, never by a statechart)
+  Schema.TaggedStruct("message.sent", { id: MessageId, topic: Topic, text: Text }),
+  Schema.TaggedStruct("message.received", {
+    id: MessageId,
+    from: UserId,
+    topic: Topic,
+    text: Text,
+    sentAt: NonNegativeInt,
+    sentClock: NonNegativeInt,
+  }),
+  // --- outbox: the broker acknowledged these publishes (QoS 1 PUBACK)
+  Schema.TaggedStruct("outbox.acked", { ids: Schema.Array(MessageId).check(Schema.isMaxLength(1024)) }),
+])
+export type DomainEvent = typeof DomainEvent.Type
+export type DomainEventTag = DomainEvent["_tag"]
+
+/** A wire message to publish. `retain` for presence and group information only. */
+export const Outgoing = Schema.Struct({ topic: Topic, retain: Schema.Boolean, envelope: Envelope })
+export type Outgoing = typeof Outgoing.Type
+
+/** What the shell appends: the decision, when it was made, and what it sent. */
+export const LogEntry = Schema.Struct({
+  /** Wall clock, ms since epoch, from the injected Clock. Display only. */
+  at: NonNegativeInt,
+  /** Lamport clock after this event: orders records across users' logs. */
+  clock: NonNegativeInt,
+  event: DomainEvent,
+  out: Schema.Array(Outgoing).check(Schema.isMaxLength(16)),
+})
+export type LogEntry = typeof LogEntry.Type
+
+/** A stored entry: the log assigns `seq`, 1, 2, 3… without gaps. */
+export const LogRecord = Schema.Struct({ seq: PositiveInt, ...LogEntry.fields })
+export type LogRecord = typeof LogRecord.Type
+
+/** The conversation a record belongs to, for the history index: a talk topic, or undefined. */
+export const conversationOf = (event: DomainEvent): Topic | undefined =>
+  event._tag === "message.sent" || event._tag === "message.received" ? event.topic : undefined

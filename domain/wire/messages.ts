@@ -1,0 +1,110 @@
+/**
+ * Every JSON message on the wire: one envelope, one body per message type. docs/protocol.md is the
+ * prose of this file; keep them in step.
+ */
+import { Result, Schema } from "effect"
+import { GroupName, MessageId, Topic, UserId } from "../ids.ts"
+
+export const PROTOCOL_VERSION = 1
+/** Bytes, checked BEFORE JSON.parse: a megabyte payload must not cost a megabyte parse. */
+export const MAX_PAYLOAD_BYTES = 16 * 1024
+/** Characters of chat text; the UTF-8 encoding stays under MAX_PAYLOAD_BYTES with the envelope. */
+export const MAX_TEXT_CHARS = 4000
+export const MAX_GROUP_MEMBERS = 256
+
+const Text = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(MAX_TEXT_CHARS))
+const Reason = Schema.String.check(Schema.isMaxLength(200))
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
+export const PresenceStatus = Schema.Literals(["online", "offline"])
+export type PresenceStatus = typeof PresenceStatus.Type
+
+/** Who leads a group, who is in it, and the leader's version counter (higher wins). */
+export const GroupInfo = Schema.Struct({
+  name: GroupName,
+  leader: UserId,
+  /** Join order, leader first; order decides who leads after the leader leaves. */
+  members: Schema.Array(UserId).check(Schema.isMaxLength(MAX_GROUP_MEMBERS)),
+  version: NonNegativeInt,
+  /** Lamport clock of the creation and the creator: the older founding wins a name clash. */
+  foundedClock: NonNegativeInt,
+  foundedBy: UserId,
+  /** Set when the last member left: the name is free again. */
+  dissolved: Schema.Boolean,
+})
+export type GroupInfo = typeof GroupInfo.Type
+
+export const Body = Schema.Union([
+  Schema.TaggedStruct("presence", { status: PresenceStatus, session: NonNegativeInt }),
+  Schema.TaggedStruct("chat.request", { to: UserId }),
+  Schema.TaggedStruct("chat.accept", { to: UserId, requestId: MessageId, topic: Topic }),
+  Schema.TaggedStruct("chat.refuse", { to: UserId, requestId: MessageId, reason: Reason }),
+  Schema.TaggedStruct("chat.leave", { to: UserId, requestId: MessageId, topic: Topic }),
+  Schema.TaggedStruct("chat.message", { text: Text }),
+  Schema.TaggedStruct("group.info", { info: GroupInfo }),
+  Schema.TaggedStruct("group.join", { group: GroupName }),
+  Schema.TaggedStruct("group.accept", { group: GroupName, to: UserId, requestId: MessageId, info: GroupInfo }),
+  Schema.TaggedStruct("group.refuse", { group: GroupName, to: UserId, requestId: MessageId, reason: Reason }),
+  Schema.TaggedStruct("group.leave", { group: GroupName }),
+  Schema.TaggedStruct("group.message", { group: GroupName, text: Text }),
+])
+export type Body = typeof Body.Type
+export type BodyTag = Body["_tag"]
+
+export const Envelope = Schema.Struct({
+  v: Schema.Literal(PROTOCOL_VERSION),
+  id: MessageId,
+  from: UserId,
+  /** Sender's wall clock, ms since epoch: for display only, never for ordering. */
+  ts: NonNegativeInt,
+  /** Lamport clock: merges the logs of different users in causal order. */
+  clock: NonNegativeInt,
+  body: Body,
+  /** Reserved: base64 Ed25519 signature over the canonical envelope without `sig`. Not checked yet. */
+  sig: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(200))),
+  /** Reserved: base64 ciphertext replacing `body` for end-to-end encryption. Not used yet. */
+  enc: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(MAX_PAYLOAD_BYTES))),
+})
+export type Envelope = typeof Envelope.Type
+
+export type DecodeFailure =
+  | { readonly reason: "oversize"; readonly bytes: number }
+  | { readonly reason: "not-json"; readonly detail: string }
+  | { readonly reason: "unknown-version"; readonly detail: string }
+  | { readonly reason: "invalid"; readonly detail: string }
+
+const EnvelopeFromJson = Schema.fromJsonString(Envelope)
+const decodeEnvelopeJson = Schema.decodeUnknownResult(EnvelopeFromJson)
+const encodeEnvelopeJson = Schema.encodeSync(EnvelopeFromJson)
+const VersionProbe = Schema.fromJsonString(Schema.Struct({ v: Schema.Unknown }))
+const probeVersion = Schema.decodeUnknownResult(VersionProbe)
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+const utf8Encoder = new TextEncoder()
+
+/** Bytes → envelope. Never throws: every failure is a value the caller logs and drops. */
+export const decodeEnvelope = (bytes: Uint8Array): Result.Result<Envelope, DecodeFailure> => {
+  if (bytes.byteLength > MAX_PAYLOAD_BYTES) return Result.fail({ reason: "oversize", bytes: bytes.byteLength })
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    return Result.fail({ reason: "not-json", detail: "payload is not UTF-8" })
+  }
+  return decodeEnvelopeText(text)
+}
+
+export const decodeEnvelopeText = (text: string): Result.Result<Envelope, DecodeFailure> => {
+  if (text.length > MAX_PAYLOAD_BYTES) return Result.fail({ reason: "oversize", bytes: text.length })
+  const decoded = decodeEnvelopeJson(text)
+  if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
+  const probe = probeVersion(text)
+  if (Result.isFailure(probe)) return Result.fail({ reason: "not-json", detail: "payload is not a JSON object" })
+  if (probe.success.v !== PROTOCOL_VERSION) {
+    return Result.fail({ reason: "unknown-version", detail: `protocol version ${String(probe.success.v).slice(0, 20)}` })
+  }
+  return Result.fail({ reason: "invalid", detail: decoded.failure.message.slice(0, 300) })
+}
+
+export const encodeEnvelope = (envelope: Envelope): string => encodeEnvelopeJson(envelope)
+export const envelopeBytes = (envelope: Envelope): Uint8Array => utf8Encoder.encode(encodeEnvelope(envelope))
