@@ -1,0 +1,327 @@
+/**
+ * Membership of ONE group, from this client's side. The leader is the single writer of the group's
+ * information (name, leader, members, version); everyone adopts the leader's information with the
+ * highest version, so duplicated and reordered traffic changes nothing and every view converges to
+ * the leader's once messages are delivered. Only the leader's acceptance adds a member.
+ *
+ * When the leader leaves, leadership passes to the earliest-joined remaining member (the order of
+ * `members`); the last one out dissolves the group and frees its name. See docs/decisions.
+ *
+ * The visible state is derived from the context: absent (no such group, or dissolved), listed (known,
+ * not a member), joining (my request is pending), member, leading.
+ */
+import { assign, setup } from "xstate"
+import type { GroupInfo } from "../wire/messages.ts"
+import { MAX_GROUP_MEMBERS } from "../wire/messages.ts"
+import type { UserId } from "../ids.ts"
+
+/** Bound on pending join requests and remembered refusals at the leader. */
+export const MAX_PENDING_JOINS = 256
+
+export interface PendingJoin {
+  readonly user: UserId
+  readonly attempt: number
+}
+
+export interface GroupContext {
+  readonly me: UserId
+  readonly name: string
+  readonly info: GroupInfo | null
+  /** My latest join attempt (0: never asked). */
+  readonly joinAttempt: number
+  /** The attempt of mine that the leader refused, if any. */
+  readonly refusedAttempt: number
+  /** The attempt that ended when I left: it no longer counts as pending. */
+  readonly settledAttempt: number
+  /** I left at this version: older information that still lists me does not make me a member again. */
+  readonly leftAtVersion: number
+  /** Leader only: join requests waiting for my decision, oldest first. */
+  readonly pending: ReadonlyArray<PendingJoin>
+  /** Leader only: the last refused attempt per user, so a duplicated request is not asked again. */
+  readonly refused: Readonly<Record<string, number>>
+}
+
+export interface GroupInput {
+  readonly me: UserId
+  readonly name: string
+}
+
+export type GroupEvent =
+  | { readonly type: "group.create"; readonly info: GroupInfo }
+  | { readonly type: "info.receive"; readonly from: UserId; readonly info: GroupInfo }
+  | { readonly type: "join.send" }
+  | { readonly type: "join.receive"; readonly from: UserId; readonly attempt: number }
+  | { readonly type: "join.accept"; readonly user: UserId }
+  | { readonly type: "join.refuse"; readonly user: UserId; readonly reason: string }
+  | { readonly type: "refuse.receive"; readonly from: UserId; readonly attempt: number }
+  | { readonly type: "leave.send" }
+  | { readonly type: "leave.receive"; readonly from: UserId }
+
+export type GroupAction =
+  | { readonly type: "publish.info"; readonly params: { readonly info: GroupInfo } }
+  | { readonly type: "send.join"; readonly params: { readonly leader: UserId; readonly attempt: number } }
+  | { readonly type: "send.accept"; readonly params: { readonly to: UserId; readonly attempt: number; readonly info: GroupInfo } }
+  | { readonly type: "send.refuse"; readonly params: { readonly to: UserId; readonly attempt: number; readonly reason: string } }
+  | { readonly type: "send.leave"; readonly params: { readonly leader: UserId } }
+
+export type GroupView = "absent" | "listed" | "joining" | "member" | "leading"
+
+const sameLineage = (a: GroupInfo, b: GroupInfo): boolean => a.foundedBy === b.foundedBy && a.foundedClock === b.foundedClock
+const foundedEarlier = (a: GroupInfo, b: GroupInfo): boolean =>
+  a.foundedClock !== b.foundedClock ? a.foundedClock < b.foundedClock : a.foundedBy < b.foundedBy
+
+/**
+ * Whether `incoming`, published by `from`, replaces what we know. Only a leader writes: the current
+ * leader (which may hand over to a new one) or the leader the information names. A newer version of
+ * the same group wins; a clash between two foundings of one name goes to the earlier founding.
+ */
+export const shouldAdopt = (current: GroupInfo | null, incoming: GroupInfo, from: UserId): boolean => {
+  if (current === null) return from === incoming.leader
+  if (incoming.name !== current.name) return false
+  if (sameLineage(current, incoming)) {
+    return incoming.version > current.version && (from === current.leader || from === incoming.leader)
+  }
+  if (from !== incoming.leader) return false
+  if (current.dissolved) return true
+  if (incoming.dissolved) return false
+  return foundedEarlier(incoming, current)
+}
+
+export const viewOfGroup = (context: GroupContext): GroupView => {
+  const info = context.info
+  if (info === null || info.dissolved) return "absent"
+  if (info.leader === context.me && info.version > context.leftAtVersion) return "leading"
+  if (info.members.includes(context.me) && info.version > context.leftAtVersion) return "member"
+  if (context.joinAttempt > Math.max(context.refusedAttempt, context.settledAttempt)) return "joining"
+  return "listed"
+}
+
+const withoutMember = (info: GroupInfo, user: UserId): GroupInfo => {
+  const members = info.members.filter((m) => m !== user)
+  const leader = info.leader === user ? members[0] : info.leader
+  return leader === undefined
+    ? { ...info, members: [], version: info.version + 1, dissolved: true }
+    : { ...info, leader, members, version: info.version + 1 }
+}
+
+const mustHaveInfo = (context: GroupContext): GroupInfo => {
+  if (context.info === null) throw new Error(`group invariant: ${context.name} has no information here`)
+  return context.info
+}
+
+export const groupMachine = setup({
+  types: {
+    context: {} as GroupContext,
+    events: {} as GroupEvent,
+    input: {} as GroupInput,
+  },
+  actions: {
+    "publish.info": (_, _params: { info: GroupInfo }) => {},
+    "send.join": (_, _params: { leader: UserId; attempt: number }) => {},
+    "send.accept": (_, _params: { to: UserId; attempt: number; info: GroupInfo }) => {},
+    "send.refuse": (_, _params: { to: UserId; attempt: number; reason: string }) => {},
+    "send.leave": (_, _params: { leader: UserId }) => {},
+    found: assign(({ event }) => {
+      if (event.type !== "group.create") throw new Error(`found on ${event.type}`)
+      return { info: event.info, leftAtVersion: -1, pending: [], refused: {} }
+    }),
+    adopt: assign(({ context, event }) => {
+      if (event.type !== "info.receive") throw new Error(`adopt on ${event.type}`)
+      const members = new Set(event.info.members)
+      return {
+        info: event.info,
+        // Requests of users who became members (or whose group dissolved) are no longer pending.
+        pending: event.info.dissolved ? [] : context.pending.filter((p) => !members.has(p.user)),
+      }
+    }),
+    askToJoin: assign(({ context }) => ({ joinAttempt: context.joinAttempt + 1 })),
+    recordPending: assign(({ context, event }) => {
+      if (event.type !== "join.receive") throw new Error(`recordPending on ${event.type}`)
+      const others = context.pending.filter((p) => p.user !== event.from)
+      return { pending: [...others, { user: event.from, attempt: event.attempt }].slice(-MAX_PENDING_JOINS) }
+    }),
+    admit: assign(({ context, event }) => {
+      if (event.type !== "join.accept") throw new Error(`admit on ${event.type}`)
+      const info = mustHaveInfo(context)
+      return {
+        info: { ...info, members: [...info.members, event.user], version: info.version + 1 },
+        pending: context.pending.filter((p) => p.user !== event.user),
+      }
+    }),
+    reject: assign(({ context, event }) => {
+      if (event.type !== "join.refuse") throw new Error(`reject on ${event.type}`)
+      const request = context.pending.find((p) => p.user === event.user)
+      if (request === undefined) throw new Error("reject without a pending request")
+      const refused = Object.fromEntries(
+        [...Object.entries(context.refused).filter(([user]) => user !== event.user), [event.user, request.attempt] as const].slice(-MAX_PENDING_JOINS),
+      )
+      return { pending: context.pending.filter((p) => p.user !== event.user), refused }
+    }),
+    recordRefusal: assign(({ event }) => {
+      if (event.type !== "refuse.receive") throw new Error(`recordRefusal on ${event.type}`)
+      return { refusedAttempt: event.attempt }
+    }),
+    removeMember: assign(({ context, event }) => {
+      if (event.type !== "leave.receive") throw new Error(`removeMember on ${event.type}`)
+      return { info: withoutMember(mustHaveInfo(context), event.from), pending: context.pending.filter((p) => p.user !== event.from) }
+    }),
+    leaveAsMember: assign(({ context }) => ({ leftAtVersion: mustHaveInfo(context).version, settledAttempt: context.joinAttempt })),
+    /** The leader leaves: hand over to the earliest member, or dissolve when alone. */
+    leaveAsLeader: assign(({ context }) => {
+      const info = withoutMember(mustHaveInfo(context), context.me)
+      return { info, leftAtVersion: info.version, pending: [], settledAttempt: context.joinAttempt }
+    }),
+    /** Leadership was handed to me by information the old leader published: publish it as mine. */
+    takeOverLeadership: assign(({ context }) => {
+      const info = mustHaveInfo(context)
+      return { info: { ...info, version: info.version + 1 } }
+    }),
+  },
+  guards: {
+    canFound: ({ context }) => viewOfGroup(context) === "absent",
+    isAdoptable: ({ context, event }) => event.type === "info.receive" && shouldAdopt(context.info, event.info, event.from),
+    /** Information naming me leader that I did not publish: the previous leader handed over. */
+    isHandoverToMe: ({ context, event }) =>
+      event.type === "info.receive" && event.info.leader === context.me && event.from !== context.me && !event.info.dissolved &&
+      shouldAdopt(context.info, event.info, event.from),
+    isLeading: ({ context }) => viewOfGroup(context) === "leading",
+    isMember: ({ context }) => viewOfGroup(context) === "member",
+    isJoining: ({ context }) => viewOfGroup(context) === "joining",
+    isListed: ({ context }) => viewOfGroup(context) === "listed",
+    requesterIsMember: ({ context, event }) => event.type === "join.receive" && (context.info?.members.includes(event.from) ?? false),
+    isNewJoinRequest: ({ context, event }) => {
+      if (event.type !== "join.receive") return false
+      const refusedAttempt = context.refused[event.from] ?? 0
+      const pending = context.pending.find((p) => p.user === event.from)
+      return event.attempt > refusedAttempt && (pending === undefined || event.attempt > pending.attempt) &&
+        (pending !== undefined || context.pending.length < MAX_PENDING_JOINS)
+    },
+    hasPendingFrom: ({ context, event }) =>
+      (event.type === "join.accept" || event.type === "join.refuse") && context.pending.some((p) => p.user === event.user),
+    hasRoom: ({ context }) => (context.info?.members.length ?? 0) < MAX_GROUP_MEMBERS,
+    isRefusalOfMyAttempt: ({ context, event }) =>
+      event.type === "refuse.receive" && event.attempt === context.joinAttempt && event.attempt > context.refusedAttempt,
+    isLeaveOfMember: ({ context, event }) =>
+      event.type === "leave.receive" && event.from !== context.me && (context.info?.members.includes(event.from) ?? false),
+  },
+}).createMachine({
+  id: "group",
+  context: ({ input }) => ({
+    me: input.me,
+    name: input.name,
+    info: null,
+    joinAttempt: 0,
+    refusedAttempt: 0,
+    settledAttempt: 0,
+    leftAtVersion: -1,
+    pending: [],
+    refused: {},
+  }),
+  initial: "settling",
+  on: {
+    "info.receive": [
+      {
+        guard: "isHandoverToMe",
+        target: ".settling",
+        actions: ["adopt", "takeOverLeadership", { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) }],
+      },
+      { guard: "isAdoptable", target: ".settling", actions: "adopt" },
+    ],
+    "refuse.receive": { guard: "isRefusalOfMyAttempt", target: ".settling", actions: "recordRefusal" },
+  },
+  states: {
+    /** Transient: routes to the state the context means. */
+    settling: {
+      always: [
+        { guard: "isLeading", target: "leading" },
+        { guard: "isMember", target: "member" },
+        { guard: "isJoining", target: "joining" },
+        { guard: "isListed", target: "listed" },
+        { target: "absent" },
+      ],
+    },
+    absent: {
+      on: {
+        "group.create": {
+          guard: "canFound",
+          target: "settling",
+          actions: ["found", { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) }],
+        },
+      },
+    },
+    listed: {
+      on: {
+        "join.send": {
+          target: "settling",
+          actions: ["askToJoin", { type: "send.join", params: ({ context }) => ({ leader: mustHaveInfo(context).leader, attempt: context.joinAttempt }) }],
+        },
+        // Someone asks me, but I do not lead (any more): say so instead of leaving them waiting.
+        "join.receive": {
+          actions: { type: "send.refuse", params: ({ event }) => ({ to: event.from, attempt: event.attempt, reason: "not the leader" }) },
+        },
+      },
+    },
+    joining: {
+      on: {
+        // Asking again re-sends the same attempt: the leader ignores the duplicate.
+        "join.send": {
+          actions: { type: "send.join", params: ({ context }) => ({ leader: mustHaveInfo(context).leader, attempt: context.joinAttempt }) },
+        },
+      },
+    },
+    member: {
+      on: {
+        "leave.send": {
+          target: "settling",
+          actions: [{ type: "send.leave", params: ({ context }) => ({ leader: mustHaveInfo(context).leader }) }, "leaveAsMember"],
+        },
+        "join.receive": {
+          actions: { type: "send.refuse", params: ({ event }) => ({ to: event.from, attempt: event.attempt, reason: "not the leader" }) },
+        },
+      },
+    },
+    leading: {
+      on: {
+        "join.receive": [
+          // Already a member (my acceptance was lost or duplicated): acknowledge again.
+          {
+            guard: "requesterIsMember",
+            actions: { type: "send.accept", params: ({ context, event }) => ({ to: event.from, attempt: event.attempt, info: mustHaveInfo(context) }) },
+          },
+          { guard: "isNewJoinRequest", actions: "recordPending" },
+        ],
+        "join.accept": {
+          guard: ({ context, event }) => context.pending.some((p) => p.user === event.user) && (context.info?.members.length ?? 0) < MAX_GROUP_MEMBERS,
+          target: "settling",
+          actions: [
+            { type: "send.accept", params: ({ context, event }) => ({ to: event.user, attempt: context.pending.find((p) => p.user === event.user)?.attempt ?? 0, info: admitted(context, event.user) }) },
+            "admit",
+            { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) },
+          ],
+        },
+        "join.refuse": {
+          guard: "hasPendingFrom",
+          actions: [
+            { type: "send.refuse", params: ({ context, event }) => ({ to: event.user, attempt: context.pending.find((p) => p.user === event.user)?.attempt ?? 0, reason: event.reason }) },
+            "reject",
+          ],
+        },
+        "leave.receive": {
+          guard: "isLeaveOfMember",
+          target: "settling",
+          actions: ["removeMember", { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) }],
+        },
+        "leave.send": {
+          target: "settling",
+          actions: ["leaveAsLeader", { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) }],
+        },
+      },
+    },
+  },
+})
+
+/** The information after admitting `user`, computed before `admit` runs so the acceptance carries it. */
+const admitted = (context: GroupContext, user: UserId): GroupInfo => {
+  const info = mustHaveInfo(context)
+  return { ...info, members: [...info.members, user], version: info.version + 1 }
+}
