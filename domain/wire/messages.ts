@@ -34,17 +34,20 @@ export const GroupInfo = Schema.Struct({
 })
 export type GroupInfo = typeof GroupInfo.Type
 
+/** A side's attempt number in a one-to-one negotiation (see conversation.machine.ts). */
+const Attempt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+
 export const Body = Schema.Union([
   Schema.TaggedStruct("presence", { status: PresenceStatus, session: NonNegativeInt }),
-  Schema.TaggedStruct("chat.request", { to: UserId }),
-  Schema.TaggedStruct("chat.accept", { to: UserId, requestId: MessageId, topic: Topic }),
-  Schema.TaggedStruct("chat.refuse", { to: UserId, requestId: MessageId, reason: Reason }),
-  Schema.TaggedStruct("chat.leave", { to: UserId, requestId: MessageId, topic: Topic }),
+  Schema.TaggedStruct("chat.request", { to: UserId, attempt: Attempt }),
+  Schema.TaggedStruct("chat.accept", { to: UserId, attempt: Attempt, topic: Topic }),
+  Schema.TaggedStruct("chat.refuse", { to: UserId, attempt: Attempt, refuses: NonNegativeInt, reason: Reason }),
+  Schema.TaggedStruct("chat.leave", { to: UserId, attempt: Attempt, topic: Topic }),
   Schema.TaggedStruct("chat.message", { text: Text }),
   Schema.TaggedStruct("group.info", { info: GroupInfo }),
-  Schema.TaggedStruct("group.join", { group: GroupName }),
-  Schema.TaggedStruct("group.accept", { group: GroupName, to: UserId, requestId: MessageId, info: GroupInfo }),
-  Schema.TaggedStruct("group.refuse", { group: GroupName, to: UserId, requestId: MessageId, reason: Reason }),
+  Schema.TaggedStruct("group.join", { group: GroupName, attempt: Attempt }),
+  Schema.TaggedStruct("group.accept", { group: GroupName, to: UserId, attempt: Attempt, info: GroupInfo }),
+  Schema.TaggedStruct("group.refuse", { group: GroupName, to: UserId, attempt: Attempt, reason: Reason }),
   Schema.TaggedStruct("group.leave", { group: GroupName }),
   Schema.TaggedStruct("group.message", { group: GroupName, text: Text }),
 ])

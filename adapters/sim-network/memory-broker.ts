@@ -1,0 +1,243 @@
+/**
+ * An in-process MQTT-like broker for the simulator and fast tests: persistent sessions (clean:false),
+ * QoS 1 queues for offline clients (bounded, drops counted), retained messages, `+` wildcards, the
+ * Last Will on a crash. Deterministic: delivery happens when `flush` runs (or on a microtask when
+ * `autoFlush` is on), with optional seeded duplication and reordering to model at-least-once.
+ *
+ * It implements the same Transport port as the MQTT.js adapter and runs the same contract tests.
+ */
+import { Effect, Layer, Queue, Stream } from "effect"
+import { Transport, TransportError, type ConnectionState, type Incoming } from "../../domain/ports/transport.port.ts"
+import type { Topic } from "../../domain/ids.ts"
+import { mulberry32 } from "../../domain/ports/id-source.port.ts"
+
+export interface MemoryBrokerOptions {
+  /** Per-client queue bound while offline, like Mosquitto's max_queued_messages. */
+  readonly maxQueued?: number
+  /** Probability that a delivery is duplicated (at-least-once), and that a batch is shuffled. */
+  readonly duplicateRate?: number
+  readonly reorderRate?: number
+  readonly seed?: number
+  /** Deliver on a microtask after each publish (live use); off for step-by-step simulation. */
+  readonly autoFlush?: boolean
+}
+
+interface Message {
+  readonly topic: string
+  readonly payload: Uint8Array
+  readonly retain: boolean
+}
+
+interface Session {
+  readonly clientId: string
+  readonly subscriptions: Set<string>
+  /** Waiting for delivery (connected) or for the client to come back (offline). */
+  readonly queue: Message[]
+  connection: MemoryConnection | null
+  will: Message | null
+}
+
+export interface MemoryConnection {
+  readonly clientId: string
+  deliver(message: Incoming): void
+  setState(state: ConnectionState): void
+}
+
+export const topicMatches = (filter: string, topic: string): boolean => {
+  const f = filter.split("/")
+  const t = topic.split("/")
+  if (f.length !== t.length) return false
+  return f.every((level, i) => level === "+" || level === t[i])
+}
+
+export const isValidPublishTopic = (topic: string): boolean =>
+  topic.length > 0 && topic.length <= 65535 && !/[+#\u0000]/.test(topic)
+
+export class MemoryBroker {
+  private readonly sessions = new Map<string, Session>()
+  private readonly retained = new Map<string, Message>()
+  private readonly random: () => number
+  private scheduled = false
+  readonly counters = { published: 0, delivered: 0, dropped: 0, duplicated: 0 }
+
+  constructor(private readonly options: MemoryBrokerOptions = {}) {
+    this.random = mulberry32(options.seed ?? 1)
+  }
+
+  connect(clientId: string, connection: MemoryConnection, will: Message | null): void {
+    const existing = this.sessions.get(clientId)
+    if (existing?.connection) this.crash(clientId) // a second connection with one client id takes over
+    const session = existing ?? { clientId, subscriptions: new Set<string>(), queue: [], connection: null, will: null }
+    session.connection = connection
+    session.will = will
+    this.sessions.set(clientId, session)
+    connection.setState({ _tag: "connected" })
+    this.schedule()
+  }
+
+  /** Clean disconnect: no will. The session and its subscriptions stay (clean:false). */
+  disconnect(clientId: string): void {
+    const session = this.sessions.get(clientId)
+    if (!session?.connection) return
+    session.connection.setState({ _tag: "closed" })
+    session.connection = null
+    session.will = null
+  }
+
+  /** The client vanished: the broker publishes its will. */
+  crash(clientId: string): void {
+    const session = this.sessions.get(clientId)
+    if (!session?.connection) return
+    session.connection.setState({ _tag: "closed" })
+    session.connection = null
+    const will = session.will
+    session.will = null
+    if (will) this.publish(will)
+  }
+
+  subscribe(clientId: string, filters: ReadonlyArray<string>): void {
+    const session = this.sessions.get(clientId)
+    if (!session) throw new Error(`subscribe before connect: ${clientId}`)
+    for (const filter of filters) {
+      session.subscriptions.add(filter)
+      for (const message of this.retained.values()) if (topicMatches(filter, message.topic)) this.enqueue(session, message)
+    }
+    this.schedule()
+  }
+
+  unsubscribe(clientId: string, filters: ReadonlyArray<string>): void {
+    const session = this.sessions.get(clientId)
+    for (const filter of filters) session?.subscriptions.delete(filter)
+  }
+
+  publish(message: Message): void {
+    if (!isValidPublishTopic(message.topic)) throw new Error(`invalid publish topic ${JSON.stringify(message.topic)}`)
+    this.counters.published += 1
+    if (message.retain) {
+      if (message.payload.byteLength === 0) this.retained.delete(message.topic)
+      else this.retained.set(message.topic, message)
+    }
+    for (const session of this.sessions.values()) {
+      for (const filter of session.subscriptions) {
+        if (topicMatches(filter, message.topic)) {
+          // A live message is not "retained" for current subscribers.
+          this.enqueue(session, { ...message, retain: false })
+          break
+        }
+      }
+    }
+    this.schedule()
+  }
+
+  private enqueue(session: Session, message: Message): void {
+    if (session.queue.length >= (this.options.maxQueued ?? 100_000)) {
+      this.counters.dropped += 1
+      return
+    }
+    session.queue.push(message)
+    if (this.random() < (this.options.duplicateRate ?? 0)) {
+      this.counters.duplicated += 1
+      session.queue.push(message)
+    }
+  }
+
+  private schedule(): void {
+    if (!this.options.autoFlush || this.scheduled) return
+    this.scheduled = true
+    queueMicrotask(() => {
+      this.scheduled = false
+      this.flush()
+    })
+  }
+
+  /** Delivers everything queued for connected clients. Returns how many were delivered. */
+  flush(limit = 1_000_000): number {
+    let delivered = 0
+    for (const session of this.sessions.values()) {
+      const connection = session.connection
+      if (!connection || session.queue.length === 0) continue
+      const batch = session.queue.splice(0, Math.min(session.queue.length, limit - delivered))
+      if (this.random() < (this.options.reorderRate ?? 0)) this.shuffle(batch)
+      for (const message of batch) connection.deliver({ topic: message.topic, payload: message.payload, retained: message.retain })
+      delivered += batch.length
+      if (delivered >= limit) break
+    }
+    this.counters.delivered += delivered
+    return delivered
+  }
+
+  pending(): number {
+    let total = 0
+    for (const session of this.sessions.values()) if (session.connection) total += session.queue.length
+    return total
+  }
+
+  private shuffle<A>(items: A[]): void {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1))
+      const tmp = items[i]!
+      items[i] = items[j]!
+      items[j] = tmp
+    }
+  }
+}
+
+export interface MemoryTransportOptions {
+  readonly clientId: string
+  readonly will?: { readonly topic: string; readonly payload: Uint8Array; readonly retain: boolean }
+  /** Bound on messages received but not yet consumed by the application. */
+  readonly incomingCapacity?: number
+}
+
+/** The Transport port over a MemoryBroker. Closing the layer's scope disconnects cleanly. */
+export const memoryTransportLayer = (broker: MemoryBroker, options: MemoryTransportOptions): Layer.Layer<Transport> =>
+  Layer.effect(
+    Transport,
+    Effect.gen(function* () {
+      const incoming = yield* Queue.bounded<Incoming>(options.incomingCapacity ?? 100_000)
+      const changes = yield* Queue.sliding<ConnectionState>(64)
+      let state: ConnectionState = { _tag: "connecting" }
+      let closed = false
+      const connection: MemoryConnection = {
+        clientId: options.clientId,
+        deliver: (message) => {
+          if (!Queue.offerUnsafe(incoming, message)) broker.counters.dropped += 1
+        },
+        setState: (next) => {
+          state = next
+          Queue.offerUnsafe(changes, next)
+        },
+      }
+      broker.connect(options.clientId, connection, options.will ? { ...options.will } : null)
+      const ensureOpen = Effect.suspend(() =>
+        closed ? Effect.fail(new TransportError({ reason: "closed", message: "transport closed" })) : Effect.void,
+      )
+      yield* Effect.addFinalizer(() => Effect.sync(() => {
+        if (!closed) broker.disconnect(options.clientId)
+        closed = true
+      }))
+      return Transport.of({
+        publish: (topic: Topic, payload, publishOptions) =>
+          ensureOpen.pipe(
+            Effect.flatMap(() =>
+              Effect.try({
+                try: () => broker.publish({ topic, payload, retain: publishOptions.retain }),
+                catch: (error) => new TransportError({ reason: "rejected", message: String(error) }),
+              }),
+            ),
+          ),
+        subscribe: (filters) => ensureOpen.pipe(Effect.map(() => broker.subscribe(options.clientId, filters))),
+        unsubscribe: (filters) => ensureOpen.pipe(Effect.map(() => broker.unsubscribe(options.clientId, filters))),
+        incoming: Stream.fromQueue(incoming),
+        connectionState: Effect.sync(() => state),
+        connectionChanges: Stream.fromQueue(changes),
+        close: (lastWords) =>
+          Effect.sync(() => {
+            if (closed) return
+            for (const message of lastWords) broker.publish({ topic: message.topic, payload: message.payload, retain: message.retain })
+            broker.disconnect(options.clientId)
+            closed = true
+          }),
+      })
+    }),
+  )

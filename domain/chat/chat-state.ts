@@ -1,0 +1,415 @@
+/**
+ * The chat state is the fold of the log: `evolve(state, record)` for every record, in order. The
+ * live client uses the very same `step` to make decisions (chat/decide.ts), so `replay(log)` equals
+ * the live state by construction — and tests/properties/replay.property.test.ts checks it.
+ *
+ * Protocol lifecycle goes through the XState machines (presence, conversation, group); chat
+ * messages, the high-volume part, are projected by plain code (`projectMessage`).
+ */
+import { initialTransition, transition } from "xstate"
+import type { AnyMachineSnapshot, SnapshotFrom } from "xstate"
+import { conversationMachine, viewOf, type ConversationAction, type Stance } from "../conversation/conversation.machine.ts"
+import { groupMachine, viewOfGroup, type GroupAction } from "../group/group.machine.ts"
+import { presenceMachine } from "../presence/presence.machine.ts"
+import type { DomainEvent, LogRecord, Outgoing } from "../events.ts"
+import { topics, type GroupName, type MessageId, type Topic, type UserId } from "../ids.ts"
+import type { GroupInfo } from "../wire/messages.ts"
+
+export type PresenceSnapshot = SnapshotFrom<typeof presenceMachine>
+export type ConversationSnapshot = SnapshotFrom<typeof conversationMachine>
+export type GroupSnapshot = SnapshotFrom<typeof groupMachine>
+
+/** Bounds: every list in the state has one. */
+export const MAX_REQUEST_HISTORY = 500
+export const MAX_SEEN_IDS = 100_000
+
+export interface RequestEntry {
+  readonly kind: "chat" | "group"
+  readonly from: UserId
+  readonly group: GroupName | null
+  readonly requestId: MessageId
+  readonly at: number
+  /** Updated as the request is answered. */
+  readonly status: "pending" | "accepted" | "refused" | "expired" | "withdrawn"
+}
+
+export interface AcceptanceEntry {
+  readonly kind: "chat" | "group"
+  /** Who accepted: me (I accepted their request) or them. */
+  readonly by: "me" | "peer"
+  readonly peer: UserId
+  readonly group: GroupName | null
+  readonly topic: Topic
+  readonly at: number
+}
+
+export interface TopicSummary {
+  readonly messages: number
+  readonly lastAt: number
+  readonly lastSeq: number
+}
+
+export interface ChatState {
+  readonly me: UserId | null
+  /** My connect counter: presence announcements carry it (see presence.machine.ts). */
+  readonly session: number
+  readonly online: boolean
+  /** Lamport clock. */
+  readonly clock: number
+  readonly lastSeq: number
+  readonly presence: Readonly<Record<string, PresenceSnapshot>>
+  readonly conversations: Readonly<Record<string, ConversationSnapshot>>
+  /** When each conversation last changed state (ms): request timeouts count from it. */
+  readonly conversationSince: Readonly<Record<string, number>>
+  readonly groups: Readonly<Record<string, GroupSnapshot>>
+  readonly requests: ReadonlyArray<RequestEntry>
+  readonly acceptances: ReadonlyArray<AcceptanceEntry>
+  readonly topics: Readonly<Record<string, TopicSummary>>
+  /** Envelope ids already handled, for dropping QoS 1 duplicates. Bounded FIFO. */
+  readonly seen: SeenIds
+  /** Sends not yet acknowledged by the broker: resent after a restart. */
+  readonly outbox: Readonly<Record<string, Outgoing>>
+}
+
+/**
+ * A bounded set with FIFO eviction. Mutable inside for speed (one per state, never shared between
+ * two live states: `evolve` copies it only when asked to fork).
+ */
+export class SeenIds {
+  private readonly ids = new Set<string>()
+  private readonly order: string[] = []
+  private head = 0
+  constructor(private readonly capacity: number = MAX_SEEN_IDS) {}
+  has(id: string): boolean {
+    return this.ids.has(id)
+  }
+  add(id: string): void {
+    if (this.ids.has(id)) return
+    this.ids.add(id)
+    this.order.push(id)
+    if (this.ids.size > this.capacity) {
+      const evicted = this.order[this.head]
+      this.head += 1
+      if (evicted !== undefined) this.ids.delete(evicted)
+      // Compact now and then so the array does not grow without bound.
+      if (this.head > this.capacity) {
+        this.order.splice(0, this.head)
+        this.head = 0
+      }
+    }
+  }
+  get size(): number {
+    return this.ids.size
+  }
+  toJSON(): ReadonlyArray<string> {
+    return this.order.slice(this.head)
+  }
+  clone(): SeenIds {
+    const copy = new SeenIds(this.capacity)
+    for (const id of this.toJSON()) copy.add(id)
+    return copy
+  }
+}
+
+export const initialChatState = (): ChatState => ({
+  me: null,
+  session: 0,
+  online: false,
+  clock: 0,
+  lastSeq: 0,
+  presence: {},
+  conversations: {},
+  conversationSince: {},
+  groups: {},
+  requests: [],
+  acceptances: [],
+  topics: {},
+  seen: new SeenIds(),
+  outbox: {},
+})
+
+/** Machine actions a step produced: the decision layer turns them into wire messages. */
+export type StepAction =
+  | { readonly machine: "conversation"; readonly peer: UserId; readonly action: ConversationAction }
+  | { readonly machine: "group"; readonly group: GroupName; readonly action: GroupAction }
+
+export const requireMe = (state: ChatState): UserId => {
+  if (state.me === null) throw new Error("the profile has no user id yet")
+  return state.me
+}
+
+const conversationOf = (state: ChatState, peer: UserId): ConversationSnapshot =>
+  state.conversations[peer] ?? initialTransition(conversationMachine, { peer, topic: topics.talk(requireMe(state), peer) })[0]
+
+const groupOf = (state: ChatState, group: GroupName): GroupSnapshot =>
+  state.groups[group] ?? initialTransition(groupMachine, { me: requireMe(state), name: group })[0]
+
+const presenceOf = (state: ChatState, user: UserId): PresenceSnapshot =>
+  state.presence[user] ?? initialTransition(presenceMachine)[0]
+
+export const conversationView = (state: ChatState, peer: UserId) => {
+  const snapshot = state.conversations[peer]
+  return snapshot === undefined ? "idle" : viewOf(snapshot.context.mine, snapshot.context.theirs)
+}
+
+export const groupView = (state: ChatState, group: GroupName) => {
+  const snapshot = state.groups[group]
+  return snapshot === undefined ? "absent" : viewOfGroup(snapshot.context)
+}
+
+const collect = <A>(actions: ReadonlyArray<{ type: string; params?: unknown }>): ReadonlyArray<A> =>
+  // Named actions come back as data; assign and other built-ins are already applied to the snapshot.
+  actions.filter((a) => a.type.startsWith("send.") || a.type.startsWith("publish.")).map((a) => ({ type: a.type, params: a.params }) as A)
+
+const stanceOf = (event: Extract<DomainEvent, { _tag: "conversation.stance.received" }>): Stance => ({
+  attempt: event.attempt,
+  wants: event.kind === "request" || event.kind === "accept",
+  conditional: event.kind === "accept",
+  refuses: event.kind === "refuse" ? event.refuses : null,
+})
+
+const appendBounded = <A>(list: ReadonlyArray<A>, item: A, bound: number): ReadonlyArray<A> => {
+  const next = [...list, item]
+  return next.length > bound ? next.slice(next.length - bound) : next
+}
+
+/** Marks the newest pending request matching `match` with `status`. */
+const settleRequest = (
+  requests: ReadonlyArray<RequestEntry>,
+  match: (r: RequestEntry) => boolean,
+  status: RequestEntry["status"],
+): ReadonlyArray<RequestEntry> => {
+  let index = -1
+  for (let i = requests.length - 1; i >= 0; i--) {
+    const r = requests[i]!
+    if (r.status === "pending" && match(r)) {
+      index = i
+      break
+    }
+  }
+  if (index < 0) return requests
+  return requests.map((r, i) => (i === index ? { ...r, status } : r))
+}
+
+interface Stepped {
+  readonly state: ChatState
+  readonly actions: ReadonlyArray<StepAction>
+}
+
+const stepConversation = (state: ChatState, peer: UserId, event: Parameters<typeof transition<typeof conversationMachine>>[2], at: number) => {
+  const before = conversationOf(state, peer)
+  const [after, actions] = transition(conversationMachine, before, event)
+  const changed = after.value !== before.value
+  return {
+    before,
+    after,
+    state: {
+      ...state,
+      conversations: { ...state.conversations, [peer]: after },
+      conversationSince: changed ? { ...state.conversationSince, [peer]: at } : state.conversationSince,
+    },
+    actions: collect<ConversationAction>(actions).map((action) => ({ machine: "conversation" as const, peer, action })),
+  }
+}
+
+const stepGroup = (state: ChatState, group: GroupName, event: Parameters<typeof transition<typeof groupMachine>>[2]) => {
+  const before = groupOf(state, group)
+  const [after, actions] = transition(groupMachine, before, event)
+  return {
+    before,
+    after,
+    state: { ...state, groups: { ...state.groups, [group]: after } },
+    actions: collect<GroupAction>(actions).map((action) => ({ machine: "group" as const, group, action })),
+  }
+}
+
+/** Track what the conversation negotiation means for the two history lists. */
+const noteConversationHistory = (
+  state: ChatState,
+  event: DomainEvent,
+  peer: UserId,
+  before: AnyMachineSnapshot,
+  after: AnyMachineSnapshot,
+  at: number,
+): ChatState => {
+  const me = requireMe(state)
+  let requests = state.requests
+  let acceptances = state.acceptances
+  const wasIncoming = before.value === "incoming"
+  const isChat = (r: RequestEntry) => r.kind === "chat" && r.from === peer
+  if (event._tag === "conversation.stance.received" && event.kind === "request" && after.value === "incoming" && !wasIncoming) {
+    requests = appendBounded(requests, { kind: "chat", from: peer, group: null, requestId: event.requestId, at, status: "pending" }, MAX_REQUEST_HISTORY)
+  }
+  if (wasIncoming && after.value !== "incoming") {
+    const status: RequestEntry["status"] =
+      after.value === "active" ? "accepted" : event._tag === "conversation.timed-out" ? "expired" : event._tag === "conversation.refuse.sent" ? "refused" : "withdrawn"
+    requests = settleRequest(requests, isChat, status)
+  }
+  if (after.value === "active" && before.value !== "active") {
+    const by = event._tag === "conversation.stance.received" && event.kind === "accept" ? "peer" : "me"
+    acceptances = appendBounded(acceptances, { kind: "chat", by, peer, group: null, topic: topics.talk(me, peer), at }, MAX_REQUEST_HISTORY)
+  }
+  return requests === state.requests && acceptances === state.acceptances ? state : { ...state, requests, acceptances }
+}
+
+/** Message counts per topic: plain data, no statechart on the hot path. */
+const projectMessage = (state: ChatState, topic: Topic, at: number, seq: number): ChatState => {
+  const current = state.topics[topic]
+  return {
+    ...state,
+    topics: { ...state.topics, [topic]: { messages: (current?.messages ?? 0) + 1, lastAt: at, lastSeq: seq } },
+  }
+}
+
+/** The founding information of a group I create: stamped with this record's clock. */
+export const foundingInfo = (me: UserId, group: GroupName, clock: number): GroupInfo => ({
+  name: group,
+  leader: me,
+  members: [me],
+  version: 1,
+  foundedClock: clock,
+  foundedBy: me,
+  dissolved: false,
+})
+
+/** Applies one event: the single source of behaviour for both live decisions and replay. */
+export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "clock" | "event">): Stepped => {
+  const { event, at } = record
+  switch (event._tag) {
+    case "profile.created":
+      if (state.me !== null && state.me !== event.user) throw new Error("a profile has exactly one user id")
+      return { state: { ...state, me: event.user }, actions: [] }
+    case "session.started":
+      return { state: { ...state, session: event.session, online: true }, actions: [] }
+    case "session.ended":
+      return { state: { ...state, online: false }, actions: [] }
+    case "presence.observed": {
+      const [after] = transition(presenceMachine, presenceOf(state, event.user), {
+        type: "presence.observed",
+        status: event.status,
+        session: event.session,
+      })
+      return { state: { ...state, presence: { ...state.presence, [event.user]: after } }, actions: [] }
+    }
+    case "conversation.request.sent":
+    case "conversation.accept.sent":
+    case "conversation.refuse.sent":
+    case "conversation.leave.sent":
+    case "conversation.timed-out":
+    case "conversation.stance.received": {
+      const machineEvent =
+        event._tag === "conversation.request.sent" ? ({ type: "request.send" } as const)
+        : event._tag === "conversation.accept.sent" ? ({ type: "accept.send" } as const)
+        : event._tag === "conversation.refuse.sent" ? ({ type: "refuse.send" } as const)
+        : event._tag === "conversation.leave.sent" ? ({ type: "leave.send" } as const)
+        : event._tag === "conversation.timed-out" ? ({ type: "timeout" } as const)
+        : ({ type: "stance.receive", stance: stanceOf(event) } as const)
+      const stepped = stepConversation(state, event.peer, machineEvent, at)
+      return {
+        state: noteConversationHistory(stepped.state, event, event.peer, stepped.before, stepped.after, at),
+        actions: stepped.actions,
+      }
+    }
+    case "group.created":
+      return stepGroup(state, event.group, { type: "group.create", info: foundingInfo(requireMe(state), event.group, record.clock) })
+    case "group.info.received":
+      return stepGroup(state, event.info.name, { type: "info.receive", from: event.from, info: event.info })
+    case "group.accept.received": {
+      const stepped = stepGroup(state, event.info.name, { type: "info.receive", from: event.from, info: event.info })
+      const joined = stepped.after.value === "member" && stepped.before.value !== "member"
+      if (!joined) return stepped
+      const acceptance: AcceptanceEntry = { kind: "group", by: "peer", peer: event.from, group: event.info.name, topic: topics.groupTalk(event.info.name), at }
+      return { ...stepped, state: { ...stepped.state, acceptances: appendBounded(stepped.state.acceptances, acceptance, MAX_REQUEST_HISTORY) } }
+    }
+    case "group.join.sent":
+      return stepGroup(state, event.group, { type: "join.send" })
+    case "group.join.received": {
+      const stepped = stepGroup(state, event.group, { type: "join.receive", from: event.from, attempt: event.attempt })
+      const newlyPending =
+        stepped.after.context.pending.some((p) => p.user === event.from && p.attempt === event.attempt) &&
+        !stepped.before.context.pending.some((p) => p.user === event.from && p.attempt === event.attempt)
+      if (!newlyPending) return stepped
+      const entry: RequestEntry = { kind: "group", from: event.from, group: event.group, requestId: event.requestId, at, status: "pending" }
+      return { ...stepped, state: { ...stepped.state, requests: appendBounded(stepped.state.requests, entry, MAX_REQUEST_HISTORY) } }
+    }
+    case "group.accept.sent":
+    case "group.refuse.sent": {
+      const accepted = event._tag === "group.accept.sent"
+      const stepped = stepGroup(state, event.group, accepted
+        ? { type: "join.accept", user: event.member }
+        : { type: "join.refuse", user: event.member, reason: event.reason })
+      if (stepped.actions.length === 0) return stepped
+      let next = {
+        ...stepped.state,
+        requests: settleRequest(stepped.state.requests, (r) => r.kind === "group" && r.from === event.member && r.group === event.group, accepted ? "accepted" : "refused"),
+      }
+      if (accepted) {
+        const acceptance: AcceptanceEntry = { kind: "group", by: "me", peer: event.member, group: event.group, topic: topics.groupTalk(event.group), at }
+        next = { ...next, acceptances: appendBounded(next.acceptances, acceptance, MAX_REQUEST_HISTORY) }
+      }
+      return { ...stepped, state: next }
+    }
+    case "group.refuse.received":
+      return stepGroup(state, event.group, { type: "refuse.receive", from: event.from, attempt: event.attempt })
+    case "group.leave.sent":
+      return stepGroup(state, event.group, { type: "leave.send" })
+    case "group.leave.received":
+      return stepGroup(state, event.group, { type: "leave.receive", from: event.from })
+    case "message.sent":
+    case "message.received":
+      return { state: projectMessage(state, event.topic, at, record.seq), actions: [] }
+    case "outbox.acked": {
+      const outbox = { ...state.outbox }
+      for (const id of event.ids) delete outbox[id]
+      return { state: { ...state, outbox }, actions: [] }
+    }
+  }
+}
+
+/** Presence announcements are stale after a restart: never resent from the outbox. */
+const isResendable = (out: Outgoing): boolean => out.envelope.body._tag !== "presence"
+
+/** Folds one stored record: the event, then the bookkeeping every record carries. */
+export const evolve = (state: ChatState, record: LogRecord): ChatState => {
+  if (record.seq <= state.lastSeq) throw new Error(`log order: record ${record.seq} after ${state.lastSeq}`)
+  const { state: stepped } = step(state, record)
+  const received = receivedEnvelopeId(record.event)
+  if (received !== null) stepped.seen.add(received)
+  const resendable = record.out.filter(isResendable)
+  const outbox = resendable.length === 0
+    ? stepped.outbox
+    : { ...stepped.outbox, ...Object.fromEntries(resendable.map((out) => [out.envelope.id, out])) }
+  return { ...stepped, outbox, lastSeq: record.seq, clock: Math.max(stepped.clock, record.clock) }
+}
+
+/** The envelope id an incoming event came from, for duplicate detection. */
+export const receivedEnvelopeId = (event: DomainEvent): MessageId | null => {
+  switch (event._tag) {
+    case "conversation.stance.received":
+    case "group.join.received":
+      return event.requestId
+    case "message.received":
+      return event.id
+    default:
+      return null
+  }
+}
+
+/** Folds a whole log: the state a client restarted from this log starts with. */
+export const replay = (records: Iterable<LogRecord>, initial: ChatState = initialChatState()): ChatState => {
+  let state = initial
+  for (const record of records) state = evolve(state, record)
+  return state
+}
+
+/** Everything in the state as plain JSON: what tests compare, and what the replay tool prints. */
+export const stateToJson = (state: ChatState) => ({
+  ...state,
+  presence: mapValues(state.presence, (s) => presenceMachine.getPersistedSnapshot(s)),
+  conversations: mapValues(state.conversations, (s) => conversationMachine.getPersistedSnapshot(s)),
+  groups: mapValues(state.groups, (s) => groupMachine.getPersistedSnapshot(s)),
+  seen: state.seen.toJSON(),
+})
+
+const mapValues = <A, B>(record: Readonly<Record<string, A>>, f: (a: A) => B): Record<string, B> =>
+  Object.fromEntries(Object.entries(record).map(([k, v]) => [k, f(v)]))

@@ -1,0 +1,328 @@
+/**
+ * Decisions: a user command or an incoming wire message becomes ONE log entry (the event plus the
+ * wire messages it sends), or is refused / dropped with a reason. Pure: time and ids come in through
+ * `DecisionContext`. The shell appends the entry, then publishes its `out`, then folds the stored
+ * record with `evolve` — the same `step` as here, so live and replayed states cannot diverge.
+ */
+import { Result } from "effect"
+import type { DomainEvent, LogEntry, Outgoing } from "../events.ts"
+import { parseTopic, topics, type GroupName, type MessageId, type Topic, type UserId } from "../ids.ts"
+import { MAX_TEXT_CHARS, PROTOCOL_VERSION, type Body, type Envelope } from "../wire/messages.ts"
+import { conversationView, groupView, requireMe, step, type ChatState, type StepAction } from "./chat-state.ts"
+import { conversationMachine } from "../conversation/conversation.machine.ts"
+import { groupMachine } from "../group/group.machine.ts"
+import { presenceMachine } from "../presence/presence.machine.ts"
+
+export interface DecisionContext {
+  /** Wall clock, ms. Display only. */
+  readonly now: number
+  readonly newMessageId: () => MessageId
+}
+
+/** Why a command was refused: said to the user as is. */
+export interface Rejection {
+  readonly reason: string
+}
+
+/** Why an incoming message was dropped: counted and logged, never shown as chat. */
+export interface Drop {
+  readonly reason: string
+}
+
+export type Command =
+  | { readonly _tag: "profile.create"; readonly user: UserId }
+  | { readonly _tag: "session.start" }
+  | { readonly _tag: "session.end" }
+  | { readonly _tag: "conversation.request"; readonly peer: UserId }
+  | { readonly _tag: "conversation.accept"; readonly peer: UserId }
+  | { readonly _tag: "conversation.refuse"; readonly peer: UserId; readonly reason: string }
+  | { readonly _tag: "conversation.leave"; readonly peer: UserId }
+  | { readonly _tag: "conversation.timeout"; readonly peer: UserId }
+  | { readonly _tag: "message.send"; readonly target: ChatTarget; readonly text: string }
+  | { readonly _tag: "group.create"; readonly group: GroupName }
+  | { readonly _tag: "group.join"; readonly group: GroupName }
+  | { readonly _tag: "group.accept"; readonly group: GroupName; readonly user: UserId }
+  | { readonly _tag: "group.refuse"; readonly group: GroupName; readonly user: UserId; readonly reason: string }
+  | { readonly _tag: "group.leave"; readonly group: GroupName }
+
+export type ChatTarget = { readonly _tag: "peer"; readonly peer: UserId } | { readonly _tag: "group"; readonly group: GroupName }
+
+export const targetTopic = (me: UserId, target: ChatTarget): Topic =>
+  target._tag === "peer" ? topics.talk(me, target.peer) : topics.groupTalk(target.group)
+
+const reject = (reason: string): Result.Result<never, Rejection> => Result.fail({ reason })
+
+const envelope = (state: ChatState, clock: number, context: DecisionContext, body: Body, id?: MessageId): Envelope => ({
+  v: PROTOCOL_VERSION,
+  id: id ?? context.newMessageId(),
+  from: requireMe(state),
+  ts: context.now,
+  clock,
+  body,
+})
+
+/** The presence announcement of this session, on the retained per-user topic and on global_control. */
+export const presenceOut = (state: ChatState, clock: number, context: DecisionContext, status: "online" | "offline", session: number): ReadonlyArray<Outgoing> => {
+  const me = requireMe(state)
+  const env = envelope(state, clock, context, { _tag: "presence", status, session })
+  return [
+    { topic: topics.presence(me), retain: true, envelope: env },
+    { topic: topics.globalControl, retain: false, envelope: { ...env, id: context.newMessageId() } },
+  ]
+}
+
+/** Machine actions → wire messages. */
+const toOutgoing = (state: ChatState, clock: number, context: DecisionContext, actions: ReadonlyArray<StepAction>, event: DomainEvent): ReadonlyArray<Outgoing> => {
+  const me = requireMe(state)
+  return actions.map((item): Outgoing => {
+    if (item.machine === "conversation") {
+      const { kind, stance } = item.action.params
+      const to = item.peer
+      const topic = topics.talk(me, to)
+      const reason = event._tag === "conversation.refuse.sent" ? event.reason : event._tag === "conversation.timed-out" ? "the request timed out" : ""
+      const body: Body =
+        kind === "request" ? { _tag: "chat.request", to, attempt: stance.attempt }
+        : kind === "accept" ? { _tag: "chat.accept", to, attempt: stance.attempt, topic }
+        : kind === "refuse" ? { _tag: "chat.refuse", to, attempt: stance.attempt, refuses: stance.refuses ?? 0, reason }
+        : { _tag: "chat.leave", to, attempt: stance.attempt, topic }
+      return { topic: topics.control(to), retain: false, envelope: envelope(state, clock, context, body) }
+    }
+    const group = item.group
+    const action = item.action
+    switch (action.type) {
+      case "publish.info":
+        return { topic: topics.groupInfo(group), retain: true, envelope: envelope(state, clock, context, { _tag: "group.info", info: action.params.info }) }
+      case "send.join":
+        return { topic: topics.control(action.params.leader), retain: false, envelope: envelope(state, clock, context, { _tag: "group.join", group, attempt: action.params.attempt }) }
+      case "send.accept":
+        return {
+          topic: topics.control(action.params.to),
+          retain: false,
+          envelope: envelope(state, clock, context, { _tag: "group.accept", group, to: action.params.to, attempt: Math.max(1, action.params.attempt), info: action.params.info }),
+        }
+      case "send.refuse":
+        return {
+          topic: topics.control(action.params.to),
+          retain: false,
+          envelope: envelope(state, clock, context, { _tag: "group.refuse", group, to: action.params.to, attempt: Math.max(1, action.params.attempt), reason: action.params.reason }),
+        }
+      case "send.leave":
+        return { topic: topics.control(action.params.leader), retain: false, envelope: envelope(state, clock, context, { _tag: "group.leave", group }) }
+    }
+  })
+}
+
+/** Steps the event and packs the result; `extraOut` goes first (presence, chat text). */
+const entryFor = (state: ChatState, event: DomainEvent, clock: number, context: DecisionContext, extraOut: ReadonlyArray<Outgoing> = []): LogEntry => {
+  const { actions } = step(state, { seq: state.lastSeq + 1, at: context.now, clock, event })
+  return { at: context.now, clock, event, out: [...extraOut, ...toOutgoing(state, clock, context, actions, event)] }
+}
+
+/** A user's command → one entry, or a rejection the user reads. */
+export const decideCommand = (state: ChatState, command: Command, context: DecisionContext): Result.Result<LogEntry, Rejection> => {
+  const clock = state.clock + 1
+  if (command._tag === "profile.create") {
+    if (state.me !== null) return reject(`this profile already is ${state.me}`)
+    return Result.succeed({ at: context.now, clock, event: { _tag: "profile.created", user: command.user }, out: [] })
+  }
+  if (state.me === null) return reject("create the profile first")
+  const me = state.me
+  const event = ((): Result.Result<DomainEvent, Rejection> => {
+    switch (command._tag) {
+      case "session.start":
+        return Result.succeed({ _tag: "session.started", session: state.session + 1 })
+      case "session.end":
+        return state.online ? Result.succeed({ _tag: "session.ended", session: state.session }) : reject("not online")
+      case "conversation.request": {
+        if (command.peer === me) return reject("you cannot start a conversation with yourself")
+        const view = conversationView(state, command.peer)
+        if (view === "active") return reject(`already talking with ${command.peer}`)
+        if (view === "outgoing") return reject(`already waiting for ${command.peer} to answer`)
+        // Asking someone who asked us is accepting (the machine turns it into an acceptance).
+        return Result.succeed({ _tag: view === "incoming" ? "conversation.accept.sent" : "conversation.request.sent", peer: command.peer })
+      }
+      case "conversation.accept":
+        return conversationView(state, command.peer) === "incoming"
+          ? Result.succeed({ _tag: "conversation.accept.sent", peer: command.peer })
+          : reject(`no pending request from ${command.peer}`)
+      case "conversation.refuse":
+        return conversationView(state, command.peer) === "incoming"
+          ? Result.succeed({ _tag: "conversation.refuse.sent", peer: command.peer, reason: command.reason.slice(0, 200) })
+          : reject(`no pending request from ${command.peer}`)
+      case "conversation.leave": {
+        const view = conversationView(state, command.peer)
+        return view === "active" || view === "outgoing"
+          ? Result.succeed({ _tag: "conversation.leave.sent", peer: command.peer })
+          : reject(`no conversation with ${command.peer} to leave`)
+      }
+      case "conversation.timeout": {
+        const view = conversationView(state, command.peer)
+        return view === "outgoing" || view === "incoming"
+          ? Result.succeed({ _tag: "conversation.timed-out", peer: command.peer })
+          : reject(`nothing pending with ${command.peer}`)
+      }
+      case "message.send": {
+        const text = command.text
+        if (text.trim().length === 0) return reject("empty message")
+        if (text.length > MAX_TEXT_CHARS) return reject(`message too long (${text.length} > ${MAX_TEXT_CHARS} characters)`)
+        const target = command.target
+        if (target._tag === "peer" && conversationView(state, target.peer) !== "active") return reject(`no active conversation with ${target.peer}`)
+        if (target._tag === "group") {
+          const view = groupView(state, target.group)
+          if (view !== "member" && view !== "leading") return reject(`you are not a member of ${target.group}`)
+        }
+        return Result.succeed({ _tag: "message.sent", id: context.newMessageId(), topic: targetTopic(me, target), text })
+      }
+      case "group.create": {
+        const view = groupView(state, command.group)
+        return view === "absent" ? Result.succeed({ _tag: "group.created", group: command.group }) : reject(`group ${command.group} already exists`)
+      }
+      case "group.join": {
+        const view = groupView(state, command.group)
+        if (view === "absent") return reject(`no group named ${command.group}`)
+        if (view === "member" || view === "leading") return reject(`you already are in ${command.group}`)
+        return Result.succeed({ _tag: "group.join.sent", group: command.group })
+      }
+      case "group.accept":
+      case "group.refuse": {
+        const snapshot = state.groups[command.group]
+        if (groupView(state, command.group) !== "leading" || snapshot === undefined) return reject(`you do not lead ${command.group}`)
+        if (!snapshot.context.pending.some((p) => p.user === command.user)) return reject(`no pending request from ${command.user} for ${command.group}`)
+        return command._tag === "group.accept"
+          ? Result.succeed({ _tag: "group.accept.sent", group: command.group, member: command.user })
+          : Result.succeed({ _tag: "group.refuse.sent", group: command.group, member: command.user, reason: command.reason.slice(0, 200) })
+      }
+      case "group.leave": {
+        const view = groupView(state, command.group)
+        return view === "member" || view === "leading" ? Result.succeed({ _tag: "group.leave.sent", group: command.group }) : reject(`you are not in ${command.group}`)
+      }
+    }
+  })()
+  if (Result.isFailure(event)) return Result.fail(event.failure)
+  const decided = event.success
+  const extra: ReadonlyArray<Outgoing> =
+    decided._tag === "session.started" ? presenceOut(state, clock, context, "online", decided.session)
+    : decided._tag === "message.sent" ? [{ topic: decided.topic, retain: false, envelope: envelope(state, clock, context, chatBody(command, decided.text), decided.id) }]
+    : []
+  return Result.succeed(entryFor(state, decided, clock, context, extra))
+}
+
+const chatBody = (command: Command, text: string): Body =>
+  command._tag === "message.send" && command.target._tag === "group" ? { _tag: "group.message", group: command.target.group, text } : { _tag: "chat.message", text }
+
+const drop = (reason: string): Result.Result<never, Drop> => Result.fail({ reason })
+
+/**
+ * An incoming envelope on `topic` → the event it means, or a drop. Every check that a spoofed or
+ * misrouted message could fail is here: the topic must fit the type, the sender must fit the topic,
+ * control messages must be addressed to me.
+ */
+export const interpretIncoming = (state: ChatState, topic: string, env: Envelope): Result.Result<DomainEvent, Drop> => {
+  const me = requireMe(state)
+  if (env.from === me) return drop("my own message")
+  if (state.seen.has(env.id)) return drop("duplicate")
+  const where = parseTopic(topic)
+  const body = env.body
+  const onMyControl = where.kind === "control" && where.user === me
+  switch (body._tag) {
+    case "presence":
+      if (where.kind === "presence" && where.user !== env.from) return drop("presence for another user")
+      if (where.kind !== "presence" && where.kind !== "global") return drop(`presence on ${where.kind} topic`)
+      return Result.succeed({ _tag: "presence.observed", user: env.from, status: body.status, session: body.session })
+    case "chat.request":
+    case "chat.accept":
+    case "chat.refuse":
+    case "chat.leave": {
+      if (!onMyControl) return drop(`${body._tag} outside my control topic`)
+      if (body.to !== me) return drop(`${body._tag} addressed to ${body.to}`)
+      if ((body._tag === "chat.accept" || body._tag === "chat.leave") && body.topic !== topics.talk(me, env.from)) return drop("wrong talk topic")
+      const kind = body._tag === "chat.request" ? "request" : body._tag === "chat.accept" ? "accept" : body._tag === "chat.refuse" ? "refuse" : "leave"
+      return Result.succeed({
+        _tag: "conversation.stance.received",
+        peer: env.from,
+        kind,
+        attempt: body.attempt,
+        refuses: body._tag === "chat.refuse" ? body.refuses : null,
+        requestId: env.id,
+        reason: body._tag === "chat.refuse" ? body.reason : "",
+      })
+    }
+    case "chat.message": {
+      if (where.kind !== "talk") return drop("chat message outside a talk topic")
+      if (!where.users.includes(me) || !where.users.includes(env.from)) return drop("chat message on someone else's topic")
+      const view = conversationView(state, env.from)
+      // Outgoing: the peer accepted and wrote before its acceptance reached us (different topics, no order).
+      if (view !== "active" && view !== "outgoing") return drop(`chat message while the conversation is ${view}`)
+      return Result.succeed({ _tag: "message.received", id: env.id, from: env.from, topic: topic as Topic, text: body.text, sentAt: env.ts, sentClock: env.clock })
+    }
+    case "group.info":
+      if (where.kind !== "groupInfo" || where.group !== body.info.name) return drop("group information on the wrong topic")
+      return Result.succeed({ _tag: "group.info.received", from: env.from, info: body.info })
+    case "group.join":
+      if (!onMyControl) return drop("join request outside my control topic")
+      return Result.succeed({ _tag: "group.join.received", group: body.group, from: env.from, attempt: body.attempt, requestId: env.id })
+    case "group.accept":
+      if (!onMyControl || body.to !== me) return drop("group acceptance not for me")
+      if (body.info.name !== body.group) return drop("group acceptance for another group")
+      return Result.succeed({ _tag: "group.accept.received", from: env.from, attempt: body.attempt, info: body.info })
+    case "group.refuse":
+      if (!onMyControl || body.to !== me) return drop("group refusal not for me")
+      return Result.succeed({ _tag: "group.refuse.received", group: body.group, from: env.from, attempt: body.attempt, reason: body.reason })
+    case "group.leave":
+      if (!onMyControl) return drop("group leave outside my control topic")
+      return Result.succeed({ _tag: "group.leave.received", group: body.group, from: env.from })
+    case "group.message": {
+      if (where.kind !== "groupTalk" || where.group !== body.group) return drop("group message on the wrong topic")
+      const snapshot = state.groups[body.group]
+      const view = groupView(state, body.group)
+      if (snapshot === undefined || (view !== "member" && view !== "leading")) return drop(`group message for ${body.group}, which I am not in`)
+      if (!(snapshot.context.info?.members.includes(env.from) ?? false)) return drop(`group message from non-member ${env.from}`)
+      return Result.succeed({ _tag: "message.received", id: env.id, from: env.from, topic: topic as Topic, text: body.text, sentAt: env.ts, sentClock: env.clock })
+    }
+  }
+}
+
+/** Whether stepping `event` changes anything: unchanged control traffic is not logged. */
+const changesSomething = (state: ChatState, event: DomainEvent, clock: number, now: number): boolean => {
+  if (event._tag === "message.received") return true
+  const { state: after, actions } = step(state, { seq: state.lastSeq + 1, at: now, clock, event })
+  if (actions.length > 0) return true
+  if (after.requests !== state.requests || after.acceptances !== state.acceptances) return true
+  const same = (a: unknown, b: unknown, persist: (s: never) => unknown) =>
+    a === b || (a !== undefined && b !== undefined && JSON.stringify(persist(a as never)) === JSON.stringify(persist(b as never)))
+  switch (event._tag) {
+    case "presence.observed":
+      return !same(state.presence[event.user], after.presence[event.user], (s) => presenceMachine.getPersistedSnapshot(s))
+    case "conversation.stance.received":
+      return !same(state.conversations[event.peer], after.conversations[event.peer], (s) => conversationMachine.getPersistedSnapshot(s))
+    default: {
+      const group = groupNameOf(event)
+      if (group === null) return true
+      return !same(state.groups[group], after.groups[group], (s) => groupMachine.getPersistedSnapshot(s))
+    }
+  }
+}
+
+const groupNameOf = (event: DomainEvent): GroupName | null => {
+  switch (event._tag) {
+    case "group.info.received":
+    case "group.accept.received":
+      return event.info.name
+    case "group.join.received":
+    case "group.refuse.received":
+    case "group.leave.received":
+      return event.group
+    default:
+      return null
+  }
+}
+
+/** Incoming envelope → the entry to append, or a drop (including "changes nothing"). */
+export const decideIncoming = (state: ChatState, topic: string, env: Envelope, context: DecisionContext): Result.Result<LogEntry, Drop> => {
+  const interpreted = interpretIncoming(state, topic, env)
+  if (Result.isFailure(interpreted)) return Result.fail(interpreted.failure)
+  const event = interpreted.success
+  const clock = Math.max(state.clock, env.clock) + 1
+  if (!changesSomething(state, event, clock, context.now)) return drop(`${env.body._tag} changes nothing`)
+  return Result.succeed(entryFor(state, event, clock, context))
+}

@@ -1,0 +1,392 @@
+/**
+ * The application service: the one API the terminal UI, the simulator and the tests use. It wires
+ * the pure core (decide / evolve) to the ports: every decision is appended to the log (durable)
+ * BEFORE its wire messages are published, then folded into the state. Decisions are serialised by
+ * one semaphore; nothing here does I/O except through ports.
+ */
+import { Context, Effect, Fiber, Layer, PubSub, Result, Schema, Scope, Semaphore, Stream } from "effect"
+import {
+  conversationView,
+  evolve,
+  groupView,
+  requireMe,
+  stateToJson,
+  type AcceptanceEntry,
+  type ChatState,
+  type RequestEntry,
+} from "../chat/chat-state.ts"
+import { decideCommand, decideIncoming, presenceOut, targetTopic, type ChatTarget, type Command, type DecisionContext } from "../chat/decide.ts"
+import type { LogEntry, LogRecord, Outgoing } from "../events.ts"
+import { GroupName, topics, UserId, type Topic } from "../ids.ts"
+import { EventLog, EventLogError, type HistoryPage } from "../ports/event-log.port.ts"
+import { WallClock } from "../ports/clock.port.ts"
+import { IdSource } from "../ports/id-source.port.ts"
+import { Transport, type ConnectionState, type Incoming } from "../ports/transport.port.ts"
+import { decodeEnvelope, envelopeBytes, type GroupInfo } from "../wire/messages.ts"
+import { Profile } from "./profile.ts"
+
+export class CommandRejected extends Schema.TaggedError<CommandRejected>()("CommandRejected", {
+  message: Schema.String,
+}) {}
+
+export interface UserListing {
+  readonly user: UserId
+  readonly status: "online" | "offline" | "unknown"
+  readonly conversation: "idle" | "outgoing" | "incoming" | "active" | "closed"
+}
+
+export interface GroupListing {
+  readonly name: GroupName
+  readonly leader: UserId
+  readonly members: ReadonlyArray<UserId>
+  readonly me: "absent" | "listed" | "joining" | "member" | "leading"
+  readonly pending: ReadonlyArray<UserId>
+}
+
+export interface ChatMessage {
+  readonly seq: number
+  readonly id: string
+  readonly topic: Topic
+  readonly from: UserId
+  readonly text: string
+  /** Sender's clock for received messages, my clock for sent ones (ms). */
+  readonly at: number
+  readonly mine: boolean
+}
+
+/** What the UI listens to. */
+export type ChatNotice =
+  | { readonly _tag: "changed" }
+  | { readonly _tag: "message"; readonly message: ChatMessage }
+  | { readonly _tag: "dropped"; readonly topic: string; readonly reason: string }
+  | { readonly _tag: "connection"; readonly state: ConnectionState }
+  | { readonly _tag: "error"; readonly message: string }
+
+export interface ChatServiceOptions {
+  /** How long a one-to-one request waits for an answer. Long by default: the peer may be offline. */
+  readonly requestTimeoutMs: number
+  /** How often the timeout sweep runs. */
+  readonly sweepIntervalMs: number
+}
+
+export const defaultChatServiceOptions: ChatServiceOptions = {
+  requestTimeoutMs: 24 * 60 * 60 * 1000,
+  sweepIntervalMs: 1000,
+}
+
+/** Acknowledgements are logged in batches: one record (one fsync) per batch, not per message. */
+const ACK_BATCH_MAX = 1024
+const ACK_FLUSH_MS = 100
+
+export const messageOf = (record: LogRecord, me: UserId): ChatMessage | null => {
+  const event = record.event
+  if (event._tag === "message.sent") return { seq: record.seq, id: event.id, topic: event.topic, from: me, text: event.text, at: record.at, mine: true }
+  if (event._tag === "message.received") {
+    return { seq: record.seq, id: event.id, topic: event.topic, from: event.from, text: event.text, at: event.sentAt, mine: false }
+  }
+  return null
+}
+
+const decodeUserId = Schema.decodeUnknownResult(UserId)
+const decodeGroupName = Schema.decodeUnknownResult(GroupName)
+
+const parseUser = (input: string): Effect.Effect<UserId, CommandRejected> => {
+  const decoded = decodeUserId(input.trim())
+  return Result.isSuccess(decoded)
+    ? Effect.succeed(decoded.success)
+    : Effect.fail(new CommandRejected({ message: `not a user id: ${JSON.stringify(input.slice(0, 40))} (expected user-NNNNN)` }))
+}
+
+const parseGroup = (input: string): Effect.Effect<GroupName, CommandRejected> => {
+  const decoded = decodeGroupName(input.trim())
+  return Result.isSuccess(decoded)
+    ? Effect.succeed(decoded.success)
+    : Effect.fail(new CommandRejected({ message: `not a group name: ${JSON.stringify(input.slice(0, 40))} (letters, digits, _ and -, at most 32)` }))
+}
+
+export class ChatService extends Context.Service<ChatService, {
+  readonly me: UserId
+  readonly state: Effect.Effect<ChatState>
+  readonly notices: Stream.Stream<ChatNotice>
+  readonly connection: Effect.Effect<ConnectionState>
+  listUsers(): Effect.Effect<ReadonlyArray<UserListing>>
+  listGroups(): Effect.Effect<ReadonlyArray<GroupListing>>
+  createGroup(name: string): Effect.Effect<void, CommandRejected>
+  joinGroup(name: string): Effect.Effect<void, CommandRejected>
+  acceptJoin(group: string, user: string): Effect.Effect<void, CommandRejected>
+  refuseJoin(group: string, user: string, reason?: string): Effect.Effect<void, CommandRejected>
+  leaveGroup(name: string): Effect.Effect<void, CommandRejected>
+  startConversation(peer: string): Effect.Effect<void, CommandRejected>
+  acceptConversation(peer: string): Effect.Effect<void, CommandRejected>
+  refuseConversation(peer: string, reason?: string): Effect.Effect<void, CommandRejected>
+  leaveConversation(peer: string): Effect.Effect<void, CommandRejected>
+  send(target: ChatTarget, text: string): Effect.Effect<ChatMessage, CommandRejected>
+  /** Requests received (one-to-one and join requests), oldest first. */
+  requests(): Effect.Effect<ReadonlyArray<RequestEntry>>
+  /** Acceptances, with the topic each opened. */
+  acceptances(): Effect.Effect<ReadonlyArray<AcceptanceEntry>>
+  /** A conversation's messages, newest page; `beforeSeq` pages back. */
+  history(target: ChatTarget, options: { readonly beforeSeq?: number; readonly limit: number }): Effect.Effect<{ readonly messages: ReadonlyArray<ChatMessage>; readonly hasMore: boolean }, CommandRejected>
+  /** Publishes offline and disconnects cleanly. */
+  shutdown(): Effect.Effect<void>
+  /** Parsing helpers for user input (CLI, slash commands). */
+  parseUser(input: string): Effect.Effect<UserId, CommandRejected>
+  parseGroup(input: string): Effect.Effect<GroupName, CommandRejected>
+  /** Counters for diagnostics and tests. */
+  readonly stats: Effect.Effect<{ readonly dropped: number; readonly received: number; readonly published: number; readonly acked: number }>
+}>()("mqtt-chat/domain/service/ChatService") {
+  static readonly layer = (options: ChatServiceOptions = defaultChatServiceOptions) => Layer.effect(ChatService, makeChatService(options))
+}
+
+const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions) {
+  const profile = yield* Profile
+  const log = yield* EventLog
+  const transport = yield* Transport
+  const clock = yield* WallClock
+  const ids = yield* IdSource
+  const scope = yield* Scope.Scope
+  const me = profile.me
+  const decisions = yield* Semaphore.make(1)
+  const notices = yield* PubSub.sliding<ChatNotice>(4096)
+  const acks = { pending: [] as string[], flushing: false }
+  const counters = { dropped: 0, received: 0, published: 0, acked: 0 }
+  const subscribed = new Set<string>()
+  let state: ChatState = profile.restored
+  let closing = false
+
+  const newIdSync = yield* Effect.sync(() => {
+    // Ids are drawn inside decisions (pure code calls back): take them from the injected source.
+    return () => Effect.runSync(ids.newMessageId)
+  })
+  const decisionContext = Effect.map(clock.now, (now): DecisionContext => ({ now, newMessageId: newIdSync }))
+
+  const notify = (notice: ChatNotice) => PubSub.publish(notices, notice).pipe(Effect.asVoid)
+
+  /** Topics this state needs: my control topic, the directories, every open conversation and group. */
+  const desiredSubscriptions = (current: ChatState): Set<string> => {
+    const wanted = new Set<string>([topics.control(me), topics.globalControl, topics.presenceWildcard, topics.groupInfoWildcard])
+    for (const [peer, snapshot] of Object.entries(current.conversations)) {
+      const view = snapshot.value
+      if (view === "active" || view === "outgoing") wanted.add(snapshot.context.topic)
+      void peer
+    }
+    for (const [name, snapshot] of Object.entries(current.groups)) {
+      const view = snapshot.value
+      if (view === "member" || view === "leading") wanted.add(topics.groupTalk(snapshot.context.name as GroupName))
+      void name
+    }
+    return wanted
+  }
+
+  const syncSubscriptions = Effect.gen(function* () {
+    const wanted = desiredSubscriptions(state)
+    const add = [...wanted].filter((t) => !subscribed.has(t)) as Topic[]
+    const remove = [...subscribed].filter((t) => !wanted.has(t)) as Topic[]
+    if (add.length > 0) {
+      yield* transport.subscribe(add)
+      for (const t of add) subscribed.add(t)
+    }
+    if (remove.length > 0) {
+      yield* transport.unsubscribe(remove)
+      for (const t of remove) subscribed.delete(t)
+    }
+  }).pipe(Effect.catch((error) => notify({ _tag: "error", message: `subscription: ${error.message}` })))
+
+  const flushAcks = Effect.gen(function* () {
+    if (acks.pending.length === 0 || closing) return
+    const batch = acks.pending.splice(0, ACK_BATCH_MAX)
+    yield* decisions.withPermits(1)(
+      Effect.gen(function* () {
+        const now = yield* clock.now
+        const entry: LogEntry = { at: now, clock: state.clock, event: { _tag: "outbox.acked", ids: batch as never }, out: [] }
+        const [record] = yield* log.append([entry])
+        if (record !== undefined) state = evolve(state, record)
+      }),
+    )
+  }).pipe(Effect.catch((error: EventLogError) => notify({ _tag: "error", message: `log: ${error.message}` })))
+
+  /** Publishes in order; the broker's acknowledgement is logged later, in a batch. */
+  const publishAll = (outs: ReadonlyArray<Outgoing>) =>
+    Effect.forEach(outs, (out) =>
+      transport.publish(out.topic, envelopeBytes(out.envelope), { retain: out.retain }).pipe(
+        Effect.tap(() =>
+          Effect.sync(() => {
+            counters.acked += 1
+            if (out.envelope.body._tag !== "presence") acks.pending.push(out.envelope.id)
+          }),
+        ),
+        Effect.catch((error) => notify({ _tag: "error", message: `publish to ${out.topic}: ${error.message}` })),
+        Effect.tap(() => Effect.sync(() => { counters.published += 1 })),
+        // Start now, in call order: MQTT.js queues publishes in the order they are made.
+        Effect.forkIn(scope, { startImmediately: true }),
+      ), { discard: true })
+
+  /** Append, fold, subscribe, publish: the one path every decision takes. */
+  const commit = (entry: LogEntry) =>
+    Effect.gen(function* () {
+      const [record] = yield* log.append([entry])
+      if (record === undefined) return yield* new EventLogError({ reason: "io", message: "append returned no record" })
+      state = evolve(state, record)
+      yield* syncSubscriptions
+      yield* publishAll(record.out)
+      const message = messageOf(record, me)
+      if (message !== null) yield* notify({ _tag: "message", message })
+      yield* notify({ _tag: "changed" })
+      return record
+    })
+
+  const run = (command: Command) =>
+    decisions.withPermits(1)(
+      Effect.gen(function* () {
+        const context = yield* decisionContext
+        const decided = decideCommand(state, command, context)
+        if (Result.isFailure(decided)) return yield* new CommandRejected({ message: decided.failure.reason })
+        return yield* commit(decided.success).pipe(
+          Effect.mapError((error) => new CommandRejected({ message: `could not store: ${error.message}` })),
+        )
+      }),
+    )
+
+  const receive = (incoming: Incoming) =>
+    decisions.withPermits(1)(
+      Effect.gen(function* () {
+        counters.received += 1
+        const decoded = decodeEnvelope(incoming.payload)
+        if (Result.isFailure(decoded)) {
+          counters.dropped += 1
+          const failure = decoded.failure
+          return yield* notify({ _tag: "dropped", topic: incoming.topic.slice(0, 120), reason: failure.reason === "oversize" ? `oversize (${failure.bytes} bytes)` : `${failure.reason}: ${failure.detail}` })
+        }
+        const context = yield* decisionContext
+        const decided = decideIncoming(state, incoming.topic, decoded.success, context)
+        if (Result.isFailure(decided)) {
+          counters.dropped += 1
+          return yield* notify({ _tag: "dropped", topic: incoming.topic.slice(0, 120), reason: decided.failure.reason })
+        }
+        yield* commit(decided.success)
+      }),
+    ).pipe(
+      Effect.catchCause((cause) => {
+        counters.dropped += 1
+        return notify({ _tag: "error", message: `while handling a message on ${incoming.topic.slice(0, 80)}: ${String(cause).slice(0, 300)}` })
+      }),
+    )
+
+  const sweepTimeouts = Effect.gen(function* () {
+    const now = yield* clock.now
+    for (const [peer, snapshot] of Object.entries(state.conversations)) {
+      const view = snapshot.value
+      if (view !== "outgoing" && view !== "incoming") continue
+      const since = state.conversationSince[peer] ?? now
+      if (now - since < options.requestTimeoutMs) continue
+      yield* run({ _tag: "conversation.timeout", peer: peer as UserId }).pipe(Effect.ignore)
+    }
+  })
+
+  // --- start: subscribe, resend what the broker never acknowledged, announce the session.
+  yield* syncSubscriptions
+  const unacked = Object.values(state.outbox)
+  yield* publishAll(unacked)
+  yield* run({ _tag: "session.start" }).pipe(Effect.mapError((e) => new EventLogError({ reason: "io", message: e.message })))
+
+  yield* transport.incoming.pipe(Stream.runForEach(receive), Effect.forkIn(scope))
+  yield* transport.connectionChanges.pipe(
+    Stream.runForEach((connection) =>
+      Effect.gen(function* () {
+        yield* notify({ _tag: "connection", state: connection })
+        // After a reconnect re-assert presence: a retained Will may have marked us offline.
+        if (connection._tag === "connected" && state.online && !closing) {
+          const context = yield* decisionContext
+          yield* publishAll(presenceOut(state, state.clock, context, "online", state.session))
+        }
+      }),
+    ),
+    Effect.forkIn(scope),
+  )
+  yield* flushAcks.pipe(Effect.delay(ACK_FLUSH_MS), Effect.forever, Effect.forkIn(scope))
+  yield* sweepTimeouts.pipe(Effect.delay(options.sweepIntervalMs), Effect.forever, Effect.forkIn(scope))
+
+  const shutdown = Effect.gen(function* () {
+    if (closing) return
+    yield* flushAcks
+    closing = true
+    const context = yield* decisionContext
+    const offline = presenceOut(state, state.clock, context, "offline", state.session)
+    yield* decisions.withPermits(1)(
+      Effect.gen(function* () {
+        const decided = decideCommand(state, { _tag: "session.end" }, context)
+        if (Result.isSuccess(decided)) {
+          const [record] = yield* log.append([decided.success])
+          if (record !== undefined) state = evolve(state, record)
+        }
+      }),
+    ).pipe(Effect.catch(() => Effect.void))
+    yield* transport.close(offline.map((out) => ({ topic: out.topic, payload: envelopeBytes(out.envelope), retain: out.retain })))
+  })
+  yield* Effect.addFinalizer(() => shutdown)
+
+  const target = (input: ChatTarget): ChatTarget => input
+  const listGroups = Effect.sync((): ReadonlyArray<GroupListing> =>
+    Object.values(state.groups)
+      .filter((snapshot) => snapshot.context.info !== null && !snapshot.context.info.dissolved)
+      .map((snapshot) => {
+        const info = snapshot.context.info as GroupInfo
+        return { name: info.name, leader: info.leader, members: info.members, me: groupView(state, info.name), pending: snapshot.context.pending.map((p) => p.user) }
+      })
+      .sort((a, b) => a.name.localeCompare(b.name)),
+  )
+
+  return ChatService.of({
+    me,
+    state: Effect.sync(() => state),
+    notices: Stream.fromPubSub(notices),
+    connection: transport.connectionState,
+    listUsers: () =>
+      Effect.sync(() => {
+        const users = new Set<string>([...Object.keys(state.presence), ...Object.keys(state.conversations)])
+        users.delete(me)
+        return [...users].sort().map((user): UserListing => {
+          const presence = state.presence[user]
+          const status = presence === undefined ? "unknown" : presence.value === "online" ? "online" : presence.value === "offline" ? "offline" : "unknown"
+          return { user: user as UserId, status, conversation: conversationView(state, user as UserId) }
+        })
+      }),
+    listGroups: () => listGroups,
+    createGroup: (name) => parseGroup(name).pipe(Effect.flatMap((group) => run({ _tag: "group.create", group })), Effect.asVoid),
+    joinGroup: (name) => parseGroup(name).pipe(Effect.flatMap((group) => run({ _tag: "group.join", group })), Effect.asVoid),
+    acceptJoin: (group, user) =>
+      Effect.all([parseGroup(group), parseUser(user)]).pipe(Effect.flatMap(([g, u]) => run({ _tag: "group.accept", group: g, user: u })), Effect.asVoid),
+    refuseJoin: (group, user, reason = "refused") =>
+      Effect.all([parseGroup(group), parseUser(user)]).pipe(Effect.flatMap(([g, u]) => run({ _tag: "group.refuse", group: g, user: u, reason })), Effect.asVoid),
+    leaveGroup: (name) => parseGroup(name).pipe(Effect.flatMap((group) => run({ _tag: "group.leave", group })), Effect.asVoid),
+    startConversation: (peer) => parseUser(peer).pipe(Effect.flatMap((p) => run({ _tag: "conversation.request", peer: p })), Effect.asVoid),
+    acceptConversation: (peer) => parseUser(peer).pipe(Effect.flatMap((p) => run({ _tag: "conversation.accept", peer: p })), Effect.asVoid),
+    refuseConversation: (peer, reason = "refused") =>
+      parseUser(peer).pipe(Effect.flatMap((p) => run({ _tag: "conversation.refuse", peer: p, reason })), Effect.asVoid),
+    leaveConversation: (peer) => parseUser(peer).pipe(Effect.flatMap((p) => run({ _tag: "conversation.leave", peer: p })), Effect.asVoid),
+    send: (to, text) =>
+      run({ _tag: "message.send", target: target(to), text }).pipe(
+        Effect.map((record) => {
+          const message = messageOf(record, me)
+          if (message === null) throw new Error("a sent message must be a message record")
+          return message
+        }),
+      ),
+    requests: () => Effect.sync(() => state.requests),
+    acceptances: () => Effect.sync(() => state.acceptances),
+    history: (to, page) =>
+      log.history(targetTopic(me, to), page).pipe(
+        Effect.map((found: HistoryPage) => ({
+          messages: found.records.map((r) => messageOf(r, me)).filter((m): m is ChatMessage => m !== null),
+          hasMore: found.hasMore,
+        })),
+        Effect.mapError((error) => new CommandRejected({ message: `history: ${error.message}` })),
+      ),
+    shutdown: () => shutdown,
+    parseUser,
+    parseGroup,
+    stats: Effect.sync(() => ({ ...counters })),
+  })
+})
+
+export { stateToJson }

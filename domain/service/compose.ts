@@ -1,0 +1,29 @@
+/**
+ * How the service's layers fit together: the log and the system ports first, then the profile (it
+ * needs the log), then the transport (it needs the profile's user id and Last Will), then the
+ * service. Apps and tests pass the concrete adapters; this file names none.
+ */
+import { Effect, Layer } from "effect"
+import type { EventLog, EventLogError } from "../ports/event-log.port.ts"
+import type { WallClock } from "../ports/clock.port.ts"
+import type { IdSource } from "../ports/id-source.port.ts"
+import type { Transport, TransportError } from "../ports/transport.port.ts"
+import { ChatService, defaultChatServiceOptions, type ChatServiceOptions } from "./chat-service.ts"
+import { Profile, type ProfileSnapshot } from "./profile.ts"
+
+export interface ChatLayers<E> {
+  readonly log: Layer.Layer<EventLog, EventLogError>
+  readonly clock: Layer.Layer<WallClock>
+  readonly ids: Layer.Layer<IdSource>
+  /** Built once the profile is known: the client id and the will come from it. */
+  readonly transport: (profile: ProfileSnapshot) => Layer.Layer<Transport, E>
+  readonly options?: ChatServiceOptions
+}
+
+export const chatServiceLayer = <E = TransportError>(layers: ChatLayers<E>) => {
+  const base = Layer.mergeAll(layers.log, layers.clock, layers.ids)
+  const withProfile = Profile.layer.pipe(Layer.provideMerge(base))
+  const transport = Layer.unwrap(Effect.map(Profile, layers.transport))
+  const withTransport = transport.pipe(Layer.provideMerge(withProfile))
+  return ChatService.layer(layers.options ?? defaultChatServiceOptions).pipe(Layer.provideMerge(withTransport))
+}

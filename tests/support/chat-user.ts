@@ -1,0 +1,58 @@
+/** Starts a real ChatService (with whatever log and transport) in its own scope, for tests. */
+import { Context, Effect, Exit, Layer, Scope, Stream } from "effect"
+import type { EventLog, EventLogError } from "../../domain/ports/event-log.port.ts"
+import type { Transport } from "../../domain/ports/transport.port.ts"
+import { ChatService, type ChatNotice, type ChatServiceOptions } from "../../domain/service/chat-service.ts"
+import { chatServiceLayer } from "../../domain/service/compose.ts"
+import type { ProfileSnapshot } from "../../domain/service/profile.ts"
+import { SystemClock, SystemIds } from "../../adapters/system/system.ts"
+
+export interface RunningUser {
+  readonly service: ChatService["Service"]
+  readonly notices: ChatNotice[]
+  run<A, E>(effect: Effect.Effect<A, E>): Promise<A>
+  /** Clean stop: offline announcement, scope closed. */
+  stop(): Promise<void>
+}
+
+export async function startUser(options: {
+  readonly log: Layer.Layer<EventLog, EventLogError>
+  readonly transport: (profile: ProfileSnapshot) => Layer.Layer<Transport, unknown>
+  readonly serviceOptions?: ChatServiceOptions
+}): Promise<RunningUser> {
+  const scope = await Effect.runPromise(Scope.make())
+  const layer = chatServiceLayer({
+    log: options.log,
+    clock: SystemClock.layer,
+    ids: SystemIds.layer,
+    transport: options.transport,
+    ...(options.serviceOptions ? { options: options.serviceOptions } : {}),
+  })
+  const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
+  const service = Context.get(context, ChatService)
+  const notices: ChatNotice[] = []
+  Effect.runFork(service.notices.pipe(Stream.runForEach((n) => Effect.sync(() => { if (notices.length < 100_000) notices.push(n) }))).pipe(Effect.forkIn(scope)))
+  let stopped = false
+  return {
+    service,
+    notices,
+    run: (effect) => Effect.runPromise(effect),
+    stop: async () => {
+      if (stopped) return
+      stopped = true
+      await Effect.runPromise(service.shutdown())
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    },
+  }
+}
+
+/** Polls `check` until it returns true; fails with `what` after `timeoutMs`. Bounded. */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (let attempt = 0; attempt < 100_000; attempt++) {
+    if (await check()) return
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  throw new Error(`gave up waiting for: ${what}`)
+}
