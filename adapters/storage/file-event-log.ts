@@ -1,0 +1,422 @@
+/**
+ * The durable event log: one append-only file, `events.log`, in the profile directory.
+ *
+ * - Framing and checksums: record-codec.ts. Classification of what is on disk: log-scan.ts.
+ * - Open: take the single-writer lock (file-lock.ts), scan the file in chunks, copy any bad bytes
+ *   to `events.quarantine`, cut a bad tail (torn write) and keep corruption in the middle in place
+ *   (the records around it stay; its bytes explain the sequence gap). The recovery report says
+ *   what was found.
+ * - Append: group commit. Appends queue up while a write+fdatasync is in flight and go out together
+ *   in the next one; an append succeeds only after its fdatasync. A failed write is rolled back and
+ *   reported; a failed fdatasync makes the log refuse further appends until reopened, since
+ *   retrying a failed fsync can falsely succeed (PostgreSQL, 2018).
+ * - History: an in-memory index of each conversation's record positions, built at open and kept on
+ *   append, so a page costs a binary search and `limit` positioned reads.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Deferred, Effect, Fiber, Layer, Option, Queue, Result, Stream } from "effect"
+import type { Cause } from "effect"
+import { conversationOf } from "../../domain/events.ts"
+import type { LogEntry, LogRecord } from "../../domain/events.ts"
+import type { Topic } from "../../domain/ids.ts"
+import { EventLog, EventLogError } from "../../domain/ports/event-log.port.ts"
+import type { HistoryPage, RecoveryReport } from "../../domain/ports/event-log.port.ts"
+import { HistoryIndex } from "./conversation-index.ts"
+import type { ConversationIndex } from "./conversation-index.ts"
+import { releaseLock, takeLock } from "./file-lock.ts"
+import { LogScanner } from "./log-scan.ts"
+import type { ScannedRecord, ScanSummary } from "./log-scan.ts"
+import { historyWindow, numberEntries, validateEntries, validateHistoryOptions } from "./log-rules.ts"
+import { quarantineRegions } from "./quarantine.ts"
+import { decodeRecordLine, encodeRecordLine, NEWLINE } from "./record-codec.ts"
+
+export const LOG_FILE = "events.log"
+export const LOCK_FILE = "events.lock"
+export const QUARANTINE_FILE = "events.quarantine"
+
+const READ_CHUNK_BYTES = 1024 * 1024
+/** Group commit bounds: one write+fdatasync carries at most this much. */
+const MAX_BATCH_RECORDS = 1024
+const MAX_BATCH_BYTES = 4 * 1024 * 1024
+/** Appends waiting for the writer; more wait in `Queue.offer` (backpressure). */
+const MAX_QUEUED_APPENDS = 4096
+
+type WriteCallback = (error: NodeJS.ErrnoException | null, written: number) => void
+type SyncCallback = (error: NodeJS.ErrnoException | null) => void
+
+/** The two calls an append makes; replaceable so tests can inject EIO and ENOSPC. */
+export interface AppendIo {
+  write(fd: number, buffer: Buffer, offset: number, length: number, position: number, callback: WriteCallback): void
+  fdatasync(fd: number, callback: SyncCallback): void
+}
+
+const nodeAppendIo: AppendIo = {
+  write: (fd, buffer, offset, length, position, callback) => fs.write(fd, buffer, offset, length, position, callback),
+  fdatasync: (fd, callback) => fs.fdatasync(fd, callback),
+}
+
+export interface FileEventLogOptions {
+  /** The profile directory; created if missing. */
+  readonly dir: string
+  /** Fault injection for tests. */
+  readonly appendIo?: Partial<AppendIo>
+}
+
+// --- small I/O helpers: every failure becomes an EventLogError
+
+const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
+
+const ioError = (what: string, cause: unknown): EventLogError =>
+  new EventLogError({ reason: "io", message: `${what}: ${describe(cause)}` })
+
+const syncIo = <A>(what: string, thunk: () => A): Effect.Effect<A, EventLogError> =>
+  Effect.try({ try: thunk, catch: (cause) => ioError(what, cause) })
+
+const readAt = (fd: number, buffer: Buffer, length: number, position: number): Effect.Effect<number, EventLogError> =>
+  Effect.callback<number, EventLogError>((resume) => {
+    fs.read(fd, buffer, 0, length, position, (error, read) =>
+      resume(error ? Effect.fail(ioError(`read at ${position}`, error)) : Effect.succeed(read)))
+  })
+
+const writeFully = (io: AppendIo, fd: number, bytes: Buffer, position: number): Effect.Effect<void, EventLogError> =>
+  Effect.callback<void, EventLogError>((resume) => {
+    // Each callback either finishes, fails, or writes at least one more byte: bounded by bytes.length.
+    const writeFrom = (done: number): void =>
+      io.write(fd, bytes, done, bytes.length - done, position + done, (error, written) => {
+        if (error) return resume(Effect.fail(ioError(`write at ${position + done}`, error)))
+        if (written <= 0) return resume(Effect.fail(ioError(`write at ${position + done}`, "no progress")))
+        if (done + written >= bytes.length) return resume(Effect.void)
+        writeFrom(done + written)
+      })
+    writeFrom(0)
+  })
+
+const datasync = (io: AppendIo, fd: number): Effect.Effect<void, EventLogError> =>
+  Effect.callback<void, EventLogError>((resume) => {
+    io.fdatasync(fd, (error) => resume(error ? Effect.fail(ioError("fdatasync", error)) : Effect.void))
+  })
+
+/** Makes the creation (or removal) of a file in `dir` durable. */
+const fsyncDirectory = (dir: string): void => {
+  const fd = fs.openSync(dir, "r")
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+const openLogFile = (logPath: string): { readonly fd: number; readonly created: boolean } => {
+  try {
+    return { fd: fs.openSync(logPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600), created: true }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+    return { fd: fs.openSync(logPath, "r+"), created: false }
+  }
+}
+
+// --- open
+
+const acquireLock = (dir: string, lockPath: string): Effect.Effect<void, EventLogError> =>
+  Effect.flatMap(syncIo(`lock ${lockPath}`, () => takeLock(lockPath)), (outcome) => {
+    if (outcome.kind === "taken") return Effect.void
+    const message = outcome.owner === undefined
+      ? `the profile ${dir} is locked by ${lockPath}, whose owner cannot be read; remove that file if no other mqtt-chat is running`
+      : `the profile ${dir} is in use by process ${outcome.owner} (lock ${lockPath}); close that mqtt-chat first`
+    return Effect.fail(new EventLogError({ reason: "locked", message }))
+  })
+
+/** Reads the whole file once, in chunks, feeding the scanner. */
+const scanFile = Effect.fnUntraced(function*(fd: number, onRecord: (scanned: ScannedRecord) => void) {
+  const size = yield* syncIo("stat events.log", () => fs.fstatSync(fd).size)
+  const scanner = new LogScanner(onRecord)
+  const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES)
+  let position = 0
+  // Each turn reads at least one byte or fails: at most `size` turns.
+  while (position < size) {
+    const read = yield* readAt(fd, buffer, Math.min(READ_CHUNK_BYTES, size - position), position)
+    if (read === 0) return yield* Effect.fail(ioError("scan events.log", `file shrank to ${position} bytes while opening`))
+    scanner.push(buffer.subarray(0, read))
+    position += read
+  }
+  return scanner.finish()
+})
+
+/** Copies bad bytes to the quarantine, then cuts the bad tail. Order matters: copy before cut. */
+const recover = (dir: string, fd: number, summary: ScanSummary): Effect.Effect<RecoveryReport, EventLogError> =>
+  syncIo("recover events.log", () => {
+    const quarantinePath = path.join(dir, QUARANTINE_FILE)
+    const middle = quarantineRegions(quarantinePath, fd, summary.corrupt, "middle")
+    let quarantineCreated = middle.created
+    if (summary.tail !== undefined) {
+      quarantineCreated = quarantineRegions(quarantinePath, fd, [summary.tail], "tail").created || quarantineCreated
+      fs.ftruncateSync(fd, summary.tailStart)
+      fs.fsyncSync(fd)
+    }
+    if (quarantineCreated) fsyncDirectory(dir)
+    return {
+      records: summary.recordCount,
+      truncatedTailBytes: summary.tail?.length ?? 0,
+      corruptRecords: summary.corrupt.map(({ offset, length, reason }) => ({ offset, length, reason })),
+    }
+  })
+
+// --- the service
+
+interface AppendRequest {
+  readonly entries: ReadonlyArray<LogEntry>
+  readonly done: Deferred.Deferred<ReadonlyArray<LogRecord>, EventLogError>
+}
+
+interface PreparedAppend {
+  readonly request: AppendRequest
+  readonly records: ReadonlyArray<LogRecord>
+  readonly lines: ReadonlyArray<Buffer>
+}
+
+const make = Effect.fnUntraced(function*(options: FileEventLogOptions) {
+  const dir = path.resolve(options.dir)
+  const logPath = path.join(dir, LOG_FILE)
+  const lockPath = path.join(dir, LOCK_FILE)
+  const appendIo: AppendIo = { ...nodeAppendIo, ...options.appendIo }
+
+  const createdDir = yield* syncIo(`create ${dir}`, () => fs.mkdirSync(dir, { recursive: true, mode: 0o700 }))
+  if (createdDir !== undefined) yield* syncIo(`fsync ${path.dirname(createdDir)}`, () => fsyncDirectory(path.dirname(createdDir)))
+  yield* Effect.acquireRelease(acquireLock(dir, lockPath), () => Effect.sync(() => releaseLockQuietly(lockPath)))
+  const { fd, created } = yield* Effect.acquireRelease(
+    syncIo(`open ${logPath}`, () => openLogFile(logPath)),
+    ({ fd }) => Effect.sync(() => fs.closeSync(fd)),
+  )
+  if (created) yield* syncIo(`fsync ${dir}`, () => fsyncDirectory(dir))
+
+  const index = new HistoryIndex()
+  const indexRecord = (record: LogRecord, offset: number, length: number): void => {
+    const topic = conversationOf(record.event)
+    if (topic !== undefined) index.add(topic, { seq: record.seq, offset, length })
+  }
+  const summary = yield* scanFile(fd, ({ record, offset, length }) => indexRecord(record, offset, length))
+  const recovery = yield* recover(dir, fd, summary)
+
+  const state = {
+    lastSeq: summary.lastSeq,
+    /** Everything before this offset is durable and indexed; the file ends here between batches. */
+    committedEnd: summary.tailStart,
+    closed: false,
+    /** Set after a failed fdatasync: the file's state is unknown until it is reopened and scanned. */
+    poisoned: undefined as string | undefined,
+  }
+
+  // --- group commit
+
+  const requests = yield* Queue.bounded<AppendRequest, Cause.Done>(MAX_QUEUED_APPENDS)
+
+  /** Takes requests from `from` up to the batch bounds (at least one), numbering them after lastSeq. */
+  const prepareBatch = (taken: ReadonlyArray<AppendRequest>, from: number): Array<PreparedAppend> => {
+    const batch: Array<PreparedAppend> = []
+    let records = 0
+    let bytes = 0
+    for (let i = from; i < taken.length; i++) {
+      const request = taken[i]!
+      if (batch.length > 0 && (records + request.entries.length > MAX_BATCH_RECORDS || bytes >= MAX_BATCH_BYTES)) break
+      const numbered = numberEntries(request.entries, state.lastSeq + records)
+      const lines = numbered.map(encodeRecordLine)
+      batch.push({ request, records: numbered, lines })
+      records += numbered.length
+      bytes += lines.reduce((sum, line) => sum + line.length, 0)
+    }
+    return batch
+  }
+
+  const failAll = (batch: ReadonlyArray<PreparedAppend>, error: EventLogError) =>
+    Effect.forEach(batch, ({ request }) => Deferred.fail(request.done, error), { discard: true })
+
+  const commit = Effect.fnUntraced(function*(batch: ReadonlyArray<PreparedAppend>) {
+    if (state.poisoned !== undefined) return yield* failAll(batch, new EventLogError({ reason: "io", message: state.poisoned }))
+    const bytes = Buffer.concat(batch.flatMap(({ lines }) => lines))
+    const start = state.committedEnd
+
+    const written = yield* Effect.result(writeFully(appendIo, fd, bytes, start))
+    if (Result.isFailure(written)) {
+      // Cut what part of the batch did reach the file, so the next batch starts on a clean line.
+      yield* Effect.sync(() => rollBack(start))
+      return yield* failAll(batch, written.failure)
+    }
+    const synced = yield* Effect.result(datasync(appendIo, fd))
+    if (Result.isFailure(synced)) {
+      yield* Effect.sync(() => rollBack(start))
+      state.poisoned = `${synced.failure.message}; the log accepts no more appends until the profile is reopened`
+      return yield* failAll(batch, synced.failure)
+    }
+
+    // Durable: publish the records to the index and to their appenders.
+    let offset = start
+    for (const { records, lines } of batch) {
+      records.forEach((record, i) => {
+        const length = lines[i]!.length
+        indexRecord(record, offset, length)
+        offset += length
+      })
+    }
+    if (offset !== start + bytes.length) throw new Error("invariant: committed bytes do not add up")
+    state.committedEnd = offset
+    state.lastSeq += batch.reduce((sum, { records }) => sum + records.length, 0)
+    yield* Effect.forEach(batch, ({ request, records }) => Deferred.succeed(request.done, records), { discard: true })
+  })
+
+  const rollBack = (start: number): void => {
+    try {
+      fs.ftruncateSync(fd, start)
+    } catch (error) {
+      state.poisoned = `could not roll back a failed append: ${describe(error)}; reopen the profile`
+    }
+  }
+
+  const commitAll = Effect.fnUntraced(function*(taken: ReadonlyArray<AppendRequest>) {
+    let next = 0
+    // Each turn commits at least one request: at most taken.length turns.
+    while (next < taken.length) {
+      const batch = prepareBatch(taken, next)
+      if (batch.length === 0) throw new Error("invariant: empty batch")
+      next += batch.length
+      yield* commit(batch).pipe(
+        // A bug must not kill the writer and leave appenders waiting forever.
+        Effect.catchCause((cause) => {
+          state.poisoned = `internal error in the log writer: ${String(cause).slice(0, 300)}`
+          return failAll(batch, new EventLogError({ reason: "io", message: state.poisoned }))
+        }),
+      )
+    }
+  })
+
+  // Runs until the queue is ended at close, after writing what was already queued.
+  const writer = yield* Effect.forkScoped(
+    Effect.forever(Effect.flatMap(Queue.takeBetween(requests, 1, MAX_QUEUED_APPENDS), commitAll)).pipe(
+      Effect.catchTag("Done", () => Effect.void),
+    ),
+  )
+  // Added after the fd and lock finalizers, so it runs before them: drain, then close, then unlock.
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      state.closed = true
+      yield* Queue.end(requests)
+      yield* Fiber.await(writer)
+    })
+  )
+
+  const closedError = () => new EventLogError({ reason: "closed", message: `the event log of ${dir} is closed` })
+
+  const append = Effect.fn("FileEventLog.append")(function*(entries: ReadonlyArray<LogEntry>) {
+    const valid = validateEntries(entries)
+    if (Result.isFailure(valid)) return yield* new EventLogError({ reason: "invalid", message: valid.failure })
+    if (state.closed) return yield* closedError()
+    if (state.poisoned !== undefined) return yield* new EventLogError({ reason: "io", message: state.poisoned })
+    if (valid.success.length === 0) return []
+    const done = yield* Deferred.make<ReadonlyArray<LogRecord>, EventLogError>()
+    const queued = yield* Queue.offer(requests, { entries: valid.success, done })
+    if (!queued) return yield* closedError()
+    return yield* Deferred.await(done)
+  })
+
+  const readIndexed = (conversation: ConversationIndex, start: number, end: number): Array<LogRecord> => {
+    const records: Array<LogRecord> = []
+    for (let i = start; i < end; i++) {
+      const entry = conversation.entryAt(i)
+      const line = Buffer.allocUnsafe(entry.length)
+      const read = fs.readSync(fd, line, 0, entry.length, entry.offset)
+      if (read !== entry.length || line[entry.length - 1] !== NEWLINE) throw new CorruptIndexedRecord(entry.seq, "short read")
+      const decoded = decodeRecordLine(line.subarray(0, entry.length - 1))
+      if (Result.isFailure(decoded)) throw new CorruptIndexedRecord(entry.seq, decoded.failure.detail)
+      if (decoded.success.seq !== entry.seq) throw new CorruptIndexedRecord(entry.seq, `found seq ${decoded.success.seq}`)
+      records.push(decoded.success)
+    }
+    return records
+  }
+
+  const history = Effect.fn("FileEventLog.history")(function*(
+    topic: Topic,
+    options: { readonly beforeSeq?: number; readonly limit: number },
+  ) {
+    const query = validateHistoryOptions(options)
+    if (Result.isFailure(query)) return yield* new EventLogError({ reason: "invalid", message: query.failure })
+    if (state.closed) return yield* closedError()
+    const conversation = index.get(topic)
+    if (conversation === undefined) return { records: [], hasMore: false } satisfies HistoryPage
+    const { start, end, hasMore } = historyWindow(conversation.size, conversation.seqAt, query.success)
+    // Synchronous reads: a page is at most MAX_HISTORY_LIMIT short lines, and nothing can close
+    // the fd in the middle of a synchronous block.
+    const records = yield* Effect.try({
+      try: () => readIndexed(conversation, start, end),
+      catch: (cause) =>
+        cause instanceof CorruptIndexedRecord
+          ? new EventLogError({ reason: "corrupt", message: `${logPath}: ${cause.message}` })
+          : ioError(`read history of ${topic}`, cause),
+    })
+    return { records, hasMore } satisfies HistoryPage
+  })
+
+  const replay = (): Stream.Stream<LogRecord, EventLogError> =>
+    Stream.unwrap(Effect.gen(function*() {
+      if (state.closed) return yield* closedError()
+      // Records appended after this point are not part of this replay.
+      const end = state.committedEnd
+      const readFd = yield* Effect.acquireRelease(
+        syncIo(`open ${logPath}`, () => fs.openSync(logPath, "r")),
+        (readFd) => Effect.sync(() => fs.closeSync(readFd)),
+      )
+      const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES)
+      let ready: Array<LogRecord> = []
+      const scanner = new LogScanner(({ record }) => ready.push(record))
+      const changedOnDisk = (detail: string) =>
+        new EventLogError({ reason: "corrupt", message: `${logPath} changed on disk since it was opened: ${detail}` })
+
+      return Stream.paginate(0, (position: number) =>
+        Effect.gen(function*() {
+          if (position >= end) {
+            const summary = scanner.finish()
+            if (summary.tail !== undefined) return yield* changedOnDisk(`bad bytes at ${summary.tail.offset}`)
+            const expected = recovery.corruptRecords.map(({ offset, length }) => `${offset}+${length}`).join(",")
+            const found = summary.corrupt.map(({ offset, length }) => `${offset}+${length}`).join(",")
+            if (found !== expected) return yield* changedOnDisk(`corrupt regions ${found || "none"}`)
+            return [[], Option.none()] as const
+          }
+          const read = yield* readAt(readFd, buffer, Math.min(READ_CHUNK_BYTES, end - position), position)
+          if (read === 0) return yield* changedOnDisk(`it ends at ${position}`)
+          scanner.push(buffer.subarray(0, read))
+          const records = ready
+          ready = []
+          return [records, Option.some(position + read)] as const
+        }))
+    }))
+
+  return EventLog.of({
+    append,
+    replay,
+    history,
+    lastSeq: Effect.sync(() => state.lastSeq),
+    recovery,
+  })
+})
+
+class CorruptIndexedRecord extends Error {
+  constructor(seq: number, detail: string) {
+    super(`record ${seq} is no longer readable (${detail})`)
+  }
+}
+
+const releaseLockQuietly = (lockPath: string): void => {
+  try {
+    releaseLock(lockPath)
+  } catch {
+    // A lock we cannot remove is stale once we exit: the next open takes it over.
+  }
+}
+
+export const FileEventLog = {
+  /**
+   * The durable log of the profile in `options.dir`. Scoped: closing the layer's scope writes what
+   * was already queued, closes the file and releases the lock. Fails with reason "locked" when
+   * another live process holds the profile, "io" when the files cannot be read or written.
+   */
+  layer: (options: FileEventLogOptions): Layer.Layer<EventLog, EventLogError> => Layer.effect(EventLog, make(options)),
+} as const
