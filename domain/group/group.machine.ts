@@ -5,7 +5,8 @@
  * the leader's once messages are delivered. Only the leader's acceptance adds a member.
  *
  * When the leader leaves, leadership passes to the earliest-joined remaining member (the order of
- * `members`); the last one out dissolves the group and frees its name. See docs/decisions.
+ * `members`); the last one out dissolves the group and frees its name. Group information is ordered
+ * totally (see `compareGroupInfo`), so even two foundings of one name converge. See docs/decisions.
  *
  * The visible state is derived from the context: absent (no such group, or dissolved), listed (known,
  * not a member), joining (my request is pending), member, leading.
@@ -67,24 +68,28 @@ export type GroupAction =
 export type GroupView = "absent" | "listed" | "joining" | "member" | "leading"
 
 const sameLineage = (a: GroupInfo, b: GroupInfo): boolean => a.foundedBy === b.foundedBy && a.foundedClock === b.foundedClock
-const foundedEarlier = (a: GroupInfo, b: GroupInfo): boolean =>
-  a.foundedClock !== b.foundedClock ? a.foundedClock < b.foundedClock : a.foundedBy < b.foundedBy
 
 /**
- * Whether `incoming`, published by `from`, replaces what we know. Only a leader writes: the current
- * leader (which may hand over to a new one) or the leader the information names. A newer version of
- * the same group wins; a clash between two foundings of one name goes to the earlier founding.
+ * A total order on group information: founding (Lamport clock, then founder), then version. Every
+ * client adopts the greatest it has seen, so all views converge whatever the delivery order. A later
+ * founding wins a name: whoever re-creates a dissolved group has seen the dissolution, so its clock
+ * is higher; two truly simultaneous foundings resolve the same way everywhere.
+ */
+export const compareGroupInfo = (a: GroupInfo, b: GroupInfo): number => {
+  if (a.foundedClock !== b.foundedClock) return a.foundedClock - b.foundedClock
+  if (a.foundedBy !== b.foundedBy) return a.foundedBy < b.foundedBy ? -1 : 1
+  return a.version - b.version
+}
+
+/**
+ * Whether `incoming`, published by `from`, replaces what we know. Only a leader writes: the leader
+ * the information names, or (handing over, or dissolving) the current leader of the same group.
  */
 export const shouldAdopt = (current: GroupInfo | null, incoming: GroupInfo, from: UserId): boolean => {
   if (current === null) return from === incoming.leader
   if (incoming.name !== current.name) return false
-  if (sameLineage(current, incoming)) {
-    return incoming.version > current.version && (from === current.leader || from === incoming.leader)
-  }
-  if (from !== incoming.leader) return false
-  if (current.dissolved) return true
-  if (incoming.dissolved) return false
-  return foundedEarlier(incoming, current)
+  const authorised = from === incoming.leader || (sameLineage(current, incoming) && from === current.leader)
+  return authorised && compareGroupInfo(incoming, current) > 0
 }
 
 export const viewOfGroup = (context: GroupContext): GroupView => {

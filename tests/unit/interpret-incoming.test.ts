@@ -1,0 +1,81 @@
+/**
+ * Spoofed, misrouted and stale messages: each is dropped with a reason and leaves the state as it
+ * was (the negative space of decide.ts), while the genuine message goes through.
+ */
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { decideIncoming, interpretIncoming } from "../../domain/chat/decide.ts"
+import type { GroupName, MessageId, UserId } from "../../domain/ids.ts"
+import { Cluster } from "../../domain/sim/cluster.ts"
+import type { Body, Envelope } from "../../domain/wire/messages.ts"
+
+let counter = 0
+const env = (from: string, body: Body): Envelope => ({ v: 1, id: `spoof${String(counter++).padStart(6, "0")}` as MessageId, from: from as UserId, ts: 1, clock: 1, body })
+
+const setup = () => {
+  const cluster = new Cluster({ seed: 1, users: 3 })
+  for (let i = 0; i < 3; i++) cluster.command(i, { _tag: "session.start" })
+  cluster.drain()
+  return { cluster, a: cluster.users[0]!, b: cluster.users[1]!, c: cluster.users[2]! }
+}
+
+const dropReason = (result: Result.Result<unknown, { reason: string }>) => (Result.isFailure(result) ? result.failure.reason : "accepted")
+
+describe("incoming messages that must be dropped", () => {
+  it("a request addressed to someone else, or outside my control topic", () => {
+    const { a, b, c } = setup()
+    expect(dropReason(interpretIncoming(a.state, `${a.id}_control`, env(b.id, { _tag: "chat.request", to: c.id, attempt: 1 })))).toMatch(/addressed to/)
+    expect(dropReason(interpretIncoming(a.state, `${c.id}_control`, env(b.id, { _tag: "chat.request", to: a.id, attempt: 1 })))).toMatch(/outside my control topic/)
+    expect(dropReason(interpretIncoming(a.state, "global_control", env(b.id, { _tag: "chat.request", to: a.id, attempt: 1 })))).toMatch(/outside my control topic/)
+    expect(dropReason(interpretIncoming(a.state, `${a.id}_control`, env(b.id, { _tag: "chat.request", to: a.id, attempt: 1 })))).toBe("accepted")
+  })
+
+  it("an acceptance naming a topic that is not the pair's", () => {
+    const { a, b, c } = setup()
+    const wrong = env(b.id, { _tag: "chat.accept", to: a.id, attempt: 1, topic: `${c.id.slice(5)}_${a.id.slice(5)}_talk` as never })
+    expect(dropReason(interpretIncoming(a.state, `${a.id}_control`, wrong))).toBe("wrong talk topic")
+  })
+
+  it("an acceptance nobody asked for opens nothing and sends nothing", () => {
+    const { a, b } = setup()
+    const unasked = env(b.id, { _tag: "chat.accept", to: a.id, attempt: 3, topic: `${a.id.slice(5)}_${b.id.slice(5)}_talk` as never })
+    const result = decideIncoming(a.state, `${a.id}_control`, unasked, { now: 1, newMessageId: () => "x".repeat(16) as MessageId })
+    // The stance is recorded (convergence needs the peer's latest stance), but it is conditional:
+    // without a request of mine it means nothing, and nothing is sent back.
+    expect(Result.isSuccess(result) && result.success.out).toEqual([])
+    expect(Result.isSuccess(result) && result.success.event._tag).toBe("conversation.stance.received")
+  })
+
+  it("chat text on someone else's topic, or from outside the pair, or with no conversation", () => {
+    const { a, b, c } = setup()
+    const pairBC = `${b.id.slice(5)}_${c.id.slice(5)}_talk`
+    expect(dropReason(interpretIncoming(a.state, pairBC, env(b.id, { _tag: "chat.message", text: "x" })))).toMatch(/someone else's topic/)
+    const pairAB = `${a.id.slice(5)}_${b.id.slice(5)}_talk`
+    expect(dropReason(interpretIncoming(a.state, pairAB, env(c.id, { _tag: "chat.message", text: "x" })))).toMatch(/someone else's topic/)
+    expect(dropReason(interpretIncoming(a.state, pairAB, env(b.id, { _tag: "chat.message", text: "x" })))).toMatch(/while the conversation is idle/)
+  })
+
+  it("presence for another user, group information from a non-leader, group text from a non-member", () => {
+    const { cluster, a, b, c } = setup()
+    expect(dropReason(interpretIncoming(a.state, `global_control/presence/${c.id}`, env(b.id, { _tag: "presence", status: "offline", session: 9 })))).toBe("presence for another user")
+    cluster.command(0, { _tag: "group.create", group: "team" as GroupName })
+    cluster.drain()
+    const info = a.state.groups["team"]!.context.info!
+    const forged = { ...info, members: [...info.members, c.id], version: info.version + 5 }
+    const spoof = decideIncoming(b.state, "global_control/groups/team", env(c.id, { _tag: "group.info", info: forged }), { now: 1, newMessageId: () => "y".repeat(16) as MessageId })
+    expect(dropReason(spoof)).toMatch(/changes nothing/)
+    expect(b.state.groups["team"]!.context.info).toEqual(info)
+    expect(dropReason(interpretIncoming(a.state, "group_team_talk", env(c.id, { _tag: "group.message", group: "team" as GroupName, text: "hi" })))).toMatch(/non-member/)
+    expect(dropReason(interpretIncoming(a.state, "group_other_talk", env(b.id, { _tag: "group.message", group: "team" as GroupName, text: "hi" })))).toMatch(/wrong topic/)
+  })
+
+  it("my own echoes and duplicates", () => {
+    const { cluster, a, b } = setup()
+    expect(dropReason(interpretIncoming(a.state, "global_control", env(a.id, { _tag: "presence", status: "online", session: 1 })))).toBe("my own message")
+    cluster.command(0, { _tag: "conversation.request", peer: b.id })
+    const request = cluster.network.find((d) => d.to === b.id && d.topic.endsWith("_control"))!
+    cluster.drain()
+    const replayed = JSON.parse(request.payload) as Envelope
+    expect(dropReason(interpretIncoming(b.state, request.topic, replayed))).toBe("duplicate")
+  })
+})
