@@ -4,7 +4,7 @@
  * BEFORE its wire messages are published, then folded into the state. Decisions are serialised by
  * one semaphore; nothing here does I/O except through ports.
  */
-import { Context, Effect, Fiber, Layer, PubSub, Result, Schema, Scope, Semaphore, Stream } from "effect"
+import { Context, Deferred, Effect, Layer, PubSub, Queue, Result, Schema, Scope, Stream } from "effect"
 import {
   conversationView,
   evolve,
@@ -17,7 +17,7 @@ import {
 } from "../chat/chat-state.ts"
 import { decideCommand, decideIncoming, presenceOut, targetTopic, type ChatTarget, type Command, type DecisionContext } from "../chat/decide.ts"
 import type { LogEntry, LogRecord, Outgoing } from "../events.ts"
-import { GroupName, topics, UserId, type Topic } from "../ids.ts"
+import { GroupName, topics, UserId, type MessageId, type Topic } from "../ids.ts"
 import { EventLog, EventLogError, type HistoryPage } from "../ports/event-log.port.ts"
 import { WallClock } from "../ports/clock.port.ts"
 import { IdSource } from "../ports/id-source.port.ts"
@@ -74,8 +74,7 @@ export const defaultChatServiceOptions: ChatServiceOptions = {
   sweepIntervalMs: 1000,
 }
 
-/** Acknowledgements are logged in batches: one record (one fsync) per batch, not per message. */
-const ACK_BATCH_MAX = 1024
+/** Acknowledgements are logged in batches: one record per batch, not per message. */
 const ACK_FLUSH_MS = 100
 
 export const messageOf = (record: LogRecord, me: UserId): ChatMessage | null => {
@@ -138,6 +137,17 @@ export class ChatService extends Context.Service<ChatService, {
   static readonly layer = (options: ChatServiceOptions = defaultChatServiceOptions) => Layer.effect(ChatService, makeChatService(options))
 }
 
+/** One unit of work for the decision loop. */
+type Job =
+  | { readonly _tag: "command"; readonly command: Command; readonly done: Deferred.Deferred<LogRecord, CommandRejected> }
+  | { readonly _tag: "incoming"; readonly incoming: Incoming }
+  | { readonly _tag: "acks" }
+
+/** Jobs decided together and stored with ONE append (one fsync): the service-level group commit. */
+const MAX_BATCH = 256
+/** Bound on queued work: a flood of incoming messages waits here, and the transport waits for room. */
+const MAX_QUEUED_JOBS = 10_000
+
 const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions) {
   const profile = yield* Profile
   const log = yield* EventLog
@@ -146,34 +156,30 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const ids = yield* IdSource
   const scope = yield* Scope.Scope
   const me = profile.me
-  const decisions = yield* Semaphore.make(1)
+  const work = yield* Queue.bounded<Job>(MAX_QUEUED_JOBS)
   const notices = yield* PubSub.sliding<ChatNotice>(4096)
-  const acks = { pending: [] as string[], flushing: false }
+  const acks: MessageId[] = []
   const counters = { dropped: 0, received: 0, published: 0, acked: 0 }
   const subscribed = new Set<string>()
   let state: ChatState = profile.restored
   let closing = false
 
-  const newIdSync = yield* Effect.sync(() => {
-    // Ids are drawn inside decisions (pure code calls back): take them from the injected source.
-    return () => Effect.runSync(ids.newMessageId)
-  })
-  const decisionContext = Effect.map(clock.now, (now): DecisionContext => ({ now, newMessageId: newIdSync }))
+  // Pure code draws ids through a callback: take them from the injected source.
+  const newMessageId = () => Effect.runSync(ids.newMessageId)
+  const decisionContext = Effect.map(clock.now, (now): DecisionContext => ({ now, newMessageId }))
 
   const notify = (notice: ChatNotice) => PubSub.publish(notices, notice).pipe(Effect.asVoid)
 
   /** Topics this state needs: my control topic, the directories, every open conversation and group. */
   const desiredSubscriptions = (current: ChatState): Set<string> => {
     const wanted = new Set<string>([topics.control(me), topics.globalControl, topics.presenceWildcard, topics.groupInfoWildcard])
-    for (const [peer, snapshot] of Object.entries(current.conversations)) {
+    for (const snapshot of Object.values(current.conversations)) {
       const view = snapshot.value
       if (view === "active" || view === "outgoing") wanted.add(snapshot.context.topic)
-      void peer
     }
-    for (const [name, snapshot] of Object.entries(current.groups)) {
+    for (const snapshot of Object.values(current.groups)) {
       const view = snapshot.value
       if (view === "member" || view === "leading") wanted.add(topics.groupTalk(snapshot.context.name as GroupName))
-      void name
     }
     return wanted
   }
@@ -192,19 +198,6 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     }
   }).pipe(Effect.catch((error) => notify({ _tag: "error", message: `subscription: ${error.message}` })))
 
-  const flushAcks = Effect.gen(function* () {
-    if (acks.pending.length === 0 || closing) return
-    const batch = acks.pending.splice(0, ACK_BATCH_MAX)
-    yield* decisions.withPermits(1)(
-      Effect.gen(function* () {
-        const now = yield* clock.now
-        const entry: LogEntry = { at: now, clock: state.clock, event: { _tag: "outbox.acked", ids: batch as never }, out: [] }
-        const [record] = yield* log.append([entry])
-        if (record !== undefined) state = evolve(state, record)
-      }),
-    )
-  }).pipe(Effect.catch((error: EventLogError) => notify({ _tag: "error", message: `log: ${error.message}` })))
-
   /** Publishes in order; the broker's acknowledgement is logged later, in a batch. */
   const publishAll = (outs: ReadonlyArray<Outgoing>) =>
     Effect.forEach(outs, (out) =>
@@ -212,65 +205,105 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         Effect.tap(() =>
           Effect.sync(() => {
             counters.acked += 1
-            if (out.envelope.body._tag !== "presence") acks.pending.push(out.envelope.id)
+            if (out.envelope.body._tag !== "presence" && acks.length < 100_000) acks.push(out.envelope.id)
           }),
         ),
         Effect.catch((error) => notify({ _tag: "error", message: `publish to ${out.topic}: ${error.message}` })),
-        Effect.tap(() => Effect.sync(() => { counters.published += 1 })),
         // Start now, in call order: MQTT.js queues publishes in the order they are made.
         Effect.forkIn(scope, { startImmediately: true }),
+        Effect.tap(() => Effect.sync(() => { counters.published += 1 })),
       ), { discard: true })
 
-  /** Append, fold, subscribe, publish: the one path every decision takes. */
-  const commit = (entry: LogEntry) =>
+  /** Decides one job against the provisional state; returns the entry to store, if any. */
+  const decideJob = (job: Job, provisional: ChatState, context: DecisionContext): Result.Result<LogEntry | null, string> => {
+    switch (job._tag) {
+      case "command": {
+        const decided = decideCommand(provisional, job.command, context)
+        return Result.isFailure(decided) ? Result.fail(decided.failure.reason) : Result.succeed(decided.success)
+      }
+      case "incoming": {
+        counters.received += 1
+        const decoded = decodeEnvelope(job.incoming.payload)
+        if (Result.isFailure(decoded)) {
+          const failure = decoded.failure
+          return Result.fail(failure.reason === "oversize" ? `oversize (${failure.bytes} bytes)` : `${failure.reason}: ${failure.detail}`)
+        }
+        const decided = decideIncoming(provisional, job.incoming.topic, decoded.success, context)
+        return Result.isFailure(decided) ? Result.fail(decided.failure.reason) : Result.succeed(decided.success)
+      }
+      case "acks": {
+        if (acks.length === 0) return Result.succeed(null)
+        const batch = acks.splice(0, 1024)
+        return Result.succeed({ at: context.now, clock: provisional.clock, event: { _tag: "outbox.acked", ids: batch }, out: [] })
+      }
+    }
+  }
+
+  /**
+   * The decision loop: take what is queued (up to MAX_BATCH), decide each in order against the
+   * state so far, store all the entries with one append, then subscribe, publish and answer.
+   */
+  const processBatch = (jobs: ReadonlyArray<Job>) =>
     Effect.gen(function* () {
-      const [record] = yield* log.append([entry])
-      if (record === undefined) return yield* new EventLogError({ reason: "io", message: "append returned no record" })
-      state = evolve(state, record)
-      yield* syncSubscriptions
-      yield* publishAll(record.out)
-      const message = messageOf(record, me)
-      if (message !== null) yield* notify({ _tag: "message", message })
-      yield* notify({ _tag: "changed" })
-      return record
+      const context = yield* decisionContext
+      let provisional = state
+      const stored: Array<{ readonly job: Job; readonly record: LogRecord }> = []
+      const rejected: Array<{ readonly job: Job; readonly reason: string }> = []
+      for (const job of jobs) {
+        let decided: Result.Result<LogEntry | null, string>
+        try {
+          decided = decideJob(job, provisional, context)
+        } catch (defect) {
+          // A broken invariant on one input must not take the chat down: drop it, say why.
+          decided = Result.fail(`internal error: ${String(defect).slice(0, 200)}`)
+        }
+        if (Result.isFailure(decided)) {
+          rejected.push({ job, reason: decided.failure })
+          continue
+        }
+        if (decided.success === null) continue
+        const record: LogRecord = { seq: provisional.lastSeq + 1, ...decided.success }
+        provisional = evolve(provisional, record)
+        stored.push({ job, record })
+      }
+      if (stored.length > 0) {
+        const appended = yield* log.append(stored.map(({ record: { seq: _seq, ...entry } }) => entry)).pipe(Effect.result)
+        if (Result.isFailure(appended)) {
+          for (const { job } of stored) rejected.push({ job, reason: `could not store: ${appended.failure.message}` })
+          stored.length = 0
+        } else {
+          appended.success.forEach((record, i) => {
+            if (record.seq !== stored[i]!.record.seq) throw new Error(`log assigned seq ${record.seq}, expected ${stored[i]!.record.seq}`)
+          })
+          state = provisional
+        }
+      }
+      if (stored.length > 0) {
+        yield* syncSubscriptions
+        yield* publishAll(stored.flatMap(({ record }) => record.out))
+      }
+      for (const { job, record } of stored) {
+        const message = messageOf(record, me)
+        if (message !== null) yield* notify({ _tag: "message", message })
+        if (job._tag === "command") yield* Deferred.succeed(job.done, record)
+      }
+      for (const { job, reason } of rejected) {
+        if (job._tag === "command") yield* Deferred.fail(job.done, new CommandRejected({ message: reason }))
+        else if (job._tag === "incoming") {
+          counters.dropped += 1
+          yield* notify({ _tag: "dropped", topic: job.incoming.topic.slice(0, 120), reason })
+        }
+      }
+      if (stored.length > 0) yield* notify({ _tag: "changed" })
     })
 
-  const run = (command: Command) =>
-    decisions.withPermits(1)(
-      Effect.gen(function* () {
-        const context = yield* decisionContext
-        const decided = decideCommand(state, command, context)
-        if (Result.isFailure(decided)) return yield* new CommandRejected({ message: decided.failure.reason })
-        return yield* commit(decided.success).pipe(
-          Effect.mapError((error) => new CommandRejected({ message: `could not store: ${error.message}` })),
-        )
-      }),
-    )
-
-  const receive = (incoming: Incoming) =>
-    decisions.withPermits(1)(
-      Effect.gen(function* () {
-        counters.received += 1
-        const decoded = decodeEnvelope(incoming.payload)
-        if (Result.isFailure(decoded)) {
-          counters.dropped += 1
-          const failure = decoded.failure
-          return yield* notify({ _tag: "dropped", topic: incoming.topic.slice(0, 120), reason: failure.reason === "oversize" ? `oversize (${failure.bytes} bytes)` : `${failure.reason}: ${failure.detail}` })
-        }
-        const context = yield* decisionContext
-        const decided = decideIncoming(state, incoming.topic, decoded.success, context)
-        if (Result.isFailure(decided)) {
-          counters.dropped += 1
-          return yield* notify({ _tag: "dropped", topic: incoming.topic.slice(0, 120), reason: decided.failure.reason })
-        }
-        yield* commit(decided.success)
-      }),
-    ).pipe(
-      Effect.catchCause((cause) => {
-        counters.dropped += 1
-        return notify({ _tag: "error", message: `while handling a message on ${incoming.topic.slice(0, 80)}: ${String(cause).slice(0, 300)}` })
-      }),
-    )
+  const run = (command: Command): Effect.Effect<LogRecord, CommandRejected> =>
+    Effect.gen(function* () {
+      if (closing && command._tag !== "session.end") return yield* new CommandRejected({ message: "the chat is shutting down" })
+      const done = yield* Deferred.make<LogRecord, CommandRejected>()
+      yield* Queue.offer(work, { _tag: "command", command, done })
+      return yield* Deferred.await(done)
+    })
 
   const sweepTimeouts = Effect.gen(function* () {
     const now = yield* clock.now
@@ -283,13 +316,21 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     }
   })
 
-  // --- start: subscribe, resend what the broker never acknowledged, announce the session.
+  // --- start: the loop, subscriptions, resend what the broker never acknowledged, announce the session.
+  yield* Queue.takeBetween(work, 1, MAX_BATCH).pipe(
+    Effect.flatMap(processBatch),
+    Effect.catchCause((cause) => notify({ _tag: "error", message: `decision loop: ${String(cause).slice(0, 300)}` })),
+    Effect.forever,
+    Effect.forkIn(scope),
+  )
   yield* syncSubscriptions
-  const unacked = Object.values(state.outbox)
-  yield* publishAll(unacked)
+  yield* publishAll(Object.values(state.outbox))
   yield* run({ _tag: "session.start" }).pipe(Effect.mapError((e) => new EventLogError({ reason: "io", message: e.message })))
 
-  yield* transport.incoming.pipe(Stream.runForEach(receive), Effect.forkIn(scope))
+  yield* transport.incoming.pipe(
+    Stream.runForEach((incoming) => Queue.offer(work, { _tag: "incoming", incoming })),
+    Effect.forkIn(scope),
+  )
   yield* transport.connectionChanges.pipe(
     Stream.runForEach((connection) =>
       Effect.gen(function* () {
@@ -303,24 +344,17 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     ),
     Effect.forkIn(scope),
   )
-  yield* flushAcks.pipe(Effect.delay(ACK_FLUSH_MS), Effect.forever, Effect.forkIn(scope))
+  const offerAcks = Effect.suspend(() => (acks.length > 0 && !closing ? Queue.offer(work, { _tag: "acks" }) : Effect.void))
+  yield* offerAcks.pipe(Effect.delay(ACK_FLUSH_MS), Effect.forever, Effect.forkIn(scope))
   yield* sweepTimeouts.pipe(Effect.delay(options.sweepIntervalMs), Effect.forever, Effect.forkIn(scope))
 
   const shutdown = Effect.gen(function* () {
     if (closing) return
-    yield* flushAcks
     closing = true
+    yield* Queue.offer(work, { _tag: "acks" })
+    yield* run({ _tag: "session.end" }).pipe(Effect.ignore)
     const context = yield* decisionContext
     const offline = presenceOut(state, state.clock, context, "offline", state.session)
-    yield* decisions.withPermits(1)(
-      Effect.gen(function* () {
-        const decided = decideCommand(state, { _tag: "session.end" }, context)
-        if (Result.isSuccess(decided)) {
-          const [record] = yield* log.append([decided.success])
-          if (record !== undefined) state = evolve(state, record)
-        }
-      }),
-    ).pipe(Effect.catch(() => Effect.void))
     yield* transport.close(offline.map((out) => ({ topic: out.topic, payload: envelopeBytes(out.envelope), retain: out.retain })))
   })
   yield* Effect.addFinalizer(() => shutdown)
