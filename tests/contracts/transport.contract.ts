@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
 import type { MqttTransportOptions, MqttTransportService } from "../../adapters/mqtt/mqtt-transport.ts"
 import type { Topic } from "../../domain/ids.ts"
+import { Transport } from "../../domain/ports/transport.port.ts"
 import type { ConnectionState, Incoming } from "../../domain/ports/transport.port.ts"
 import { MAX_PAYLOAD_BYTES } from "../../domain/wire/messages.ts"
 import type { BrokerHandle, BrokerStartOptions } from "../support/brokers.ts"
@@ -330,6 +331,38 @@ export function transportContract(
         }
         expect(yield* sender.connectionState).toEqual({ _tag: "connected" })
       })))
+
+    it("provides the Transport service as a layer whose scope is the connection", () =>
+      run(Effect.gen(function*() {
+        const topic = nextTopic("layer")
+        const user = nextUser()
+        const observer = yield* connect(nextUser())
+        const inbox = yield* collectIncoming(observer)
+        yield* observer.subscribe([topic])
+        const states = yield* Effect.gen(function*() {
+          const transport = yield* Transport
+          const seen: Array<ConnectionState> = []
+          yield* transport.connectionChanges.pipe(Stream.runForEach((state) => Effect.sync(() => seen.push(state))), Effect.forkDetach)
+          yield* transport.publish(topic, bytes("via layer"), { retain: false })
+          return seen
+        }).pipe(Effect.provide(MqttTransport.layer({ url: broker.url, clientId: user, will: { topic, payload: bytes("will") } })))
+        yield* eventually("the message", () => inbox.on(topic).length >= 1)
+        // The layer's scope closed cleanly: the state stream ended on "closed" and no will was sent.
+        yield* eventually("the closed state", () => states.at(-1)?._tag === "closed")
+        yield* Effect.sleep(200)
+        expect(inbox.on(topic).map(text)).toEqual(["via layer"])
+      })))
+
+    it("backs off between reconnects within its bounds, with jitter", () => {
+      for (let attempt = 1; attempt <= 40; attempt++) {
+        const low = MqttTransport.reconnectDelayMs(attempt, 100, 5_000, () => 0)
+        const high = MqttTransport.reconnectDelayMs(attempt, 100, 5_000, () => 1)
+        expect(low).toBeGreaterThanOrEqual(50)
+        expect(high).toBeLessThanOrEqual(5_000)
+        expect(high).toBe(Math.min(5_000, 100 * 2 ** (attempt - 1)))
+        expect(low).toBe(high / 2)
+      }
+    })
 
     it("fails with a TransportError, not a hang, when nothing listens", () =>
       run(Effect.gen(function*() {
