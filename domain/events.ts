@@ -18,7 +18,7 @@ export const DomainEvent = Schema.Union([
   Schema.TaggedStruct("session.started", { session: PositiveInt }),
   Schema.TaggedStruct("session.ended", { session: PositiveInt }),
   // --- presence of others
-  Schema.TaggedStruct("presence.observed", { user: UserId, status: PresenceStatus, session: NonNegativeInt }),
+  Schema.TaggedStruct("presence.observed", { user: UserId, status: PresenceStatus, session: NonNegativeInt, connection: NonNegativeInt }),
   // --- one-to-one negotiation: my decisions (sent) and the peer's stances (received)
   Schema.TaggedStruct("conversation.request.sent", { peer: UserId }),
   Schema.TaggedStruct("conversation.accept.sent", { peer: UserId }),

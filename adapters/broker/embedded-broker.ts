@@ -62,6 +62,12 @@ const tuning = {
   connectTimeout: 10_000,
 } satisfies AedesOptions
 
+const PRESENCE_PREFIX = "global_control/presence/"
+
+/** Whether `clientId` may publish on `topic`: only another user's presence is off limits. */
+export const mayPublish = (clientId: string, topic: string): boolean =>
+  !topic.startsWith(PRESENCE_PREFIX) || topic === `${PRESENCE_PREFIX}${clientId}`
+
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const host = options.host ?? "127.0.0.1"
   const log = options.onLog ?? (() => {})
@@ -80,6 +86,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       preConnect: (client, _packet, callback) => {
         acceptDuplicates(client)
         callback(null, true)
+      },
+      // The same rule as mosquitto.acl: presence (and the Last Will) only under your own client id.
+      authorizePublish: (client, packet, callback) => {
+        callback(mayPublish(client?.id ?? "", packet.topic) ? null : new Error(`${client?.id} may not publish on ${packet.topic}`))
       },
       ...(db === undefined ? {} : { persistence: inCallOrder(levelPersistence(db)) }),
     })

@@ -28,6 +28,9 @@ import { Transport, TransportError } from "../../domain/ports/transport.port.ts"
 import type { ConnectionState, Incoming } from "../../domain/ports/transport.port.ts"
 import { MAX_PAYLOAD_BYTES } from "../../domain/wire/messages.ts"
 
+/** The will of one connection: the app's offline presence names the connection it belongs to. */
+export type WillFor = (connection: number) => LastWill
+
 export interface LastWill {
   readonly topic: Topic
   readonly payload: Uint8Array
@@ -40,8 +43,12 @@ export interface MqttTransportOptions {
   readonly url: string
   /** The user id: the broker keys the persistent session by it. */
   readonly clientId: string
-  /** Published by the broker (QoS 1) when the connection dies without a clean DISCONNECT. */
-  readonly will?: LastWill
+  /**
+   * Published by the broker (QoS 1) when the connection dies without a clean DISCONNECT. A function
+   * gets the number of the connection about to be made (1, 2, …) and is asked again before every
+   * reconnect, so each connection carries its own will.
+   */
+  readonly will?: LastWill | WillFor
   /** Default 30. A frozen client is declared dead after about 1.5 × keepalive. */
   readonly keepaliveSeconds?: number
   /** Default 5000. Bounds the first connection, each later CONNACK wait, and nothing else. */
@@ -152,9 +159,12 @@ export const make = Effect.fnUntraced(function*(
   if (!(settings.incomingCapacity >= 1 && settings.reconnectMinMs >= 1 && settings.reconnectMaxMs >= settings.reconnectMinMs)) {
     return yield* new TransportError({ reason: "rejected", message: "invalid capacity or reconnect bounds" })
   }
-  if (options.will !== undefined && (FORBIDDEN_IN_PUBLISH_TOPIC.test(options.will.topic) || options.will.topic.length === 0 || options.will.payload.byteLength > MAX_PAYLOAD_BYTES)) {
-    return yield* new TransportError({ reason: "rejected", message: `invalid Last Will on ${JSON.stringify(options.will.topic).slice(0, 80)}` })
+  const willFor: WillFor | undefined = options.will === undefined ? undefined : typeof options.will === "function" ? options.will : () => options.will as LastWill
+  const firstWill = willFor?.(1)
+  if (firstWill !== undefined && (FORBIDDEN_IN_PUBLISH_TOPIC.test(firstWill.topic) || firstWill.topic.length === 0 || firstWill.payload.byteLength > MAX_PAYLOAD_BYTES)) {
+    return yield* new TransportError({ reason: "rejected", message: `invalid Last Will on ${JSON.stringify(firstWill.topic).slice(0, 80)}` })
   }
+  const toMqttWill = (will: LastWill) => ({ topic: will.topic, payload: asBuffer(will.payload), qos: 1 as const, retain: will.retain ?? true })
   const tag = `[mqtt ${options.clientId}@${address.host}:${address.port}]`
 
   const incoming = yield* Queue.bounded<Incoming, Cause.Done>(settings.incomingCapacity)
@@ -189,9 +199,7 @@ export const make = Effect.fnUntraced(function*(
     // Subscriptions live in the broker's session; MQTT.js repeats them only if the session was lost.
     resubscribe: true,
     manualConnect: true,
-    ...(options.will === undefined ? {} : {
-      will: { topic: options.will.topic, payload: asBuffer(options.will.payload), qos: 1, retain: options.will.retain ?? true },
-    }),
+    ...(firstWill === undefined ? {} : { will: toMqttWill(firstWill) }),
   }
   const client = new MqttClient(socketTo(address), clientOptions)
 
@@ -232,6 +240,8 @@ export const make = Effect.fnUntraced(function*(
     if (everConnected && state._tag === "connected") counters.connectionLosses += 1
     failedAttempts += 1
     client.options.reconnectPeriod = reconnectDelayMs(failedAttempts, settings.reconnectMinMs, settings.reconnectMaxMs)
+    // MQTT.js builds each CONNECT from `options`: the next connection gets its own will.
+    if (willFor !== undefined) client.options.will = toMqttWill(willFor(counters.connects + 1))
     if (everConnected) setState({ _tag: "reconnecting", attempt: failedAttempts, error: lastError })
     log(`${tag} connection closed (${lastError}); attempt ${failedAttempts} in ${client.options.reconnectPeriod} ms`)
   })
@@ -240,7 +250,7 @@ export const make = Effect.fnUntraced(function*(
     everConnected = true
     counters.connects += 1
     lastError = "connection lost"
-    setState({ _tag: "connected" })
+    setState({ _tag: "connected", connection: counters.connects })
     log(`${tag} connected (session ${connack.sessionPresent ? "resumed" : "new"})`)
     Deferred.doneUnsafe(firstConnect, Exit.void)
   })

@@ -71,7 +71,7 @@ export class MemoryBroker {
     session.connection = connection
     session.will = will
     this.sessions.set(clientId, session)
-    connection.setState({ _tag: "connected" })
+    connection.setState({ _tag: "connected", connection: 1 })
     this.schedule()
   }
 
@@ -184,7 +184,8 @@ export class MemoryBroker {
 
 export interface MemoryTransportOptions {
   readonly clientId: string
-  readonly will?: { readonly topic: string; readonly payload: Uint8Array; readonly retain: boolean }
+  /** The will of connection N (this transport connects once: N = 1). */
+  readonly will?: (connection: number) => { readonly topic: string; readonly payload: Uint8Array; readonly retain: boolean }
   /** Bound on messages received but not yet consumed by the application. */
   readonly incomingCapacity?: number
 }
@@ -208,7 +209,7 @@ export const memoryTransportLayer = (broker: MemoryBroker, options: MemoryTransp
           Queue.offerUnsafe(changes, next)
         },
       }
-      broker.connect(options.clientId, connection, options.will ? { ...options.will } : null)
+      broker.connect(options.clientId, connection, options.will ? { ...options.will(1) } : null)
       const ensureOpen = Effect.suspend(() =>
         closed ? Effect.fail(new TransportError({ reason: "closed", message: "transport closed" })) : Effect.void,
       )

@@ -165,7 +165,7 @@ const stanceOf = (event: Extract<DomainEvent, { _tag: "conversation.stance.recei
   attempt: event.attempt,
   wants: event.kind === "request" || event.kind === "accept",
   conditional: event.kind === "accept",
-  refuses: event.kind === "refuse" ? event.refuses : null,
+  refuses: event.kind === "refuse" || event.kind === "leave" ? event.refuses : null,
 })
 
 const appendBounded = <A>(list: ReadonlyArray<A>, item: A, bound: number): ReadonlyArray<A> => {
@@ -288,6 +288,7 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
         type: "presence.observed",
         status: event.status,
         session: event.session,
+        connection: event.connection,
       })
       return { state: { ...state, presence: { ...state.presence, [event.user]: after } }, actions: [] }
     }

@@ -61,10 +61,19 @@ const envelope = (state: ChatState, clock: number, context: DecisionContext, bod
   body,
 })
 
-/** The presence announcement of this session, on the retained per-user topic and on global_control. */
-export const presenceOut = (state: ChatState, clock: number, context: DecisionContext, status: "online" | "offline", session: number): ReadonlyArray<Outgoing> => {
+/**
+ * The presence announcement of one connection, on the retained per-user topic and on global_control.
+ * Not logged: presence is about the connection, and is stale after a restart.
+ */
+export const presenceOut = (
+  state: ChatState,
+  clock: number,
+  context: DecisionContext,
+  status: "online" | "offline",
+  position: { readonly session: number; readonly connection: number },
+): ReadonlyArray<Outgoing> => {
   const me = requireMe(state)
-  const env = envelope(state, clock, context, { _tag: "presence", status, session })
+  const env = envelope(state, clock, context, { _tag: "presence", status, session: position.session, connection: position.connection })
   return [
     { topic: topics.presence(me), retain: true, envelope: env },
     { topic: topics.globalControl, retain: false, envelope: { ...env, id: context.newMessageId() } },
@@ -84,7 +93,7 @@ const toOutgoing = (state: ChatState, clock: number, context: DecisionContext, a
         kind === "request" ? { _tag: "chat.request", to, attempt: stance.attempt }
         : kind === "accept" ? { _tag: "chat.accept", to, attempt: stance.attempt, topic }
         : kind === "refuse" ? { _tag: "chat.refuse", to, attempt: stance.attempt, refuses: stance.refuses ?? 0, reason }
-        : { _tag: "chat.leave", to, attempt: stance.attempt, topic }
+        : { _tag: "chat.leave", to, attempt: stance.attempt, ends: stance.refuses ?? 0, topic }
       return { topic: topics.control(to), retain: false, envelope: envelope(state, clock, context, body) }
     }
     const group = item.group
@@ -201,8 +210,7 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
   if (Result.isFailure(event)) return Result.fail(event.failure)
   const decided = event.success
   const extra: ReadonlyArray<Outgoing> =
-    decided._tag === "session.started" ? presenceOut(state, clock, context, "online", decided.session)
-    : decided._tag === "message.sent" ? [{ topic: decided.topic, retain: false, envelope: envelope(state, clock, context, chatBody(command, decided.text), decided.id) }]
+    decided._tag === "message.sent" ? [{ topic: decided.topic, retain: false, envelope: envelope(state, clock, context, chatBody(command, decided.text), decided.id) }]
     : []
   return Result.succeed(entryFor(state, decided, clock, context, extra))
 }
@@ -226,9 +234,12 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
   const onMyControl = where.kind === "control" && where.user === me
   switch (body._tag) {
     case "presence":
-      if (where.kind === "presence" && where.user !== env.from) return drop("presence for another user")
-      if (where.kind !== "presence" && where.kind !== "global") return drop(`presence on ${where.kind} topic`)
-      return Result.succeed({ _tag: "presence.observed", user: env.from, status: body.status, session: body.session })
+      // Only the per-user retained topic counts: the broker lets nobody else write it (ACL). The
+      // copy on global_control is an announcement anyone could forge.
+      if (where.kind === "global") return drop("presence announcement on global_control (state follows the per-user topic)")
+      if (where.kind !== "presence") return drop(`presence on ${where.kind} topic`)
+      if (where.user !== env.from) return drop("presence for another user")
+      return Result.succeed({ _tag: "presence.observed", user: env.from, status: body.status, session: body.session, connection: body.connection })
     case "chat.request":
     case "chat.accept":
     case "chat.refuse":
@@ -242,7 +253,7 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
         peer: env.from,
         kind,
         attempt: body.attempt,
-        refuses: body._tag === "chat.refuse" ? body.refuses : null,
+        refuses: body._tag === "chat.refuse" ? body.refuses : body._tag === "chat.leave" && body.ends > 0 ? body.ends : null,
         requestId: env.id,
         reason: body._tag === "chat.refuse" ? body.reason : "",
       })

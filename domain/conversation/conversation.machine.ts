@@ -27,7 +27,10 @@ export interface Stance {
   readonly wants: boolean
   /** An acceptance: wants only while the other side still wants. */
   readonly conditional: boolean
-  /** The peer's attempt this stance refuses, if it is a refusal. */
+  /**
+   * The peer's attempt this stance ends: a refusal of their request, or a leave (which consumes the
+   * request that opened the conversation, so neither side is left "asking").
+   */
   readonly refuses: number | null
 }
 
@@ -90,13 +93,15 @@ export const conversationMachine = setup({
     refuseTheirs: assign(({ context }) => ({
       mine: next(context.mine, { wants: false, conditional: false, refuses: context.theirs.attempt }),
     })),
-    withdraw: assign(({ context }) => ({ mine: next(context.mine, { wants: false, conditional: false, refuses: null }) })),
+    withdraw: assign(({ context }) => ({
+      mine: next(context.mine, { wants: false, conditional: false, refuses: context.theirs.attempt > 0 ? context.theirs.attempt : null }),
+    })),
     recordTheirs: assign(({ context, event }) => {
       if (event.type !== "stance.receive") throw new Error(`recordTheirs on ${event.type}`)
       const before = viewOf(context.mine, context.theirs)
       const after = viewOf(context.mine, event.stance)
       const ended = after === "closed" && before !== "closed"
-      const refused = event.stance.refuses === context.mine.attempt && context.mine.wants
+      const refused = before === "outgoing" && event.stance.refuses === context.mine.attempt
       return {
         theirs: event.stance,
         lastOutcome: ended ? (refused ? "refused" : "peer-left") : context.lastOutcome,

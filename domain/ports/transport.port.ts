@@ -21,7 +21,8 @@ export interface Incoming {
 
 export type ConnectionState =
   | { readonly _tag: "connecting" }
-  | { readonly _tag: "connected" }
+  /** `connection` counts successful connects of this transport: 1, 2, 3… (presence orders by it). */
+  | { readonly _tag: "connected"; readonly connection: number }
   | { readonly _tag: "reconnecting"; readonly attempt: number; readonly error: string }
   | { readonly _tag: "closed" }
 

@@ -1,20 +1,31 @@
 /**
  * Presence of ONE other user, as this client sees it: unknown → online ⇄ offline.
  *
- * Announcements arrive in any order (the retained copy, the live announcement, the Last Will), so
- * each carries the sender's session number (incremented at every connect). A higher session wins;
- * within one session `offline` wins, because the Last Will is registered at connect time and may
- * arrive after that session's `online`.
+ * Announcements arrive in any order (the retained copy, the live one, the Last Will of a dropped
+ * connection, a takeover's late will), so each carries the sender's position: its session (process
+ * start count) and its connection within that session. A later position wins; at the same position
+ * `offline` wins, because that connection's Last Will was registered when it connected and can only
+ * mean the connection is gone.
  */
 import { assign, setup } from "xstate"
 import type { PresenceStatus } from "../wire/messages.ts"
 
-export interface PresenceContext {
-  /** Session of the last accepted announcement; -1 before any. */
+export interface PresencePosition {
   readonly session: number
+  readonly connection: number
 }
 
-export type PresenceEvent = { readonly type: "presence.observed"; readonly status: PresenceStatus; readonly session: number }
+export interface PresenceContext extends PresencePosition {}
+
+export type PresenceEvent = {
+  readonly type: "presence.observed"
+  readonly status: PresenceStatus
+  readonly session: number
+  readonly connection: number
+}
+
+export const comparePositions = (a: PresencePosition, b: PresencePosition): number =>
+  a.session !== b.session ? a.session - b.session : a.connection - b.connection
 
 export const presenceMachine = setup({
   types: {
@@ -23,40 +34,40 @@ export const presenceMachine = setup({
   },
   guards: {
     isOnline: ({ event }) => event.status === "online",
-    isLaterOnline: ({ context, event }) => event.status === "online" && event.session > context.session,
-    /** Offline of the same or a later session: the Last Will of the session we saw online. */
-    isOfflineOfThisSessionOrLater: ({ context, event }) => event.status === "offline" && event.session >= context.session,
-    isLaterOffline: ({ context, event }) => event.status === "offline" && event.session > context.session,
+    isLaterOnline: ({ context, event }) => event.status === "online" && comparePositions(event, context) > 0,
+    /** Offline of the same connection or a later one: the Last Will of what we saw online. */
+    isOfflineOfThisConnectionOrLater: ({ context, event }) => event.status === "offline" && comparePositions(event, context) >= 0,
+    isLaterOffline: ({ context, event }) => event.status === "offline" && comparePositions(event, context) > 0,
   },
   actions: {
-    recordSession: assign({ session: ({ event }) => event.session }),
+    recordPosition: assign(({ event }) => ({ session: event.session, connection: event.connection })),
   },
 }).createMachine({
   id: "presence",
-  context: { session: -1 },
+  context: { session: -1, connection: -1 },
   initial: "unknown",
   states: {
     unknown: {
       on: {
         "presence.observed": [
-          { guard: "isOnline", target: "online", actions: "recordSession" },
-          { target: "offline", actions: "recordSession" },
+          { guard: "isOnline", target: "online", actions: "recordPosition" },
+          { target: "offline", actions: "recordPosition" },
         ],
       },
     },
     online: {
       on: {
         "presence.observed": [
-          { guard: "isLaterOnline", actions: "recordSession" },
-          { guard: "isOfflineOfThisSessionOrLater", target: "offline", actions: "recordSession" },
+          { guard: "isLaterOnline", actions: "recordPosition" },
+          { guard: "isOfflineOfThisConnectionOrLater", target: "offline", actions: "recordPosition" },
         ],
       },
     },
     offline: {
       on: {
         "presence.observed": [
-          { guard: "isLaterOnline", target: "online", actions: "recordSession" },
-          { guard: "isLaterOffline", actions: "recordSession" },
+          { guard: "isLaterOnline", target: "online", actions: "recordPosition" },
+          { guard: "isLaterOffline", actions: "recordPosition" },
         ],
       },
     },

@@ -163,6 +163,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const subscribed = new Set<string>()
   let state: ChatState = profile.restored
   let closing = false
+  let currentConnection = 0
 
   // Pure code draws ids through a callback: take them from the injected source.
   const newMessageId = () => Effect.runSync(ids.newMessageId)
@@ -335,10 +336,11 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     Stream.runForEach((connection) =>
       Effect.gen(function* () {
         yield* notify({ _tag: "connection", state: connection })
-        // After a reconnect re-assert presence: a retained Will may have marked us offline.
+        // Every connection announces itself: its own Will (registered at connect) marks its end.
         if (connection._tag === "connected" && state.online && !closing) {
+          currentConnection = connection.connection
           const context = yield* decisionContext
-          yield* publishAll(presenceOut(state, state.clock, context, "online", state.session))
+          yield* publishAll(presenceOut(state, state.clock, context, "online", { session: state.session, connection: connection.connection }))
         }
       }),
     ),
@@ -354,7 +356,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     yield* Queue.offer(work, { _tag: "acks" })
     yield* run({ _tag: "session.end" }).pipe(Effect.ignore)
     const context = yield* decisionContext
-    const offline = presenceOut(state, state.clock, context, "offline", state.session)
+    const offline = presenceOut(state, state.clock, context, "offline", { session: state.session, connection: currentConnection })
     yield* transport.close(offline.map((out) => ({ topic: out.topic, payload: envelopeBytes(out.envelope), retain: out.retain })))
   })
   yield* Effect.addFinalizer(() => shutdown)

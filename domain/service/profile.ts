@@ -7,7 +7,7 @@ import { Context, Effect, Layer, Result, Stream } from "effect"
 import { evolve, initialChatState, requireMe, type ChatState } from "../chat/chat-state.ts"
 import { decideCommand, presenceOut } from "../chat/decide.ts"
 import type { Outgoing } from "../events.ts"
-import type { UserId } from "../ids.ts"
+import type { MessageId, Topic, UserId } from "../ids.ts"
 import { EventLog, EventLogError } from "../ports/event-log.port.ts"
 import { WallClock } from "../ports/clock.port.ts"
 import { IdSource } from "../ports/id-source.port.ts"
@@ -19,8 +19,10 @@ export interface ProfileSnapshot {
   readonly restored: ChatState
   /** Records replayed. */
   readonly replayed: number
-  /** The Last Will for the coming session: offline presence, retained. */
-  readonly will: { readonly topic: string; readonly payload: Uint8Array; readonly retain: true }
+  /** The session this run will start (the log's last + 1). */
+  readonly session: number
+  /** The Last Will of connection N of the coming session: offline presence, retained. */
+  readonly willFor: (connection: number) => { readonly topic: Topic; readonly payload: Uint8Array; readonly retain: true }
 }
 
 export class Profile extends Context.Service<Profile, ProfileSnapshot>()("mqtt-chat/domain/service/Profile") {
@@ -52,10 +54,16 @@ export class Profile extends Context.Service<Profile, ProfileSnapshot>()("mqtt-c
       }
       const me = requireMe(state)
       const now = yield* clock.now
-      const newMessageId = yield* ids.newMessageId
-      const [willOut] = presenceOut(state, state.clock, { now, newMessageId: () => newMessageId }, "offline", state.session + 1)
-      if (willOut === undefined) throw new Error("presence announcement missing")
-      return Profile.of({ me, restored: state, replayed, will: willMessage(willOut) })
+      const session = state.session + 1
+      const restored = state
+      const willFor = (connection: number) => {
+        // A will's id is derived, not drawn: it is fixed when the connection is made.
+        const id = `will${me.slice(5)}s${session}c${connection}` as MessageId
+        const [out] = presenceOut(restored, restored.clock, { now, newMessageId: () => id }, "offline", { session, connection })
+        if (out === undefined) throw new Error("presence announcement missing")
+        return willMessage(out)
+      }
+      return Profile.of({ me, restored, replayed, session, willFor })
     }),
   )
 }

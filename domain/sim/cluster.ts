@@ -6,7 +6,7 @@
  */
 import { Result } from "effect"
 import { evolve, initialChatState, type ChatState } from "../chat/chat-state.ts"
-import { decideCommand, decideIncoming, type Command, type DecisionContext } from "../chat/decide.ts"
+import { decideCommand, decideIncoming, presenceOut, type Command, type DecisionContext } from "../chat/decide.ts"
 import type { LogEntry, LogRecord, Outgoing } from "../events.ts"
 import { parseTopic, type MessageId, type UserId } from "../ids.ts"
 import { mulberry32 } from "../ports/id-source.port.ts"
@@ -103,7 +103,10 @@ export class Cluster {
       return decided.failure.reason
     }
     const record = this.append(user, decided.success)
-    if (command._tag === "session.start") user.online = true
+    if (command._tag === "session.start") {
+      user.online = true
+      this.route(user, presenceOut(user.state, user.state.clock, this.context(), "online", { session: user.state.session, connection: 1 }))
+    }
     if (command._tag === "session.end") {
       user.online = false
       this.route(user, this.offlineAnnouncement(user))
@@ -113,14 +116,7 @@ export class Cluster {
   }
 
   private offlineAnnouncement(user: SimUser): ReadonlyArray<Outgoing> {
-    const context = this.context()
-    return [
-      {
-        topic: `global_control/presence/${user.id}` as Outgoing["topic"],
-        retain: true,
-        envelope: { v: 1, id: context.newMessageId(), from: user.id, ts: this.nowMs, clock: user.state.clock, body: { _tag: "presence", status: "offline", session: user.state.session } },
-      },
-    ]
+    return presenceOut(user.state, user.state.clock, this.context(), "offline", { session: user.state.session, connection: 1 })
   }
 
   /** Who receives a topic: the broker's routing, from each user's own subscriptions (derived from its state). */

@@ -38,11 +38,13 @@ export type GroupInfo = typeof GroupInfo.Type
 const Attempt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
 export const Body = Schema.Union([
-  Schema.TaggedStruct("presence", { status: PresenceStatus, session: NonNegativeInt }),
+  /** `session`: the sender's process start count; `connection`: its connect count within that session. */
+  Schema.TaggedStruct("presence", { status: PresenceStatus, session: NonNegativeInt, connection: NonNegativeInt }),
   Schema.TaggedStruct("chat.request", { to: UserId, attempt: Attempt }),
   Schema.TaggedStruct("chat.accept", { to: UserId, attempt: Attempt, topic: Topic }),
   Schema.TaggedStruct("chat.refuse", { to: UserId, attempt: Attempt, refuses: NonNegativeInt, reason: Reason }),
-  Schema.TaggedStruct("chat.leave", { to: UserId, attempt: Attempt, topic: Topic }),
+  /** `ends`: the peer's attempt this leave ends (0: none). */
+  Schema.TaggedStruct("chat.leave", { to: UserId, attempt: Attempt, ends: NonNegativeInt, topic: Topic }),
   Schema.TaggedStruct("chat.message", { text: Text }),
   Schema.TaggedStruct("group.info", { info: GroupInfo }),
   Schema.TaggedStruct("group.join", { group: GroupName, attempt: Attempt }),

@@ -120,6 +120,32 @@ describe("one-to-one negotiation", () => {
     )
   })
 
+  it("after a leave both sides are closed: nobody is left asking", () => {
+    for (const leaver of [0, 1] as const) {
+      const { snapshots: [a, b] } = run([
+        { kind: "user", side: 0, action: "request" },
+        { kind: "deliver", pick: 0, duplicate: false },
+        { kind: "user", side: 1, action: "accept" },
+        { kind: "deliver", pick: 0, duplicate: false },
+        { kind: "user", side: leaver, action: "leave" },
+      ])
+      expect([a.value, b.value]).toEqual(["closed", "closed"])
+      expect([a, b][leaver === 0 ? 1 : 0]!.context.lastOutcome).toBe("peer-left")
+    }
+  })
+
+  it("at quiescence nobody is asking a peer who has left", () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => {
+        const { snapshots: [a, b] } = run(steps)
+        // "outgoing" on one side pairs only with "incoming" on the other: a pending request.
+        if (a.value === "outgoing") expect(b.value).toBe("incoming")
+        if (b.value === "outgoing") expect(a.value).toBe("incoming")
+      }),
+      { numRuns: NUM_RUNS },
+    )
+  })
+
   it("requests crossing on the wire end in ONE conversation", () => {
     const { snapshots: [a, b] } = run([
       { kind: "user", side: 0, action: "request" },

@@ -59,7 +59,7 @@ const eventArb = (textLength: number) =>
       sentAt: natArb,
       sentClock: natArb,
     }),
-    fc.record({ _tag: fc.constant("presence.observed"), user: userIdArb, status: fc.constantFrom("online", "offline"), session: natArb }),
+    fc.record({ _tag: fc.constant("presence.observed"), user: userIdArb, status: fc.constantFrom("online", "offline"), session: natArb, connection: natArb }),
     fc.record({ _tag: fc.constant("session.started"), session: fc.integer({ min: 1, max: 1_000_000 }) }),
     fc.record({ _tag: fc.constant("conversation.request.sent"), peer: userIdArb }),
     fc.record({ _tag: fc.constant("conversation.refuse.sent"), peer: userIdArb, reason: chatTextArb(200).map((s) => s.slice(0, 200)) }),
@@ -81,7 +81,7 @@ const outgoingArb = fc.record({
       clock: natArb,
       body: fc.oneof(
         fc.record({ _tag: fc.constant("chat.message"), text: chatTextArb(40).filter((text) => text.length >= 1) }),
-        fc.record({ _tag: fc.constant("presence"), status: fc.constantFrom("online", "offline"), session: natArb }),
+        fc.record({ _tag: fc.constant("presence"), status: fc.constantFrom("online", "offline"), session: natArb, connection: natArb }),
         fc.record({ _tag: fc.constant("group.leave"), group: groupNameArb }),
         fc.record({ _tag: fc.constant("group.info"), info: groupInfoArb }),
       ),
@@ -122,7 +122,7 @@ export const messageEntry = (topic: Topic, n: number, text = `message ${n}`): Lo
 
 /** A non-conversation entry. */
 export const presenceEntry = (n: number): LogEntry =>
-  decodeEntry({ at: 1_700_000_000_000 + n, clock: n, event: { _tag: "presence.observed", user: BOB, status: n % 2 === 0 ? "online" : "offline", session: n }, out: [] })
+  decodeEntry({ at: 1_700_000_000_000 + n, clock: n, event: { _tag: "presence.observed", user: BOB, status: n % 2 === 0 ? "online" : "offline", session: n, connection: 1 }, out: [] })
 
 /** Every field within its schema, yet the record is far over one 64 KiB line (control characters are escaped ×6). */
 export const oversizeEntry = (): LogEntry =>

@@ -38,8 +38,22 @@ export function mosquittoBinary(): string | undefined {
 
 export const mosquittoAvailable = (): boolean => mosquittoBinary() !== undefined
 
-export function mosquittoConfig(options: { readonly port: number; readonly persistenceDir: string }): string {
+/**
+ * The same access rules as adapters/broker/mosquitto.acl: a client may write presence only under
+ * its own client id (the user id). The contract suite's scratch topics live under `contract/`.
+ */
+export const MOSQUITTO_TEST_ACL = [
+  "pattern read #",
+  "pattern write +",
+  "pattern write global_control/groups/+",
+  "pattern write global_control/presence/%c",
+  "pattern write contract/#",
+  "",
+].join("\n")
+
+export function mosquittoConfig(options: { readonly port: number; readonly persistenceDir: string; readonly aclFile?: string }): string {
   const lines = [
+    ...(options.aclFile === undefined ? [] : [`acl_file ${options.aclFile}`]),
     `listener ${options.port} 127.0.0.1`,
     "allow_anonymous true",
     "persistence true",
@@ -68,7 +82,9 @@ export async function startMosquitto(options: { readonly persistenceDir?: string
   await mkdir(persistenceDir, { recursive: true })
   const port = await freePort()
   const configPath = join(workDir, "mosquitto.conf")
-  await writeFile(configPath, mosquittoConfig({ port, persistenceDir }))
+  const aclFile = join(workDir, "mosquitto.acl")
+  await writeFile(aclFile, MOSQUITTO_TEST_ACL)
+  await writeFile(configPath, mosquittoConfig({ port, persistenceDir, aclFile }))
 
   let child: ChildProcess | undefined
   let output = ""

@@ -57,7 +57,9 @@ describe("incoming messages that must be dropped", () => {
 
   it("presence for another user, group information from a non-leader, group text from a non-member", () => {
     const { cluster, a, b, c } = setup()
-    expect(dropReason(interpretIncoming(a.state, `global_control/presence/${c.id}`, env(b.id, { _tag: "presence", status: "offline", session: 9 })))).toBe("presence for another user")
+    expect(dropReason(interpretIncoming(a.state, `global_control/presence/${c.id}`, env(b.id, { _tag: "presence", status: "offline", session: 9, connection: 1 })))).toBe("presence for another user")
+    expect(dropReason(interpretIncoming(a.state, "global_control", env(b.id, { _tag: "presence", status: "offline", session: 9, connection: 1 })))).toMatch(/announcement on global_control/)
+    expect(dropReason(interpretIncoming(a.state, `global_control/presence/${b.id}`, env(b.id, { _tag: "presence", status: "offline", session: 9, connection: 1 })))).toBe("accepted")
     cluster.command(0, { _tag: "group.create", group: "team" as GroupName })
     cluster.drain()
     const info = a.state.groups["team"]!.context.info!
@@ -71,7 +73,7 @@ describe("incoming messages that must be dropped", () => {
 
   it("my own echoes and duplicates", () => {
     const { cluster, a, b } = setup()
-    expect(dropReason(interpretIncoming(a.state, "global_control", env(a.id, { _tag: "presence", status: "online", session: 1 })))).toBe("my own message")
+    expect(dropReason(interpretIncoming(a.state, `global_control/presence/${a.id}`, env(a.id, { _tag: "presence", status: "online", session: 1, connection: 1 })))).toBe("my own message")
     cluster.command(0, { _tag: "conversation.request", peer: b.id })
     const request = cluster.network.find((d) => d.to === b.id && d.topic.endsWith("_control"))!
     cluster.drain()
