@@ -314,12 +314,12 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
     case "group.created":
       return stepGroup(state, event.group, { type: "group.create", info: foundingInfo(requireMe(state), event.group, record.clock) })
     case "group.info.received":
-      return stepGroup(state, event.info.name, { type: "info.receive", from: event.from, info: event.info })
     case "group.accept.received": {
+      // Whichever arrives first — the retained information or the acceptance — admits me.
       const stepped = stepGroup(state, event.info.name, { type: "info.receive", from: event.from, info: event.info })
-      const joined = stepped.after.value === "member" && stepped.before.value !== "member"
+      const joined = stepped.after.value === "member" && stepped.before.value === "joining"
       if (!joined) return stepped
-      const acceptance: AcceptanceEntry = { kind: "group", by: "peer", peer: event.from, group: event.info.name, topic: topics.groupTalk(event.info.name), at }
+      const acceptance: AcceptanceEntry = { kind: "group", by: "peer", peer: event.info.leader, group: event.info.name, topic: topics.groupTalk(event.info.name), at }
       return { ...stepped, state: { ...stepped.state, acceptances: appendBounded(stepped.state.acceptances, acceptance, MAX_REQUEST_HISTORY) } }
     }
     case "group.join.sent":
@@ -383,18 +383,21 @@ export const evolve = (state: ChatState, record: LogRecord): ChatState => {
   return { ...stepped, outbox, lastSeq: record.seq, clock: Math.max(stepped.clock, record.clock) }
 }
 
-/** The envelope id an incoming event came from, for duplicate detection. */
-export const receivedEnvelopeId = (event: DomainEvent): MessageId | null => {
+/** Duplicate detection key of an incoming event: sender and envelope id (ids are unique per sender). */
+export const receivedEnvelopeId = (event: DomainEvent): string | null => {
   switch (event._tag) {
     case "conversation.stance.received":
+      return seenKey(event.peer, event.requestId)
     case "group.join.received":
-      return event.requestId
+      return seenKey(event.from, event.requestId)
     case "message.received":
-      return event.id
+      return seenKey(event.from, event.id)
     default:
       return null
   }
 }
+
+export const seenKey = (from: UserId, id: MessageId): string => `${from}/${id}`
 
 /** Folds a whole log: the state a client restarted from this log starts with. */
 export const replay = (records: Iterable<LogRecord>, initial: ChatState = initialChatState()): ChatState => {

@@ -7,8 +7,8 @@
 import { Result } from "effect"
 import type { DomainEvent, LogEntry, Outgoing } from "../events.ts"
 import { parseTopic, topics, type GroupName, type MessageId, type Topic, type UserId } from "../ids.ts"
-import { MAX_TEXT_CHARS, PROTOCOL_VERSION, type Body, type Envelope } from "../wire/messages.ts"
-import { conversationView, groupView, requireMe, step, type ChatState, type StepAction } from "./chat-state.ts"
+import { envelopeBytes, MAX_GROUP_MEMBERS, MAX_PAYLOAD_BYTES, MAX_TEXT_CHARS, PROTOCOL_VERSION, type Body, type Envelope } from "../wire/messages.ts"
+import { conversationView, groupView, requireMe, seenKey, step, type ChatState, type StepAction } from "./chat-state.ts"
 import { conversationMachine } from "../conversation/conversation.machine.ts"
 import { groupMachine } from "../group/group.machine.ts"
 import { presenceMachine } from "../presence/presence.machine.ts"
@@ -83,7 +83,7 @@ export const presenceOut = (
 /** Machine actions → wire messages. */
 const toOutgoing = (state: ChatState, clock: number, context: DecisionContext, actions: ReadonlyArray<StepAction>, event: DomainEvent): ReadonlyArray<Outgoing> => {
   const me = requireMe(state)
-  return actions.map((item): Outgoing => {
+  return actions.flatMap((item): ReadonlyArray<Outgoing> => {
     if (item.machine === "conversation") {
       const { kind, stance } = item.action.params
       const to = item.peer
@@ -94,29 +94,37 @@ const toOutgoing = (state: ChatState, clock: number, context: DecisionContext, a
         : kind === "accept" ? { _tag: "chat.accept", to, attempt: stance.attempt, topic }
         : kind === "refuse" ? { _tag: "chat.refuse", to, attempt: stance.attempt, refuses: stance.refuses ?? 0, reason }
         : { _tag: "chat.leave", to, attempt: stance.attempt, ends: stance.refuses ?? 0, topic }
-      return { topic: topics.control(to), retain: false, envelope: envelope(state, clock, context, body) }
+      return [{ topic: topics.control(to), retain: false, envelope: envelope(state, clock, context, body) }]
     }
     const group = item.group
     const action = item.action
     switch (action.type) {
       case "publish.info":
-        return { topic: topics.groupInfo(group), retain: true, envelope: envelope(state, clock, context, { _tag: "group.info", info: action.params.info }) }
+        return [{ topic: topics.groupInfo(group), retain: true, envelope: envelope(state, clock, context, { _tag: "group.info", info: action.params.info }) }]
       case "send.join":
-        return { topic: topics.control(action.params.leader), retain: false, envelope: envelope(state, clock, context, { _tag: "group.join", group, attempt: action.params.attempt }) }
+        return [{ topic: topics.control(action.params.leader), retain: false, envelope: envelope(state, clock, context, { _tag: "group.join", group, attempt: action.params.attempt }) }]
       case "send.accept":
-        return {
+        return [{
           topic: topics.control(action.params.to),
           retain: false,
           envelope: envelope(state, clock, context, { _tag: "group.accept", group, to: action.params.to, attempt: Math.max(1, action.params.attempt), info: action.params.info }),
-        }
+        }]
       case "send.refuse":
-        return {
+        return [{
           topic: topics.control(action.params.to),
           retain: false,
           envelope: envelope(state, clock, context, { _tag: "group.refuse", group, to: action.params.to, attempt: Math.max(1, action.params.attempt), reason: action.params.reason }),
-        }
+        }]
+      case "send.refuseAll": {
+        const reason = action.params.reason
+        return action.params.refusals.map((p) => ({
+          topic: topics.control(p.user),
+          retain: false,
+          envelope: envelope(state, clock, context, { _tag: "group.refuse", group, to: p.user, attempt: Math.max(1, p.attempt), reason }),
+        }))
+      }
       case "send.leave":
-        return { topic: topics.control(action.params.leader), retain: false, envelope: envelope(state, clock, context, { _tag: "group.leave", group }) }
+        return [{ topic: topics.control(action.params.leader), retain: false, envelope: envelope(state, clock, context, { _tag: "group.leave", group }) }]
     }
   })
 }
@@ -197,6 +205,9 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
         const snapshot = state.groups[command.group]
         if (groupView(state, command.group) !== "leading" || snapshot === undefined) return reject(`you do not lead ${command.group}`)
         if (!snapshot.context.pending.some((p) => p.user === command.user)) return reject(`no pending request from ${command.user} for ${command.group}`)
+        if (command._tag === "group.accept" && (snapshot.context.info?.members.length ?? 0) >= MAX_GROUP_MEMBERS) {
+          return reject(`${command.group} is full (${MAX_GROUP_MEMBERS} members)`)
+        }
         return command._tag === "group.accept"
           ? Result.succeed({ _tag: "group.accept.sent", group: command.group, member: command.user })
           : Result.succeed({ _tag: "group.refuse.sent", group: command.group, member: command.user, reason: command.reason.slice(0, 200) })
@@ -212,7 +223,11 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
   const extra: ReadonlyArray<Outgoing> =
     decided._tag === "message.sent" ? [{ topic: decided.topic, retain: false, envelope: envelope(state, clock, context, chatBody(command, decided.text), decided.id) }]
     : []
-  return Result.succeed(entryFor(state, decided, clock, context, extra))
+  const entry = entryFor(state, decided, clock, context, extra)
+  // Every message must fit the receivers' cap once encoded (JSON escapes can grow text sixfold).
+  const oversize = entry.out.find((out) => envelopeBytes(out.envelope).byteLength > MAX_PAYLOAD_BYTES)
+  if (oversize !== undefined) return reject(`too long once encoded (over ${MAX_PAYLOAD_BYTES} bytes); shorten it`)
+  return Result.succeed(entry)
 }
 
 const chatBody = (command: Command, text: string): Body =>
@@ -228,7 +243,7 @@ const drop = (reason: string): Result.Result<never, Drop> => Result.fail({ reaso
 export const interpretIncoming = (state: ChatState, topic: string, env: Envelope): Result.Result<DomainEvent, Drop> => {
   const me = requireMe(state)
   if (env.from === me) return drop("my own message")
-  if (state.seen.has(env.id)) return drop("duplicate")
+  if (state.seen.has(seenKey(env.from, env.id))) return drop("duplicate")
   const where = parseTopic(topic)
   const body = env.body
   const onMyControl = where.kind === "control" && where.user === me

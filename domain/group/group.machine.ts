@@ -34,8 +34,12 @@ export interface GroupContext {
   readonly refusedAttempt: number
   /** The attempt that ended when I left: it no longer counts as pending. */
   readonly settledAttempt: number
-  /** I left at this version: older information that still lists me does not make me a member again. */
-  readonly leftAtVersion: number
+  /**
+   * I left and have not asked to join again. Information that still lists me (the leader has not
+   * seen my leave yet, or it went to a leader who has since handed over) does not make me a member:
+   * I repeat my leave to that information's leader instead.
+   */
+  readonly leaving: boolean
   /** Leader only: join requests waiting for my decision, oldest first. */
   readonly pending: ReadonlyArray<PendingJoin>
   /** Leader only: the last refused attempt per user, so a duplicated request is not asked again. */
@@ -64,6 +68,7 @@ export type GroupAction =
   | { readonly type: "send.accept"; readonly params: { readonly to: UserId; readonly attempt: number; readonly info: GroupInfo } }
   | { readonly type: "send.refuse"; readonly params: { readonly to: UserId; readonly attempt: number; readonly reason: string } }
   | { readonly type: "send.leave"; readonly params: { readonly leader: UserId } }
+  | { readonly type: "send.refuseAll"; readonly params: { readonly refusals: ReadonlyArray<PendingJoin>; readonly reason: string } }
 
 export type GroupView = "absent" | "listed" | "joining" | "member" | "leading"
 
@@ -88,15 +93,20 @@ export const compareGroupInfo = (a: GroupInfo, b: GroupInfo): number => {
 export const shouldAdopt = (current: GroupInfo | null, incoming: GroupInfo, from: UserId): boolean => {
   if (current === null) return from === incoming.leader
   if (incoming.name !== current.name) return false
-  const authorised = from === incoming.leader || (sameLineage(current, incoming) && from === current.leader)
+  // Within one group only its current leader writes: information naming itself, or handing over
+  // (naming a successor, itself no longer a member). A different founding is written by the leader
+  // it names.
+  const authorised = sameLineage(current, incoming)
+    ? from === current.leader && (incoming.leader === from || !incoming.members.includes(from))
+    : from === incoming.leader
   return authorised && compareGroupInfo(incoming, current) > 0
 }
 
 export const viewOfGroup = (context: GroupContext): GroupView => {
   const info = context.info
   if (info === null || info.dissolved) return "absent"
-  if (info.leader === context.me && info.version > context.leftAtVersion) return "leading"
-  if (info.members.includes(context.me) && info.version > context.leftAtVersion) return "member"
+  if (info.leader === context.me && !context.leaving) return "leading"
+  if (info.members.includes(context.me) && !context.leaving) return "member"
   if (context.joinAttempt > Math.max(context.refusedAttempt, context.settledAttempt)) return "joining"
   return "listed"
 }
@@ -126,9 +136,11 @@ export const groupMachine = setup({
     "send.accept": (_, _params: { to: UserId; attempt: number; info: GroupInfo }) => {},
     "send.refuse": (_, _params: { to: UserId; attempt: number; reason: string }) => {},
     "send.leave": (_, _params: { leader: UserId }) => {},
+    /** One refusal per pending request: they would wait forever for a leader who left. */
+    "send.refuseAll": (_, _params: { refusals: ReadonlyArray<PendingJoin>; reason: string }) => {},
     found: assign(({ event }) => {
       if (event.type !== "group.create") throw new Error(`found on ${event.type}`)
-      return { info: event.info, leftAtVersion: -1, pending: [], refused: {} }
+      return { info: event.info, leaving: false, pending: [], refused: {} }
     }),
     adopt: assign(({ context, event }) => {
       if (event.type !== "info.receive") throw new Error(`adopt on ${event.type}`)
@@ -139,7 +151,7 @@ export const groupMachine = setup({
         pending: event.info.dissolved ? [] : context.pending.filter((p) => !members.has(p.user)),
       }
     }),
-    askToJoin: assign(({ context }) => ({ joinAttempt: context.joinAttempt + 1 })),
+    askToJoin: assign(({ context }) => ({ joinAttempt: context.joinAttempt + 1, leaving: false })),
     recordPending: assign(({ context, event }) => {
       if (event.type !== "join.receive") throw new Error(`recordPending on ${event.type}`)
       const others = context.pending.filter((p) => p.user !== event.from)
@@ -170,11 +182,11 @@ export const groupMachine = setup({
       if (event.type !== "leave.receive") throw new Error(`removeMember on ${event.type}`)
       return { info: withoutMember(mustHaveInfo(context), event.from), pending: context.pending.filter((p) => p.user !== event.from) }
     }),
-    leaveAsMember: assign(({ context }) => ({ leftAtVersion: mustHaveInfo(context).version, settledAttempt: context.joinAttempt })),
+    leaveAsMember: assign(({ context }) => ({ leaving: true, settledAttempt: context.joinAttempt })),
     /** The leader leaves: hand over to the earliest member, or dissolve when alone. */
     leaveAsLeader: assign(({ context }) => {
       const info = withoutMember(mustHaveInfo(context), context.me)
-      return { info, leftAtVersion: info.version, pending: [], settledAttempt: context.joinAttempt }
+      return { info, leaving: true, pending: [], settledAttempt: context.joinAttempt }
     }),
     /** Leadership was handed to me by information the old leader published: publish it as mine. */
     takeOverLeadership: assign(({ context }) => {
@@ -218,7 +230,7 @@ export const groupMachine = setup({
     joinAttempt: 0,
     refusedAttempt: 0,
     settledAttempt: 0,
-    leftAtVersion: -1,
+    leaving: false,
     pending: [],
     refused: {},
   }),
@@ -229,6 +241,11 @@ export const groupMachine = setup({
         guard: "isHandoverToMe",
         target: ".settling",
         actions: ["adopt", "takeOverLeadership", { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) }],
+      },
+      {
+        guard: ({ context, event }) => event.type === "info.receive" && context.leaving && event.info.members.includes(context.me) && shouldAdopt(context.info, event.info, event.from),
+        target: ".settling",
+        actions: ["adopt", { type: "send.leave", params: ({ context }) => ({ leader: mustHaveInfo(context).leader }) }],
       },
       { guard: "isAdoptable", target: ".settling", actions: "adopt" },
     ],
@@ -318,7 +335,12 @@ export const groupMachine = setup({
         },
         "leave.send": {
           target: "settling",
-          actions: ["leaveAsLeader", { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) }],
+          actions: [
+            // The next leader never saw the pending requests: answer them now.
+            { type: "send.refuseAll", params: ({ context }) => ({ refusals: context.pending, reason: "the leader left; ask the new leader" }) },
+            "leaveAsLeader",
+            { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) },
+          ],
         },
       },
     },

@@ -1,8 +1,9 @@
 /**
  * The application service: the one API the terminal UI, the simulator and the tests use. It wires
  * the pure core (decide / evolve) to the ports: every decision is appended to the log (durable)
- * BEFORE its wire messages are published, then folded into the state. Decisions are serialised by
- * one semaphore; nothing here does I/O except through ports.
+ * BEFORE its wire messages are published, then folded into the state. One decision loop takes the
+ * queued work in order and stores each batch with one append; nothing here does I/O except through
+ * ports.
  */
 import { Context, Deferred, Effect, Layer, PubSub, Queue, Result, Schema, Scope, Stream } from "effect"
 import {
@@ -318,6 +319,13 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   })
 
   // --- start: the loop, subscriptions, resend what the broker never acknowledged, announce the session.
+  // The broker's session may still hold subscriptions from before a crash: drop the ones no longer wanted.
+  const wantedAtStart = desiredSubscriptions(state)
+  const stale = [
+    ...Object.values(state.conversations).map((s) => s.context.topic),
+    ...Object.values(state.groups).map((s) => topics.groupTalk(s.context.name as GroupName)),
+  ].filter((t) => !wantedAtStart.has(t)) as Topic[]
+  if (stale.length > 0) yield* transport.unsubscribe(stale).pipe(Effect.catch((error) => notify({ _tag: "error", message: `unsubscribe: ${error.message}` })))
   yield* Queue.takeBetween(work, 1, MAX_BATCH).pipe(
     Effect.flatMap(processBatch),
     Effect.catchCause((cause) => notify({ _tag: "error", message: `decision loop: ${String(cause).slice(0, 300)}` })),

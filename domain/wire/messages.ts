@@ -8,7 +8,7 @@ import { GroupName, MessageId, Topic, UserId } from "../ids.ts"
 export const PROTOCOL_VERSION = 1
 /** Bytes, checked BEFORE JSON.parse: a megabyte payload must not cost a megabyte parse. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024
-/** Characters of chat text; the UTF-8 encoding stays under MAX_PAYLOAD_BYTES with the envelope. */
+/** Characters of chat text. The encoded envelope is checked against MAX_PAYLOAD_BYTES too (escapes grow). */
 export const MAX_TEXT_CHARS = 4000
 export const MAX_GROUP_MEMBERS = 256
 
@@ -26,7 +26,7 @@ export const GroupInfo = Schema.Struct({
   /** Join order, leader first; order decides who leads after the leader leaves. */
   members: Schema.Array(UserId).check(Schema.isMaxLength(MAX_GROUP_MEMBERS)),
   version: NonNegativeInt,
-  /** Lamport clock of the creation and the creator: the older founding wins a name clash. */
+  /** Lamport clock of the creation and the creator: a later founding wins a name clash (group.machine.ts). */
   foundedClock: NonNegativeInt,
   foundedBy: UserId,
   /** Set when the last member left: the name is free again. */
@@ -104,11 +104,22 @@ export const decodeEnvelopeText = (text: string): Result.Result<Envelope, Decode
   const decoded = decodeEnvelopeJson(text)
   if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
   const probe = probeVersion(text)
-  if (Result.isFailure(probe)) return Result.fail({ reason: "not-json", detail: "payload is not a JSON object" })
+  if (Result.isFailure(probe)) {
+    return Result.fail(looksLikeJsonObject(text) ? { reason: "invalid", detail: "no protocol version" } : { reason: "not-json", detail: "payload is not a JSON object" })
+  }
   if (probe.success.v !== PROTOCOL_VERSION) {
     return Result.fail({ reason: "unknown-version", detail: `protocol version ${String(probe.success.v).slice(0, 20)}` })
   }
   return Result.fail({ reason: "invalid", detail: decoded.failure.message.slice(0, 300) })
+}
+
+const looksLikeJsonObject = (text: string): boolean => {
+  try {
+    const value: unknown = JSON.parse(text)
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+  } catch {
+    return false
+  }
 }
 
 export const encodeEnvelope = (envelope: Envelope): string => encodeEnvelopeJson(envelope)

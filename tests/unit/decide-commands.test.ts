@@ -1,0 +1,53 @@
+/** Commands the core refuses, with the reason the user reads (the negative space of decideCommand). */
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { decideCommand } from "../../domain/chat/decide.ts"
+import type { GroupName, MessageId } from "../../domain/ids.ts"
+import { Cluster } from "../../domain/sim/cluster.ts"
+import { MAX_TEXT_CHARS } from "../../domain/wire/messages.ts"
+
+const context = { now: 1, newMessageId: () => "abcdefgh12345678" as MessageId }
+const reason = (r: Result.Result<unknown, { reason: string }>) => (Result.isFailure(r) ? r.failure.reason : "accepted")
+
+const talking = () => {
+  const cluster = new Cluster({ seed: 3, users: 2 })
+  cluster.command(0, { _tag: "session.start" })
+  cluster.command(1, { _tag: "session.start" })
+  const [a, b] = [cluster.users[0]!, cluster.users[1]!]
+  cluster.command(0, { _tag: "conversation.request", peer: b.id })
+  cluster.drain()
+  cluster.command(1, { _tag: "conversation.accept", peer: a.id })
+  cluster.drain()
+  return { cluster, a, b }
+}
+
+describe("commands the core refuses", () => {
+  it("text that is empty, too long, or too long once JSON-escaped", () => {
+    const { a, b } = talking()
+    const send = (text: string) => reason(decideCommand(a.state, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text }, context))
+    expect(send("hello")).toBe("accepted")
+    expect(send("   ")).toBe("empty message")
+    expect(send("x".repeat(MAX_TEXT_CHARS + 1))).toMatch(/too long/)
+    // 4000 control characters are legal text but escape to 6 bytes each.
+    expect(send("\u0001".repeat(MAX_TEXT_CHARS))).toMatch(/too long once encoded/)
+  })
+
+  it("talking to oneself, twice, or without a conversation", () => {
+    const { a, b } = talking()
+    expect(reason(decideCommand(a.state, { _tag: "conversation.request", peer: a.id }, context))).toMatch(/yourself/)
+    expect(reason(decideCommand(a.state, { _tag: "conversation.request", peer: b.id }, context))).toMatch(/already talking/)
+    expect(reason(decideCommand(a.state, { _tag: "conversation.accept", peer: b.id }, context))).toMatch(/no pending request/)
+  })
+
+  it("groups: creating twice, joining what does not exist, deciding without leading", () => {
+    const { cluster, a, b } = talking()
+    const team = "team" as GroupName
+    expect(reason(decideCommand(b.state, { _tag: "group.join", group: team }, context))).toMatch(/no group named/)
+    cluster.command(0, { _tag: "group.create", group: team })
+    cluster.drain()
+    expect(reason(decideCommand(b.state, { _tag: "group.create", group: team }, context))).toMatch(/already exists/)
+    expect(reason(decideCommand(b.state, { _tag: "group.accept", group: team, user: a.id }, context))).toMatch(/do not lead/)
+    expect(reason(decideCommand(a.state, { _tag: "group.accept", group: team, user: b.id }, context))).toMatch(/no pending request/)
+    expect(reason(decideCommand(b.state, { _tag: "message.send", target: { _tag: "group", group: team }, text: "hi" }, context))).toMatch(/not a member/)
+  })
+})
