@@ -1,0 +1,236 @@
+/**
+ * The input line's model: text, cursor, kill ring of one, and a bounded history. No blessed here,
+ * so it is tested alone. Text is held as code points (an emoji is one step of the cursor) and may
+ * contain line feeds: a multi-line message is one message (Ctrl-J or Alt-Enter, or a paste).
+ *
+ * It is UI state and nothing else touches it: connection events never clear it, so the unsent line
+ * survives a reconnect.
+ */
+import { codePointWidth } from "./text-width.ts"
+
+export const NEWLINE_MARK = "\u21b5"
+
+export interface LineView {
+  /** What to draw after the prompt, exactly as wide as allowed or narrower. */
+  readonly text: string
+  /** Column of the cursor within `text`. */
+  readonly cursorColumn: number
+}
+
+const isWordChar = (char: string | undefined): boolean => char !== undefined && /[\p{L}\p{N}_-]/u.test(char)
+
+export class LineEditor {
+  private chars: string[] = []
+  private cursor = 0
+  private killed = ""
+  private readonly history: string[] = []
+  /** -1: editing the draft; otherwise an index into history. */
+  private historyIndex = -1
+  private draft = ""
+  /** Keys arrive as UTF-16 units: half of a surrogate pair waits here for the other half. */
+  private highSurrogate = ""
+  /** First column shown: the view scrolls horizontally to keep the cursor visible. */
+  private scrollColumn = 0
+
+  constructor(
+    /** In UTF-16 units, like the domain's limit; refusing here keeps the typist informed. */
+    readonly maxChars: number,
+    readonly historyLimit: number,
+  ) {}
+
+  get text(): string {
+    return this.chars.join("")
+  }
+
+  get length(): number {
+    return this.chars.length
+  }
+
+  get cursorIndex(): number {
+    return this.cursor
+  }
+
+  /** Inserts at the cursor; false when the text would exceed `maxChars` (nothing is inserted then). */
+  insert(text: string): boolean {
+    let pending = this.highSurrogate + text
+    this.highSurrogate = ""
+    const last = pending.charCodeAt(pending.length - 1)
+    if (last >= 0xd800 && last <= 0xdbff) {
+      this.highSurrogate = pending.slice(-1)
+      pending = pending.slice(0, -1)
+    }
+    const points = Array.from(pending)
+    if (points.length === 0) return true
+    // Counted in UTF-16 units, as the domain counts a message's length.
+    if (this.text.length + pending.length > this.maxChars) return false
+    this.chars.splice(this.cursor, 0, ...points)
+    this.cursor += points.length
+    this.historyIndex = -1
+    return true
+  }
+
+  backspace(): void {
+    if (this.cursor === 0) return
+    this.chars.splice(this.cursor - 1, 1)
+    this.cursor -= 1
+  }
+
+  deleteForward(): void {
+    if (this.cursor < this.chars.length) this.chars.splice(this.cursor, 1)
+  }
+
+  left(): void {
+    this.cursor = Math.max(0, this.cursor - 1)
+  }
+
+  right(): void {
+    this.cursor = Math.min(this.chars.length, this.cursor + 1)
+  }
+
+  home(): void {
+    this.cursor = 0
+  }
+
+  end(): void {
+    this.cursor = this.chars.length
+  }
+
+  private wordStartBefore(index: number): number {
+    let i = index
+    while (i > 0 && !isWordChar(this.chars[i - 1])) i -= 1
+    while (i > 0 && isWordChar(this.chars[i - 1])) i -= 1
+    return i
+  }
+
+  private wordEndAfter(index: number): number {
+    let i = index
+    while (i < this.chars.length && !isWordChar(this.chars[i])) i += 1
+    while (i < this.chars.length && isWordChar(this.chars[i])) i += 1
+    return i
+  }
+
+  wordLeft(): void {
+    this.cursor = this.wordStartBefore(this.cursor)
+  }
+
+  wordRight(): void {
+    this.cursor = this.wordEndAfter(this.cursor)
+  }
+
+  /** Ctrl-W */
+  deleteWordBack(): void {
+    const start = this.wordStartBefore(this.cursor)
+    this.killed = this.chars.splice(start, this.cursor - start).join("")
+    this.cursor = start
+  }
+
+  /** Ctrl-U */
+  killToStart(): void {
+    this.killed = this.chars.splice(0, this.cursor).join("")
+    this.cursor = 0
+  }
+
+  /** Ctrl-K */
+  killToEnd(): void {
+    this.killed = this.chars.splice(this.cursor).join("")
+  }
+
+  /** Ctrl-Y */
+  yank(): boolean {
+    return this.killed.length === 0 ? true : this.insert(this.killed)
+  }
+
+  /** Replaces the word before the cursor (for Tab completion). */
+  replaceWordBeforeCursor(replacement: string): boolean {
+    const start = this.wordBeforeCursorStart()
+    const removed = this.chars.splice(start, this.cursor - start)
+    this.cursor = start
+    if (this.insert(replacement)) return true
+    this.chars.splice(start, 0, ...removed)
+    this.cursor = start + removed.length
+    return false
+  }
+
+  /** The blank-delimited word ending at the cursor ("/jo", "user-12", "#te"). */
+  wordBeforeCursor(): { readonly word: string; readonly atLineStart: boolean } {
+    const start = this.wordBeforeCursorStart()
+    return { word: this.chars.slice(start, this.cursor).join(""), atLineStart: this.chars.slice(0, start).every((c) => /\s/.test(c)) }
+  }
+
+  private wordBeforeCursorStart(): number {
+    let i = this.cursor
+    while (i > 0 && !/\s/.test(this.chars[i - 1] ?? " ")) i -= 1
+    return i
+  }
+
+  /** Up: older history entry; the draft being typed is kept and comes back with Down. */
+  historyPrevious(): void {
+    if (this.history.length === 0) return
+    if (this.historyIndex === -1) {
+      this.draft = this.text
+      this.historyIndex = this.history.length - 1
+    } else if (this.historyIndex > 0) {
+      this.historyIndex -= 1
+    }
+    this.setText(this.history[this.historyIndex] ?? "", false)
+  }
+
+  historyNext(): void {
+    if (this.historyIndex === -1) return
+    if (this.historyIndex < this.history.length - 1) {
+      this.historyIndex += 1
+      this.setText(this.history[this.historyIndex] ?? "", false)
+    } else {
+      this.historyIndex = -1
+      this.setText(this.draft, false)
+    }
+  }
+
+  setText(text: string, resetHistory = true): void {
+    this.chars = Array.from(text.slice(0, this.maxChars))
+    this.cursor = this.chars.length
+    if (resetHistory) this.historyIndex = -1
+  }
+
+  /** Empties the line and returns what it held; non-blank lines go to the history. */
+  take(): string {
+    const text = this.text
+    this.chars = []
+    this.cursor = 0
+    this.historyIndex = -1
+    this.scrollColumn = 0
+    if (text.trim().length > 0 && this.history[this.history.length - 1] !== text) {
+      this.history.push(text)
+      if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit)
+    }
+    return text
+  }
+
+  /**
+   * The visible slice for `width` columns, scrolled so the cursor stays inside with a little
+   * context; line feeds are drawn as ↵.
+   */
+  view(width: number): LineView {
+    const columns = Math.max(1, width)
+    const shown = this.chars.map((c) => (c === "\n" ? NEWLINE_MARK : c))
+    const widths = shown.map((c) => codePointWidth(c.codePointAt(0) ?? 0))
+    let cursorColumn = 0
+    for (let i = 0; i < this.cursor; i++) cursorColumn += widths[i] ?? 0
+    const margin = Math.min(8, Math.floor(columns / 4))
+    if (cursorColumn < this.scrollColumn + margin) this.scrollColumn = Math.max(0, cursorColumn - margin)
+    if (cursorColumn > this.scrollColumn + columns - 1) this.scrollColumn = cursorColumn - columns + 1
+    let text = ""
+    let column = 0
+    let used = 0
+    for (let i = 0; i < shown.length; i++) {
+      const w = widths[i] ?? 0
+      if (column >= this.scrollColumn) {
+        if (used + w > columns) break
+        text += shown[i]
+        used += w
+      }
+      column += w
+    }
+    return { text, cursorColumn: Math.min(columns - 1, cursorColumn - this.scrollColumn) }
+  }
+}

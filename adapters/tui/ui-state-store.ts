@@ -1,0 +1,72 @@
+/**
+ * What the UI remembers between runs that the event log does not: how many messages of each
+ * conversation were read (unread counts survive a restart) and which buffer was open. A small JSON
+ * file in the profile directory, replaced atomically (write a temp file, rename); read through a
+ * Schema, since a file on disk is input like any other. Losing it costs only these conveniences.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Result, Schema } from "effect"
+
+/** More conversations than this are not remembered (the oldest keys are not special: any are cut). */
+export const MAX_REMEMBERED_TOPICS = 10_000
+
+const UiStateSchema = Schema.Struct({
+  version: Schema.Literal(1),
+  readCounts: Schema.Record(Schema.String, Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))).check(Schema.isMaxProperties(MAX_REMEMBERED_TOPICS)),
+  lastBuffer: Schema.NullOr(Schema.String.check(Schema.isMaxLength(80))),
+})
+
+export interface UiState {
+  /** Per conversation topic: how many of its messages had been seen. */
+  readonly readCounts: Readonly<Record<string, number>>
+  readonly lastBuffer: string | null
+}
+
+export interface UiStateStore {
+  /** null when nothing was saved yet (a new profile, or an unreadable file: reported via onProblem). */
+  load(): UiState | null
+  save(state: UiState): void
+}
+
+const decodeUiState = Schema.decodeUnknownResult(Schema.fromJsonString(UiStateSchema))
+
+export const fileUiStateStore = (file: string, onProblem: (message: string) => void): UiStateStore => ({
+  load: () => {
+    let text: string
+    try {
+      text = fs.readFileSync(file, "utf8")
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") onProblem(`ui state ${file}: ${(error as Error).message}`)
+      return null
+    }
+    const decoded = decodeUiState(text)
+    if (Result.isFailure(decoded)) {
+      onProblem(`ui state ${file} ignored: ${String(decoded.failure).slice(0, 200)}`)
+      return null
+    }
+    return { readCounts: decoded.success.readCounts, lastBuffer: decoded.success.lastBuffer }
+  },
+  save: (state) => {
+    const entries = Object.entries(state.readCounts).slice(0, MAX_REMEMBERED_TOPICS)
+    const body = JSON.stringify({ version: 1, readCounts: Object.fromEntries(entries), lastBuffer: state.lastBuffer })
+    const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
+    try {
+      fs.writeFileSync(temporary, body, { mode: 0o600 })
+      fs.renameSync(temporary, file)
+    } catch (error) {
+      onProblem(`ui state ${file} not saved: ${(error as Error).message}`)
+    }
+  },
+})
+
+export const memoryUiStateStore = (initial: UiState | null = null): UiStateStore & { readonly saved: () => UiState | null } => {
+  let current = initial
+  return {
+    load: () => current,
+    save: (state) => {
+      current = state
+    },
+    saved: () => current,
+  }
+}
