@@ -1,0 +1,102 @@
+/**
+ * The chat client in a real terminal: two instances in tmux against one broker, driven by keys and
+ * checked on the screen. Covers the design note's flows end to end: a one-to-one request accepted
+ * in the popup, messages both ways, a group created, a join asked and accepted, chat in the group,
+ * presence going offline on quit, and history restored (marked "earlier") after a restart.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startAedes, type BrokerHandle } from "../support/brokers.ts"
+import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
+
+const ROOT = join(import.meta.dirname, "..", "..")
+const TSX = join(ROOT, "node_modules", ".bin", "tsx")
+/** The status bar starts with the user's id, then the connection state. */
+const STATUS_BAR = /^ (user-[0-9]+) +● connected/m
+
+const available = await tmuxAvailable()
+
+describe.skipIf(!available)("chat client in tmux", () => {
+  let broker: BrokerHandle
+  let tmux: TmuxServer
+  let dataDir: string
+
+  beforeAll(async () => {
+    broker = await startAedes()
+    dataDir = mkdtempSync(join(tmpdir(), "mqtt-chat-e2e-"))
+    tmux = await TmuxServer.start({ width: 160, height: 48 })
+  })
+
+  afterAll(async () => {
+    await tmux?.kill()
+    await broker?.dispose()
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  const launch = async (window: string, profile: string): Promise<void> => {
+    await tmux.line(window, `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
+  }
+
+  const idOf = async (window: string): Promise<string> => {
+    const screen = await tmux.waitFor(window, "the status bar shows a connected user", STATUS_BAR, 20_000)
+    const id = STATUS_BAR.exec(screen)?.[1]
+    if (id === undefined) throw new Error("no user id on the status bar")
+    return id
+  }
+
+  it("requests, accepts, chats one-to-one and in a group, sees presence, restores history", async () => {
+    await tmux.newWindow("a", ROOT)
+    await tmux.newWindow("b", ROOT)
+    await launch("a", "alice")
+    await launch("b", "bob")
+    const [idA, idB] = await Promise.all([idOf("a"), idOf("b")])
+    expect(idA).not.toBe(idB)
+    await tmux.waitFor("a", "A sees B online", new RegExp(`● ${idB}`))
+
+    // One-to-one: A asks, B accepts in the popup, both talk.
+    await tmux.line("a", `/talk ${idB}`)
+    await tmux.waitFor("b", "the request popup on B", `${idA} wants a one-to-one conversation with you`)
+    await tmux.keys("b", "y")
+    await tmux.waitFor("a", "A learns B accepted", `${idB} accepted: conversation open on topic`)
+    await tmux.waitFor("b", "B is typing to A", `[@${idA}]`)
+    await tmux.line("a", "hello from alice")
+    await tmux.waitFor("b", "B reads A's message", `<${idA}> hello from alice`)
+    await tmux.line("b", "hello from bob")
+    await tmux.waitFor("a", "A reads B's message", `<${idB}> hello from bob`)
+
+    // A group: A creates it, B asks to join, A accepts in the popup, both talk in it.
+    await tmux.line("a", "/group create team")
+    await tmux.waitFor("a", "A leads #team", "you created #team and lead it")
+    await tmux.waitFor("b", "B sees #team listed", "#team (1)")
+    await tmux.line("b", "/join team")
+    await tmux.waitFor("a", "the join popup on A", `${idB} asks to join #team`)
+    await tmux.keys("a", "y")
+    await tmux.waitFor("b", "B is let in", `${idA} accepted you into #team`)
+    await tmux.line("b", "hi team")
+    await tmux.waitFor("a", "A reads the group message", `<${idB}> hi team`)
+    await tmux.line("a", "welcome bob")
+    await tmux.waitFor("b", "B reads the group message", `<${idA}> welcome bob`)
+
+    // B quits cleanly (exit 0); A sees B offline.
+    await tmux.line("b", "/quit")
+    await tmux.waitFor("b", "B's client exits with 0", "EXIT=0")
+    await tmux.waitFor("a", "A sees B offline", `${idB} is offline`)
+
+    // B comes back with the same profile: same id, the conversation restored as earlier history.
+    await launch("b", "bob")
+    expect(await idOf("b")).toBe(idB)
+    await tmux.waitFor("a", "A sees B online again", `${idB} is online`)
+    await tmux.line("b", `/open ${idA}`)
+    const restored = await tmux.waitFor("b", "B sees the earlier conversation", (screen) => screen.includes("hello from bob") && screen.includes("earlier: restored from the log"))
+    const lines = restored.split("\n")
+    const earlierDivider = lines.findIndex((line) => line.includes("earlier: restored from the log"))
+    expect(lines.findIndex((line) => line.includes(`<${idA}> hello from alice`))).toBeLessThan(earlierDivider)
+    expect(lines.findIndex((line) => line.includes(`<${idB}> hello from bob`))).toBeLessThan(earlierDivider)
+
+    // Ctrl-Q quits too, with exit status 0.
+    await tmux.keys("a", "C-q")
+    await tmux.waitFor("a", "A's client exits with 0", "EXIT=0")
+  })
+})

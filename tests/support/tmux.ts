@@ -1,0 +1,110 @@
+/**
+ * A private tmux server for end-to-end tests of the terminal UI: its own socket (never the user's
+ * server), no user configuration, a fixed window size, and a UTF-8 locale. Tests type with
+ * `send-keys` and read the screen with `capture-pane`; `waitFor` polls with a deadline instead of
+ * sleeping a fixed time.
+ */
+import { execFile } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { promisify } from "node:util"
+
+const run = promisify(execFile)
+
+const POLL_INTERVAL_MS = 100
+
+export interface TmuxOptions {
+  readonly width: number
+  readonly height: number
+  /** Extra environment for every window. */
+  readonly env?: Readonly<Record<string, string>>
+}
+
+export const tmuxAvailable = async (): Promise<boolean> => {
+  try {
+    await run("tmux", ["-V"])
+    return true
+  } catch {
+    return false
+  }
+}
+
+export class TmuxServer {
+  private constructor(
+    readonly socket: string,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly session: string,
+  ) {}
+
+  /** Starts a server with one idle session; windows are added with `newWindow`. */
+  static async start(options: TmuxOptions): Promise<TmuxServer> {
+    const socket = `mqtt-chat-e2e-${process.pid}-${randomBytes(4).toString("hex")}`
+    const env: NodeJS.ProcessEnv = { ...process.env, LANG: "C.UTF-8", LC_ALL: "C.UTF-8", ...options.env }
+    // TMUX set would make tmux think it runs nested inside the caller's session.
+    delete env.TMUX
+    const server = new TmuxServer(socket, env, "e2e")
+    await server.tmux(["new-session", "-d", "-s", server.session, "-n", "idle", "-x", String(options.width), "-y", String(options.height), "sh"])
+    // New windows take the size given here (-x/-y set the session's default-size). Setting
+    // window-size to manual would pin it harder, but crashes tmux 3.3a on the next new-window.
+    await server.tmux(["set-option", "-g", "default-terminal", "tmux-256color"])
+    return server
+  }
+
+  async tmux(args: ReadonlyArray<string>): Promise<string> {
+    const { stdout } = await run("tmux", ["-L", this.socket, "-f", "/dev/null", ...args], { env: this.env, maxBuffer: 8 * 1024 * 1024 })
+    return stdout
+  }
+
+  private target(window: string): string {
+    return `${this.session}:${window}`
+  }
+
+  /** A window running a plain shell in `cwd`: programs are started by typing, so they can be restarted. */
+  async newWindow(name: string, cwd: string): Promise<void> {
+    await this.tmux(["new-window", "-d", "-t", this.session, "-n", name, "-c", cwd, "bash --norc --noprofile"])
+  }
+
+  /** Key names as tmux knows them: "Enter", "Escape", "C-q", "F5", "y". */
+  async keys(window: string, ...keys: ReadonlyArray<string>): Promise<void> {
+    await this.tmux(["send-keys", "-t", this.target(window), ...keys])
+  }
+
+  /** Literal text (no key-name lookup). */
+  async type(window: string, text: string): Promise<void> {
+    await this.tmux(["send-keys", "-t", this.target(window), "-l", text])
+  }
+
+  /** Text, then Enter. */
+  async line(window: string, text: string): Promise<void> {
+    await this.type(window, text)
+    await this.keys(window, "Enter")
+  }
+
+  async capture(window: string): Promise<string> {
+    return this.tmux(["capture-pane", "-p", "-t", this.target(window)])
+  }
+
+  /**
+   * Polls the window until `check` holds for its text; returns that text. Fails after `timeoutMs`
+   * with the last screen in the message, so a failure shows what was there instead.
+   */
+  async waitFor(window: string, what: string, check: string | RegExp | ((screen: string) => boolean), timeoutMs = 15_000): Promise<string> {
+    const test = typeof check === "string" ? (screen: string) => screen.includes(check) : check instanceof RegExp ? (screen: string) => check.test(screen) : check
+    const deadline = Date.now() + timeoutMs
+    let screen = ""
+    // Bounded by the deadline: at most timeoutMs / POLL_INTERVAL_MS turns plus one.
+    for (;;) {
+      screen = await this.capture(window)
+      if (test(screen)) return screen
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting in window ${window} for: ${what}\n--- screen ---\n${screen}`)
+      await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS))
+    }
+  }
+
+  async kill(): Promise<void> {
+    try {
+      await this.tmux(["kill-server"])
+    } catch {
+      // Already gone.
+    }
+  }
+}
