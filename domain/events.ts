@@ -12,6 +12,16 @@ const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 const Reason = Schema.String.check(Schema.isMaxLength(200))
 const Text = Schema.String.check(Schema.isMaxLength(4000))
 
+const ReceivedFields = {
+  id: MessageId,
+  from: UserId,
+  topic: Topic,
+  text: Text,
+  sentAt: NonNegativeInt,
+  sentClock: NonNegativeInt,
+  n: PositiveInt,
+}
+
 export const DomainEvent = Schema.Union([
   // --- profile and my own sessions
   Schema.TaggedStruct("profile.created", { user: UserId }),
@@ -45,15 +55,14 @@ export const DomainEvent = Schema.Union([
   Schema.TaggedStruct("group.leave.sent", { group: GroupName }),
   Schema.TaggedStruct("group.leave.received", { group: GroupName, from: UserId }),
   // --- chat messages (high volume: projected by a plain reducer, never by a statechart)
-  Schema.TaggedStruct("message.sent", { id: MessageId, topic: Topic, text: Text }),
-  Schema.TaggedStruct("message.received", {
-    id: MessageId,
-    from: UserId,
-    topic: Topic,
-    text: Text,
-    sentAt: NonNegativeInt,
-    sentClock: NonNegativeInt,
-  }),
+  /** `n`: my count of messages on this topic (see the wire's chat.message). */
+  Schema.TaggedStruct("message.sent", { id: MessageId, topic: Topic, text: Text, n: PositiveInt }),
+  Schema.TaggedStruct("message.received", ReceivedFields),
+  /**
+   * Arrived ahead of an earlier message of the same sender (the broker reordered across a
+   * reconnect): stored durably, shown once the gap fills or the wait runs out, as message.received.
+   */
+  Schema.TaggedStruct("message.held", ReceivedFields),
   // --- outbox: the broker acknowledged these publishes (QoS 1 PUBACK)
   Schema.TaggedStruct("outbox.acked", { ids: Schema.Array(MessageId).check(Schema.isMaxLength(1024)) }),
 ])

@@ -45,9 +45,29 @@ export interface AcceptanceEntry {
 
 export interface TopicSummary {
   readonly messages: number
+  /** My messages on this topic: the next one is numbered sent + 1. */
+  readonly sent: number
   readonly lastAt: number
   readonly lastSeq: number
 }
+
+/** Bound on messages held back per sender and topic; past it they are shown as they are. */
+export const MAX_HELD_PER_SENDER = 1000
+
+export type HeldMessage = Extract<DomainEvent, { _tag: "message.held" }>
+
+/**
+ * Per sender and topic: the highest message number shown, and the messages that arrived ahead of a
+ * gap, in number order. Restores each sender's order when the broker reorders across reconnects.
+ */
+export interface InboundOrder {
+  readonly shown: number
+  readonly held: ReadonlyArray<HeldMessage>
+  /** When the oldest held message arrived (ms): the gap is given up after a wait. */
+  readonly heldSince: number
+}
+
+export const inboundKey = (topic: Topic, from: UserId): string => `${topic} ${from}`
 
 export interface ChatState {
   readonly me: UserId | null
@@ -65,6 +85,7 @@ export interface ChatState {
   readonly requests: ReadonlyArray<RequestEntry>
   readonly acceptances: ReadonlyArray<AcceptanceEntry>
   readonly topics: Readonly<Record<string, TopicSummary>>
+  readonly inbound: Readonly<Record<string, InboundOrder>>
   /** Envelope ids already handled, for dropping QoS 1 duplicates. Bounded FIFO. */
   readonly seen: SeenIds
   /** Sends not yet acknowledged by the broker: resent after a restart. */
@@ -124,6 +145,7 @@ export const initialChatState = (): ChatState => ({
   requests: [],
   acceptances: [],
   topics: {},
+  inbound: {},
   seen: new SeenIds(),
   outbox: {},
 })
@@ -252,13 +274,30 @@ const noteConversationHistory = (
   return requests === state.requests && acceptances === state.acceptances ? state : { ...state, requests, acceptances }
 }
 
-/** Message counts per topic: plain data, no statechart on the hot path. */
-const projectMessage = (state: ChatState, topic: Topic, at: number, seq: number): ChatState => {
-  const current = state.topics[topic]
-  return {
-    ...state,
-    topics: { ...state.topics, [topic]: { messages: (current?.messages ?? 0) + 1, lastAt: at, lastSeq: seq } },
+/** Message counts per topic and each sender's order: plain data, no statechart on the hot path. */
+const projectMessage = (state: ChatState, event: Extract<DomainEvent, { _tag: "message.sent" | "message.received" | "message.held" }>, at: number, seq: number): ChatState => {
+  if (event._tag === "message.held") {
+    const key = inboundKey(event.topic, event.from)
+    const current = state.inbound[key] ?? { shown: 0, held: [], heldSince: at }
+    const held = [...current.held, event].sort((a, b) => a.n - b.n)
+    return { ...state, inbound: { ...state.inbound, [key]: { ...current, held, heldSince: current.held.length === 0 ? at : current.heldSince } } }
   }
+  const summary = state.topics[event.topic]
+  const topicsNext = {
+    ...state.topics,
+    [event.topic]: {
+      messages: (summary?.messages ?? 0) + 1,
+      sent: (summary?.sent ?? 0) + (event._tag === "message.sent" ? 1 : 0),
+      lastAt: at,
+      lastSeq: seq,
+    },
+  }
+  if (event._tag === "message.sent") return { ...state, topics: topicsNext }
+  const key = inboundKey(event.topic, event.from)
+  const current = state.inbound[key]
+  const held = current?.held.filter((h) => h.id !== event.id) ?? []
+  const inbound: InboundOrder = { shown: Math.max(current?.shown ?? 0, event.n), held, heldSince: current?.heldSince ?? at }
+  return { ...state, topics: topicsNext, inbound: { ...state.inbound, [key]: inbound } }
 }
 
 /** The founding information of a group I create: stamped with this record's clock. */
@@ -358,7 +397,8 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
       return stepGroup(state, event.group, { type: "leave.receive", from: event.from })
     case "message.sent":
     case "message.received":
-      return { state: projectMessage(state, event.topic, at, record.seq), actions: [] }
+    case "message.held":
+      return { state: projectMessage(state, event, at, record.seq), actions: [] }
     case "outbox.acked": {
       const outbox = { ...state.outbox }
       for (const id of event.ids) delete outbox[id]
@@ -391,6 +431,7 @@ export const receivedEnvelopeId = (event: DomainEvent): string | null => {
     case "group.join.received":
       return seenKey(event.from, event.requestId)
     case "message.received":
+    case "message.held":
       return seenKey(event.from, event.id)
     default:
       return null

@@ -8,7 +8,18 @@ import { Result } from "effect"
 import type { DomainEvent, LogEntry, Outgoing } from "../events.ts"
 import { parseTopic, topics, type GroupName, type MessageId, type Topic, type UserId } from "../ids.ts"
 import { envelopeBytes, MAX_GROUP_MEMBERS, MAX_PAYLOAD_BYTES, MAX_TEXT_CHARS, PROTOCOL_VERSION, type Body, type Envelope } from "../wire/messages.ts"
-import { conversationView, groupView, requireMe, seenKey, step, type ChatState, type StepAction } from "./chat-state.ts"
+import {
+  conversationView,
+  groupView,
+  inboundKey,
+  MAX_HELD_PER_SENDER,
+  requireMe,
+  seenKey,
+  step,
+  type ChatState,
+  type HeldMessage,
+  type StepAction,
+} from "./chat-state.ts"
 import { conversationMachine } from "../conversation/conversation.machine.ts"
 import { groupMachine } from "../group/group.machine.ts"
 import { presenceMachine } from "../presence/presence.machine.ts"
@@ -188,7 +199,8 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
           const view = groupView(state, target.group)
           if (view !== "member" && view !== "leading") return reject(`you are not a member of ${target.group}`)
         }
-        return Result.succeed({ _tag: "message.sent", id: context.newMessageId(), topic: targetTopic(me, target), text })
+        const topic = targetTopic(me, target)
+        return Result.succeed({ _tag: "message.sent", id: context.newMessageId(), topic, text, n: (state.topics[topic]?.sent ?? 0) + 1 })
       }
       case "group.create": {
         const view = groupView(state, command.group)
@@ -221,7 +233,7 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
   if (Result.isFailure(event)) return Result.fail(event.failure)
   const decided = event.success
   const extra: ReadonlyArray<Outgoing> =
-    decided._tag === "message.sent" ? [{ topic: decided.topic, retain: false, envelope: envelope(state, clock, context, chatBody(command, decided.text), decided.id) }]
+    decided._tag === "message.sent" ? [{ topic: decided.topic, retain: false, envelope: envelope(state, clock, context, chatBody(command, decided.text, decided.n), decided.id) }]
     : []
   const entry = entryFor(state, decided, clock, context, extra)
   // Every message must fit the receivers' cap once encoded (JSON escapes can grow text sixfold).
@@ -230,8 +242,8 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
   return Result.succeed(entry)
 }
 
-const chatBody = (command: Command, text: string): Body =>
-  command._tag === "message.send" && command.target._tag === "group" ? { _tag: "group.message", group: command.target.group, text } : { _tag: "chat.message", text }
+const chatBody = (command: Command, text: string, n: number): Body =>
+  command._tag === "message.send" && command.target._tag === "group" ? { _tag: "group.message", group: command.target.group, text, n } : { _tag: "chat.message", text, n }
 
 const drop = (reason: string): Result.Result<never, Drop> => Result.fail({ reason })
 
@@ -279,7 +291,7 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
       const view = conversationView(state, env.from)
       // Outgoing: the peer accepted and wrote before its acceptance reached us (different topics, no order).
       if (view !== "active" && view !== "outgoing") return drop(`chat message while the conversation is ${view}`)
-      return Result.succeed({ _tag: "message.received", id: env.id, from: env.from, topic: topic as Topic, text: body.text, sentAt: env.ts, sentClock: env.clock })
+      return Result.succeed({ _tag: "message.received", id: env.id, from: env.from, topic: topic as Topic, text: body.text, sentAt: env.ts, sentClock: env.clock, n: body.n })
     }
     case "group.info":
       if (where.kind !== "groupInfo" || where.group !== body.info.name) return drop("group information on the wrong topic")
@@ -303,7 +315,7 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
       const view = groupView(state, body.group)
       if (snapshot === undefined || (view !== "member" && view !== "leading")) return drop(`group message for ${body.group}, which I am not in`)
       if (!(snapshot.context.info?.members.includes(env.from) ?? false)) return drop(`group message from non-member ${env.from}`)
-      return Result.succeed({ _tag: "message.received", id: env.id, from: env.from, topic: topic as Topic, text: body.text, sentAt: env.ts, sentClock: env.clock })
+      return Result.succeed({ _tag: "message.received", id: env.id, from: env.from, topic: topic as Topic, text: body.text, sentAt: env.ts, sentClock: env.clock, n: body.n })
     }
   }
 }
@@ -343,12 +355,51 @@ const groupNameOf = (event: DomainEvent): GroupName | null => {
   }
 }
 
-/** Incoming envelope → the entry to append, or a drop (including "changes nothing"). */
-export const decideIncoming = (state: ChatState, topic: string, env: Envelope, context: DecisionContext): Result.Result<LogEntry, Drop> => {
+/**
+ * Incoming envelope → the entries to append (usually one), or a drop (including "changes nothing").
+ * A chat message that arrives ahead of a gap in its sender's numbering is held; the one that fills
+ * the gap is stored together with the held ones it releases, in the sender's order.
+ */
+export const decideIncoming = (state: ChatState, topic: string, env: Envelope, context: DecisionContext): Result.Result<ReadonlyArray<LogEntry>, Drop> => {
   const interpreted = interpretIncoming(state, topic, env)
   if (Result.isFailure(interpreted)) return Result.fail(interpreted.failure)
   const event = interpreted.success
   const clock = Math.max(state.clock, env.clock) + 1
-  if (!changesSomething(state, event, clock, context.now)) return drop(`${env.body._tag} changes nothing`)
-  return Result.succeed(entryFor(state, event, clock, context))
+  if (event._tag !== "message.received") {
+    if (!changesSomething(state, event, clock, context.now)) return drop(`${env.body._tag} changes nothing`)
+    return Result.succeed([entryFor(state, event, clock, context)])
+  }
+  const order = state.inbound[inboundKey(event.topic, event.from)]
+  const shown = order?.shown ?? 0
+  const held = order?.held ?? []
+  // The first message ever seen from this sender here sets the baseline (a group joined late).
+  const ahead = order !== undefined && event.n > shown + 1
+  if (ahead && held.length < MAX_HELD_PER_SENDER) {
+    return Result.succeed([{ at: context.now, clock, event: { ...event, _tag: "message.held" }, out: [] }])
+  }
+  if (ahead) return Result.succeed(releaseEntries([...held, { ...event, _tag: "message.held" }], clock, context.now))
+  // In order (or late): show it, then whatever it releases.
+  const released: HeldMessage[] = []
+  let next = Math.max(shown, event.n) + 1
+  for (const h of held) {
+    if (h.n < next) continue
+    if (h.n !== next) break
+    released.push(h)
+    next += 1
+  }
+  return Result.succeed([{ at: context.now, clock, event, out: [] }, ...releaseEntries(released, clock + 1, context.now)])
+}
+
+/** Held messages → message.received entries, in the sender's order. */
+const releaseEntries = (held: ReadonlyArray<HeldMessage>, firstClock: number, now: number): ReadonlyArray<LogEntry> =>
+  [...held].sort((a, b) => a.n - b.n).map((h, i) => ({ at: now, clock: firstClock + i, event: { ...h, _tag: "message.received" as const }, out: [] }))
+
+/** Gives up on gaps older than `waitMs`: shows what was held, in order. Empty when nothing is due. */
+export const decideGapRelease = (state: ChatState, now: number, waitMs: number): ReadonlyArray<LogEntry> => {
+  const entries: LogEntry[] = []
+  for (const order of Object.values(state.inbound)) {
+    if (order.held.length === 0 || now - order.heldSince < waitMs) continue
+    entries.push(...releaseEntries(order.held, state.clock + 1 + entries.length, now))
+  }
+  return entries
 }

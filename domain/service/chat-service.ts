@@ -16,7 +16,7 @@ import {
   type ChatState,
   type RequestEntry,
 } from "../chat/chat-state.ts"
-import { decideCommand, decideIncoming, presenceOut, targetTopic, type ChatTarget, type Command, type DecisionContext } from "../chat/decide.ts"
+import { decideCommand, decideGapRelease, decideIncoming, presenceOut, targetTopic, type ChatTarget, type Command, type DecisionContext } from "../chat/decide.ts"
 import type { LogEntry, LogRecord, Outgoing } from "../events.ts"
 import { GroupName, topics, UserId, type MessageId, type Topic } from "../ids.ts"
 import { EventLog, EventLogError, type HistoryPage } from "../ports/event-log.port.ts"
@@ -68,11 +68,14 @@ export interface ChatServiceOptions {
   readonly requestTimeoutMs: number
   /** How often the timeout sweep runs. */
   readonly sweepIntervalMs: number
+  /** How long a message that arrived ahead of an earlier one waits for it before it is shown anyway. */
+  readonly gapWaitMs: number
 }
 
 export const defaultChatServiceOptions: ChatServiceOptions = {
   requestTimeoutMs: 24 * 60 * 60 * 1000,
   sweepIntervalMs: 1000,
+  gapWaitMs: 3000,
 }
 
 /** Acknowledgements are logged in batches: one record per batch, not per message. */
@@ -143,6 +146,8 @@ type Job =
   | { readonly _tag: "command"; readonly command: Command; readonly done: Deferred.Deferred<LogRecord, CommandRejected> }
   | { readonly _tag: "incoming"; readonly incoming: Incoming }
   | { readonly _tag: "acks" }
+  /** Show messages held behind a gap that did not fill in time. */
+  | { readonly _tag: "gaps" }
 
 /** Jobs decided together and stored with ONE append (one fsync): the service-level group commit. */
 const MAX_BATCH = 256
@@ -216,13 +221,15 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         Effect.tap(() => Effect.sync(() => { counters.published += 1 })),
       ), { discard: true })
 
-  /** Decides one job against the provisional state; returns the entry to store, if any. */
-  const decideJob = (job: Job, provisional: ChatState, context: DecisionContext): Result.Result<LogEntry | null, string> => {
+  /** Decides one job against the provisional state; returns the entries to store (often one). */
+  const decideJob = (job: Job, provisional: ChatState, context: DecisionContext): Result.Result<ReadonlyArray<LogEntry>, string> => {
     switch (job._tag) {
       case "command": {
         const decided = decideCommand(provisional, job.command, context)
-        return Result.isFailure(decided) ? Result.fail(decided.failure.reason) : Result.succeed(decided.success)
+        return Result.isFailure(decided) ? Result.fail(decided.failure.reason) : Result.succeed([decided.success])
       }
+      case "gaps":
+        return Result.succeed(decideGapRelease(provisional, context.now, options.gapWaitMs))
       case "incoming": {
         counters.received += 1
         const decoded = decodeEnvelope(job.incoming.payload)
@@ -234,9 +241,9 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         return Result.isFailure(decided) ? Result.fail(decided.failure.reason) : Result.succeed(decided.success)
       }
       case "acks": {
-        if (acks.length === 0) return Result.succeed(null)
+        if (acks.length === 0) return Result.succeed([])
         const batch = acks.splice(0, 1024)
-        return Result.succeed({ at: context.now, clock: provisional.clock, event: { _tag: "outbox.acked", ids: batch }, out: [] })
+        return Result.succeed([{ at: context.now, clock: provisional.clock, event: { _tag: "outbox.acked", ids: batch }, out: [] }])
       }
     }
   }
@@ -252,7 +259,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       const stored: Array<{ readonly job: Job; readonly record: LogRecord }> = []
       const rejected: Array<{ readonly job: Job; readonly reason: string }> = []
       for (const job of jobs) {
-        let decided: Result.Result<LogEntry | null, string>
+        let decided: Result.Result<ReadonlyArray<LogEntry>, string>
         try {
           decided = decideJob(job, provisional, context)
         } catch (defect) {
@@ -263,10 +270,11 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
           rejected.push({ job, reason: decided.failure })
           continue
         }
-        if (decided.success === null) continue
-        const record: LogRecord = { seq: provisional.lastSeq + 1, ...decided.success }
-        provisional = evolve(provisional, record)
-        stored.push({ job, record })
+        for (const entry of decided.success) {
+          const record: LogRecord = { seq: provisional.lastSeq + 1, ...entry }
+          provisional = evolve(provisional, record)
+          stored.push({ job, record })
+        }
       }
       if (stored.length > 0) {
         const appended = yield* log.append(stored.map(({ record: { seq: _seq, ...entry } }) => entry)).pipe(Effect.result)
@@ -287,7 +295,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       for (const { job, record } of stored) {
         const message = messageOf(record, me)
         if (message !== null) yield* notify({ _tag: "message", message })
-        if (job._tag === "command") yield* Deferred.succeed(job.done, record)
+        if (job._tag === "command") yield* Deferred.succeed(job.done, record).pipe(Effect.asVoid)
       }
       for (const { job, reason } of rejected) {
         if (job._tag === "command") yield* Deferred.fail(job.done, new CommandRejected({ message: reason }))
@@ -309,6 +317,9 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
 
   const sweepTimeouts = Effect.gen(function* () {
     const now = yield* clock.now
+    if (Object.values(state.inbound).some((o) => o.held.length > 0 && now - o.heldSince >= options.gapWaitMs)) {
+      yield* Queue.offer(work, { _tag: "gaps" })
+    }
     for (const [peer, snapshot] of Object.entries(state.conversations)) {
       const view = snapshot.value
       if (view !== "outgoing" && view !== "incoming") continue

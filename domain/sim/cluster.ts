@@ -6,7 +6,10 @@
  */
 import { Result } from "effect"
 import { evolve, initialChatState, type ChatState } from "../chat/chat-state.ts"
-import { decideCommand, decideIncoming, presenceOut, type Command, type DecisionContext } from "../chat/decide.ts"
+import { decideCommand, decideGapRelease, decideIncoming, presenceOut, type Command, type DecisionContext } from "../chat/decide.ts"
+
+/** Simulated wait before held messages are shown despite a gap (the service's default). */
+export const GAP_WAIT_MS = 3000
 import type { LogEntry, LogRecord, Outgoing } from "../events.ts"
 import { parseTopic, type MessageId, type UserId } from "../ids.ts"
 import { mulberry32 } from "../ports/id-source.port.ts"
@@ -67,9 +70,13 @@ export class Cluster {
     return this.nowMs
   }
 
+  /** Moves simulated time; gaps in a sender's numbering older than GAP_WAIT_MS are given up. */
   advance(ms: number): void {
     if (ms < 0) throw new Error("time only moves forward")
     this.nowMs += ms
+    for (const user of this.users) {
+      for (const entry of decideGapRelease(user.state, this.nowMs, GAP_WAIT_MS)) this.append(user, entry)
+    }
   }
 
   random01(): number {
@@ -190,8 +197,10 @@ export class Cluster {
       this.counters.dropped += 1
       return
     }
-    const record = this.append(user, decided.success)
-    this.route(user, record.out)
+    for (const entry of decided.success) {
+      const record = this.append(user, entry)
+      this.route(user, record.out)
+    }
   }
 
   userById(id: UserId): SimUser {

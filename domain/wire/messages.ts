@@ -45,13 +45,14 @@ export const Body = Schema.Union([
   Schema.TaggedStruct("chat.refuse", { to: UserId, attempt: Attempt, refuses: NonNegativeInt, reason: Reason }),
   /** `ends`: the peer's attempt this leave ends (0: none). */
   Schema.TaggedStruct("chat.leave", { to: UserId, attempt: Attempt, ends: NonNegativeInt, topic: Topic }),
-  Schema.TaggedStruct("chat.message", { text: Text }),
+  /** `n`: the sender's count of its messages on this topic, 1, 2, 3…: receivers restore the sender's order. */
+  Schema.TaggedStruct("chat.message", { text: Text, n: Attempt }),
   Schema.TaggedStruct("group.info", { info: GroupInfo }),
   Schema.TaggedStruct("group.join", { group: GroupName, attempt: Attempt }),
   Schema.TaggedStruct("group.accept", { group: GroupName, to: UserId, attempt: Attempt, info: GroupInfo }),
   Schema.TaggedStruct("group.refuse", { group: GroupName, to: UserId, attempt: Attempt, reason: Reason }),
   Schema.TaggedStruct("group.leave", { group: GroupName }),
-  Schema.TaggedStruct("group.message", { group: GroupName, text: Text }),
+  Schema.TaggedStruct("group.message", { group: GroupName, text: Text, n: Attempt }),
 ])
 export type Body = typeof Body.Type
 export type BodyTag = Body["_tag"]

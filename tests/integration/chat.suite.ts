@@ -46,7 +46,7 @@ export function chatSuite(kind: BrokerKind): void {
     const start = async (dir: string) => {
       const user = await startUser({
         log: FileEventLog.layer({ dir }),
-        transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor, keepaliveSeconds: 5 }),
+        transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
       })
       running.push(user)
       return user
@@ -212,12 +212,12 @@ export function chatSuite(kind: BrokerKind): void {
         "x".repeat(20 * 1024), JSON.stringify({ __proto__: { polluted: true }, v: 1 }),
         envelope({ _tag: "chat.request", to: idA, attempt: "one" }),
         envelope({ _tag: "nonsense" }),
-        envelope({ _tag: "chat.message", text: "\u001b]0;pwned\u0007\u001b[2J" }, idB),
+        envelope({ _tag: "chat.message", text: "\u001b]0;pwned\u0007\u001b[2J", n: 1 }, idB),
         envelope({ _tag: "group.info", info: { name: "safe", leader: "user-66666", members: ["user-66666"], version: 99, foundedClock: 0, foundedBy: "user-66666", dissolved: false } }),
         envelope({ _tag: "group.info", info: { name: "safe", leader: idA, members: [idA, "user-66666"], version: 99, foundedClock: 0, foundedBy: idA, dissolved: false } }, idB),
         envelope({ _tag: "chat.accept", to: idB, attempt: 5, topic: "1_2_talk" }, idB),
         envelope({ _tag: "presence", status: "offline", session: 999, connection: 1 }, idB),
-        envelope({ _tag: "group.message", group: "safe", text: "I am not a member" }),
+        envelope({ _tag: "group.message", group: "safe", text: "I am not a member", n: 1 }),
         envelope({ _tag: "chat.request", to: idA, attempt: 1 }, idA),
       ]
       for (const topic of topicsOfA) {

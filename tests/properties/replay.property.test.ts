@@ -101,6 +101,25 @@ describe("replay", () => {
     )
   })
 
+  it("each sender's messages are shown in the order sent, whatever the network's order", () => {
+    fc.assert(
+      fc.property(fc.integer(), fc.array(stepArb.filter((s) => s.kind !== "advance"), { maxLength: 80 }), (seed, steps) => {
+        const cluster = runCluster(seed, steps)
+        cluster.drain()
+        for (const user of cluster.users) {
+          const last = new Map<string, number>()
+          for (const record of user.log) {
+            if (record.event._tag !== "message.received") continue
+            const key = `${record.event.topic} ${record.event.from}`
+            expect(record.event.n).toBeGreaterThan(last.get(key) ?? 0)
+            last.set(key, record.event.n)
+          }
+        }
+      }),
+      { numRuns: NUM_RUNS },
+    )
+  })
+
   it("every record of a run survives encode → decode unchanged", () => {
     fc.assert(
       fc.property(fc.integer(), fc.array(stepArb, { maxLength: 40 }), (seed, steps) => {

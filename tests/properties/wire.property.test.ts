@@ -32,13 +32,13 @@ const body: fc.Arbitrary<Body> = fc.oneof(
   fc.record({ _tag: fc.constant("chat.accept" as const), to: userId, attempt, topic: talkTopic }),
   fc.record({ _tag: fc.constant("chat.refuse" as const), to: userId, attempt, refuses: fc.nat(), reason: fc.string({ maxLength: 200 }) }),
   fc.record({ _tag: fc.constant("chat.leave" as const), to: userId, attempt, ends: fc.nat(), topic: talkTopic }),
-  fc.record({ _tag: fc.constant("chat.message" as const), text }),
+  fc.record({ _tag: fc.constant("chat.message" as const), text, n: attempt }),
   fc.record({ _tag: fc.constant("group.info" as const), info: groupInfo }),
   fc.record({ _tag: fc.constant("group.join" as const), group: groupName, attempt }),
   fc.record({ _tag: fc.constant("group.accept" as const), group: groupName, to: userId, attempt, info: groupInfo }),
   fc.record({ _tag: fc.constant("group.refuse" as const), group: groupName, to: userId, attempt, reason: fc.string({ maxLength: 200 }) }),
   fc.record({ _tag: fc.constant("group.leave" as const), group: groupName }),
-  fc.record({ _tag: fc.constant("group.message" as const), group: groupName, text }),
+  fc.record({ _tag: fc.constant("group.message" as const), group: groupName, text, n: attempt }),
 ) as fc.Arbitrary<Body>
 
 const envelope: fc.Arbitrary<Envelope> = fc.record({

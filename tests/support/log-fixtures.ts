@@ -49,7 +49,7 @@ const groupInfoArb = fc.record({
 
 const eventArb = (textLength: number) =>
   fc.oneof(
-    fc.record({ _tag: fc.constant("message.sent"), id: messageIdArb, topic: topicArb, text: chatTextArb(textLength) }),
+    fc.record({ _tag: fc.constant("message.sent"), id: messageIdArb, topic: topicArb, text: chatTextArb(textLength), n: fc.integer({ min: 1, max: 1_000_000 }) }),
     fc.record({
       _tag: fc.constant("message.received"),
       id: messageIdArb,
@@ -58,6 +58,7 @@ const eventArb = (textLength: number) =>
       text: chatTextArb(textLength),
       sentAt: natArb,
       sentClock: natArb,
+      n: fc.integer({ min: 1, max: 1_000_000 }),
     }),
     fc.record({ _tag: fc.constant("presence.observed"), user: userIdArb, status: fc.constantFrom("online", "offline"), session: natArb, connection: natArb }),
     fc.record({ _tag: fc.constant("session.started"), session: fc.integer({ min: 1, max: 1_000_000 }) }),
@@ -80,7 +81,7 @@ const outgoingArb = fc.record({
       ts: natArb,
       clock: natArb,
       body: fc.oneof(
-        fc.record({ _tag: fc.constant("chat.message"), text: chatTextArb(40).filter((text) => text.length >= 1) }),
+        fc.record({ _tag: fc.constant("chat.message"), text: chatTextArb(40).filter((text) => text.length >= 1), n: fc.integer({ min: 1, max: 1_000_000 }) }),
         fc.record({ _tag: fc.constant("presence"), status: fc.constantFrom("online", "offline"), session: natArb, connection: natArb }),
         fc.record({ _tag: fc.constant("group.leave"), group: groupNameArb }),
         fc.record({ _tag: fc.constant("group.info"), info: groupInfoArb }),
@@ -118,7 +119,7 @@ export const ALICE_CAROL = topics.talk(ALICE, CAROL)
 
 /** A chat message entry; `n` makes the id and text unique. */
 export const messageEntry = (topic: Topic, n: number, text = `message ${n}`): LogEntry =>
-  decodeEntry({ at: 1_700_000_000_000 + n, clock: n, event: { _tag: "message.sent", id: `msg-${String(n).padStart(8, "0")}`, topic, text }, out: [] })
+  decodeEntry({ at: 1_700_000_000_000 + n, clock: n, event: { _tag: "message.sent", id: `msg-${String(n).padStart(8, "0")}`, topic, text, n: n + 1 }, out: [] })
 
 /** A non-conversation entry. */
 export const presenceEntry = (n: number): LogEntry =>
@@ -133,7 +134,7 @@ export const oversizeEntry = (): LogEntry =>
     out: Array.from({ length: 16 }, (_, i) => ({
       topic: ALICE_BOB,
       retain: false,
-      envelope: { v: 1, id: `big-${String(i).padStart(8, "0")}`, from: ALICE, ts: i, clock: i, body: { _tag: "chat.message", text: "\u0001".repeat(4000) } },
+      envelope: { v: 1, id: `big-${String(i).padStart(8, "0")}`, from: ALICE, ts: i, clock: i, body: { _tag: "chat.message", text: "\u0001".repeat(4000), n: i + 1 } },
     })),
   })
 

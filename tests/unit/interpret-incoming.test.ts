@@ -42,17 +42,17 @@ describe("incoming messages that must be dropped", () => {
     const result = decideIncoming(a.state, `${a.id}_control`, unasked, { now: 1, newMessageId: () => "x".repeat(16) as MessageId })
     // The stance is recorded (convergence needs the peer's latest stance), but it is conditional:
     // without a request of mine it means nothing, and nothing is sent back.
-    expect(Result.isSuccess(result) && result.success.out).toEqual([])
-    expect(Result.isSuccess(result) && result.success.event._tag).toBe("conversation.stance.received")
+    expect(Result.isSuccess(result) && result.success.map((e) => e.out)).toEqual([[]])
+    expect(Result.isSuccess(result) && result.success[0]!.event._tag).toBe("conversation.stance.received")
   })
 
   it("chat text on someone else's topic, or from outside the pair, or with no conversation", () => {
     const { a, b, c } = setup()
     const pairBC = `${b.id.slice(5)}_${c.id.slice(5)}_talk`
-    expect(dropReason(interpretIncoming(a.state, pairBC, env(b.id, { _tag: "chat.message", text: "x" })))).toMatch(/someone else's topic/)
+    expect(dropReason(interpretIncoming(a.state, pairBC, env(b.id, { _tag: "chat.message", text: "x", n: 1 })))).toMatch(/someone else's topic/)
     const pairAB = `${a.id.slice(5)}_${b.id.slice(5)}_talk`
-    expect(dropReason(interpretIncoming(a.state, pairAB, env(c.id, { _tag: "chat.message", text: "x" })))).toMatch(/someone else's topic/)
-    expect(dropReason(interpretIncoming(a.state, pairAB, env(b.id, { _tag: "chat.message", text: "x" })))).toMatch(/while the conversation is idle/)
+    expect(dropReason(interpretIncoming(a.state, pairAB, env(c.id, { _tag: "chat.message", text: "x", n: 1 })))).toMatch(/someone else's topic/)
+    expect(dropReason(interpretIncoming(a.state, pairAB, env(b.id, { _tag: "chat.message", text: "x", n: 1 })))).toMatch(/while the conversation is idle/)
   })
 
   it("presence for another user, group information from a non-leader, group text from a non-member", () => {
@@ -67,8 +67,8 @@ describe("incoming messages that must be dropped", () => {
     const spoof = decideIncoming(b.state, "global_control/groups/team", env(c.id, { _tag: "group.info", info: forged }), { now: 1, newMessageId: () => "y".repeat(16) as MessageId })
     expect(dropReason(spoof)).toMatch(/changes nothing/)
     expect(b.state.groups["team"]!.context.info).toEqual(info)
-    expect(dropReason(interpretIncoming(a.state, "group_team_talk", env(c.id, { _tag: "group.message", group: "team" as GroupName, text: "hi" })))).toMatch(/non-member/)
-    expect(dropReason(interpretIncoming(a.state, "group_other_talk", env(b.id, { _tag: "group.message", group: "team" as GroupName, text: "hi" })))).toMatch(/wrong topic/)
+    expect(dropReason(interpretIncoming(a.state, "group_team_talk", env(c.id, { _tag: "group.message", group: "team" as GroupName, text: "hi", n: 1 })))).toMatch(/non-member/)
+    expect(dropReason(interpretIncoming(a.state, "group_other_talk", env(b.id, { _tag: "group.message", group: "team" as GroupName, text: "hi", n: 1 })))).toMatch(/wrong topic/)
   })
 
   it("my own echoes and duplicates", () => {
