@@ -10,7 +10,7 @@
  */
 import * as path from "node:path"
 import { Effect } from "effect"
-import { startEmbeddedBroker, type EmbeddedBroker } from "../../adapters/broker/embedded-broker.ts"
+import type { EmbeddedBroker } from "../../adapters/broker/embedded-broker.ts"
 import { probeBroker } from "../../adapters/mqtt/mqtt-transport.ts"
 
 const PROBE_TIMEOUT_MS = 700
@@ -50,6 +50,8 @@ const isAddressInUse = (error: unknown): boolean => (error as NodeJS.ErrnoExcept
 /** Starts the embedded broker on the local port; null when the port is taken (by a broker or not). */
 const startLocal = async (options: BrokerChoiceOptions): Promise<EmbeddedBroker | null> => {
   try {
+    // Loaded only when needed: aedes and LevelDB add ~100 ms to every start otherwise.
+    const { startEmbeddedBroker } = await import("../../adapters/broker/embedded-broker.ts")
     return await startEmbeddedBroker({ port: options.embeddedPort, host: "127.0.0.1", persistenceDir: embeddedStoreDir(options.dataDir), onLog: options.log })
   } catch (error) {
     if (isAddressInUse(error)) return null
