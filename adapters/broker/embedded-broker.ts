@@ -189,6 +189,9 @@ function inCallOrder<P extends object>(persistence: P): P {
     methods[name] = (...args: Array<unknown>): unknown => {
       const result: unknown = original.apply(persistence, args)
       if (!(result instanceof Promise)) return result
+      // Mark it handled now: it may reject (e.g. the store closed) before `previous` lets `settled`
+      // observe it, and Node would report an unhandled rejection. `settled` still carries the error.
+      result.catch(() => undefined)
       const settled = previous.then(() => result)
       previous = settled.catch(() => undefined)
       return settled

@@ -89,7 +89,7 @@ export interface ChatState {
   /** Envelope ids already handled, for dropping QoS 1 duplicates. Bounded FIFO. */
   readonly seen: SeenIds
   /** Sends not yet acknowledged by the broker: resent after a restart. */
-  readonly outbox: Readonly<Record<string, Outgoing>>
+  readonly outbox: Outbox
 }
 
 /**
@@ -132,6 +132,30 @@ export class SeenIds {
   }
 }
 
+/**
+ * Unacknowledged sends by envelope id. Mutable inside, like SeenIds: thousands of messages in
+ * flight must not cost a copy of the whole outbox per message.
+ */
+export class Outbox {
+  private readonly pending = new Map<string, Outgoing>()
+  add(out: Outgoing): void {
+    this.pending.set(out.envelope.id, out)
+  }
+  delete(id: string): void {
+    this.pending.delete(id)
+  }
+  get size(): number {
+    return this.pending.size
+  }
+  /** In the order they were sent: the resend after a restart keeps it. */
+  values(): ReadonlyArray<Outgoing> {
+    return [...this.pending.values()]
+  }
+  toJSON(): Readonly<Record<string, Outgoing>> {
+    return Object.fromEntries(this.pending)
+  }
+}
+
 export const initialChatState = (): ChatState => ({
   me: null,
   session: 0,
@@ -147,7 +171,7 @@ export const initialChatState = (): ChatState => ({
   topics: {},
   inbound: {},
   seen: new SeenIds(),
-  outbox: {},
+  outbox: new Outbox(),
 })
 
 /** Machine actions a step produced: the decision layer turns them into wire messages. */
@@ -400,9 +424,8 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
     case "message.held":
       return { state: projectMessage(state, event, at, record.seq), actions: [] }
     case "outbox.acked": {
-      const outbox = { ...state.outbox }
-      for (const id of event.ids) delete outbox[id]
-      return { state: { ...state, outbox }, actions: [] }
+      for (const id of event.ids) state.outbox.delete(id)
+      return { state, actions: [] }
     }
   }
 }
@@ -417,10 +440,8 @@ export const evolve = (state: ChatState, record: LogRecord): ChatState => {
   const received = receivedEnvelopeId(record.event)
   if (received !== null) stepped.seen.add(received)
   const resendable = record.out.filter(isResendable)
-  const outbox = resendable.length === 0
-    ? stepped.outbox
-    : { ...stepped.outbox, ...Object.fromEntries(resendable.map((out) => [out.envelope.id, out])) }
-  return { ...stepped, outbox, lastSeq: record.seq, clock: Math.max(stepped.clock, record.clock) }
+  for (const out of resendable) stepped.outbox.add(out)
+  return { ...stepped, lastSeq: record.seq, clock: Math.max(stepped.clock, record.clock) }
 }
 
 /** Duplicate detection key of an incoming event: sender and envelope id (ids are unique per sender). */
@@ -454,6 +475,7 @@ export const stateToJson = (state: ChatState) => ({
   conversations: mapValues(state.conversations, (s) => conversationMachine.getPersistedSnapshot(s)),
   groups: mapValues(state.groups, (s) => groupMachine.getPersistedSnapshot(s)),
   seen: state.seen.toJSON(),
+  outbox: state.outbox.toJSON(),
 })
 
 const mapValues = <A, B>(record: Readonly<Record<string, A>>, f: (a: A) => B): Record<string, B> =>

@@ -344,7 +344,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     Effect.forkIn(scope),
   )
   yield* syncSubscriptions
-  yield* publishAll(Object.values(state.outbox))
+  yield* publishAll(state.outbox.values())
   yield* run({ _tag: "session.start" }).pipe(Effect.mapError((e) => new EventLogError({ reason: "io", message: e.message })))
 
   yield* transport.incoming.pipe(

@@ -30,7 +30,7 @@ export function chatSuite(kind: BrokerKind): void {
     let profiles = 0
 
     beforeAll(async () => {
-      broker = await kind.start()
+      broker = await kind.start({ acl: true })
       root = await mkdtemp(join(tmpdir(), `mqtt-chat-${kind.name}-`))
     })
     afterEach(async () => {
@@ -93,11 +93,12 @@ export function chatSuite(kind: BrokerKind): void {
       await eventually("B has all three", async () => (await texts(b, a)).length === 3, TIMEOUT)
       expect(await texts(b, a)).toEqual(["before restart 1", "before restart 2", "after re-establishing"])
       // The live state equals the fold of the stored log.
-      const state = await b.run(b.service.state)
+      // (A snapshot now: the outbox and seen-set inside the state move on with later records.)
+      const state = stateToJson(await b.run(b.service.state))
       await stop(b)
       const records = await readLog(dirB)
       // (Stopping appended more records: acknowledgements and the session's end.)
-      expect(stateToJson(replay(records.filter((r) => r.seq <= state.lastSeq)))).toEqual(stateToJson(state))
+      expect(stateToJson(replay(records.filter((r) => r.seq <= state.lastSeq)))).toEqual(state)
     })
 
     it("a message sent to an offline user is delivered when they come back; a join request waits for an offline leader", async () => {
@@ -167,7 +168,7 @@ export function chatSuite(kind: BrokerKind): void {
       expect(received).toEqual(sent)
     })
 
-    it("10,000 messages through one conversation: each shown exactly once, in the sender's order", async () => {
+    it("10,000 messages through one conversation: each shown exactly once, in the sender's order", { timeout: 240_000 }, async () => {
       const a = await start(newProfileDir())
       const b = await start(newProfileDir())
       await talk(a, b)
@@ -176,7 +177,10 @@ export function chatSuite(kind: BrokerKind): void {
       const sends: Array<Promise<unknown>> = []
       for (let i = 0; i < COUNT; i++) sends.push(a.run(a.service.send(peer(b), `m${i}`)))
       await Promise.all(sends)
-      await eventually("B has 10,000", async () => (await b.run(b.service.state)).topics[Object.keys((await b.run(b.service.state)).topics)[0]!]?.messages === COUNT, 120_000)
+      await eventually("B has 10,000", async () => {
+        const topicsOfB = (await b.run(b.service.state)).topics
+        return Object.values(topicsOfB).some((t) => t.messages === COUNT)
+      }, 200_000)
       const seen: string[] = []
       let beforeSeq: number | undefined
       for (let page = 0; page < 20; page++) {
@@ -245,7 +249,9 @@ export function chatSuite(kind: BrokerKind): void {
       await b.run(b.service.send(peer(a), "still here?"))
       await eventually("A got the genuine message", async () => (await texts(a, b)).includes("still here?"), TIMEOUT)
       const after = stateToJson(await a.run(a.service.state))
-      const strip = (s: ReturnType<typeof stateToJson>) => ({ ...s, clock: 0, lastSeq: 0, seen: [], topics: {}, outbox: {} })
+      // A chat message forged as B's on the A–B topic is indistinguishable from B's without
+      // signatures (docs/protocol.md, known gaps): message bookkeeping is left out of the comparison.
+      const strip = (s: ReturnType<typeof stateToJson>) => ({ ...s, clock: 0, lastSeq: 0, seen: [], topics: {}, inbound: {}, outbox: {} })
       expect(strip(after)).toEqual(strip(before))
       expect(({} as Record<string, unknown>).polluted).toBeUndefined()
       const stats = await a.run(a.service.stats)

@@ -28,6 +28,8 @@ export interface BrokerHandle {
 
 export interface BrokerStartOptions {
   readonly persistenceDir?: string
+  /** Mosquitto: enforce the deployment's ACL (aedes always enforces its presence rule). */
+  readonly acl?: boolean
 }
 
 export type BrokerName = "mosquitto" | "aedes"

@@ -74,7 +74,8 @@ export function mosquittoConfig(options: { readonly port: number; readonly persi
   return `${lines.join("\n")}\n`
 }
 
-export async function startMosquitto(options: { readonly persistenceDir?: string } = {}): Promise<MosquittoHandle> {
+/** `acl`: enforce the deployment's access rules (adapters/broker/mosquitto.acl); off for raw broker tests. */
+export async function startMosquitto(options: { readonly persistenceDir?: string; readonly acl?: boolean } = {}): Promise<MosquittoHandle> {
   const binary = mosquittoBinary()
   if (binary === undefined) throw new Error("mosquitto is not installed (apt-get install mosquitto)")
   const workDir = await mkdtemp(join(tmpdir(), "mqtt-chat-mosquitto-"))
@@ -84,7 +85,7 @@ export async function startMosquitto(options: { readonly persistenceDir?: string
   const configPath = join(workDir, "mosquitto.conf")
   const aclFile = join(workDir, "mosquitto.acl")
   await writeFile(aclFile, MOSQUITTO_TEST_ACL)
-  await writeFile(configPath, mosquittoConfig({ port, persistenceDir, aclFile }))
+  await writeFile(configPath, mosquittoConfig({ port, persistenceDir, ...(options.acl === true ? { aclFile } : {}) }))
 
   let child: ChildProcess | undefined
   let output = ""
