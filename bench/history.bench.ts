@@ -56,8 +56,8 @@ const entryFor = (n: number, count: number, start: number): LogEntry => {
   const text = `message ${n}: ${"lorem ipsum dolor sit amet ".repeat(1 + (n % 4))}`.trim()
   return decodeEntry(
     n % 2 === 0
-      ? { at, clock: n + 1, event: { _tag: "message.sent", id, topic: TOPIC, text }, out: [] }
-      : { at, clock: n + 1, event: { _tag: "message.received", id, from: PEER, topic: TOPIC, text, sentAt: at, sentClock: n + 1 }, out: [] },
+      ? { at, clock: n + 1, event: { _tag: "message.sent", id, topic: TOPIC, text, n: n / 2 + 1 }, out: [] }
+      : { at, clock: n + 1, event: { _tag: "message.received", id, from: PEER, topic: TOPIC, text, sentAt: at, sentClock: n + 1, n: (n + 1) / 2 }, out: [] },
   )
 }
 
@@ -119,7 +119,7 @@ const measureOnce = async (dir: string, screen: ReturnType<typeof headlessScreen
     const buffer = new ChatBuffer(`@${PEER}`, { kind: "peer", user: PEER }, Number.MAX_SAFE_INTEGER)
     buffer.mergePage(page.messages, page.hasMore, false)
     const layout = createLayout(screen)
-    layout.pane.show(renderTimeline(buffer, ME), `bench:${buffer.version}`, { resetScroll: true })
+    layout.pane.show(`bench:${buffer.version}`, () => renderTimeline(buffer, ME), { resetScroll: true })
     screen.render()
     const render = performance.now() - t
     for (const child of [...screen.children]) child.detach()

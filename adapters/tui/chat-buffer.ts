@@ -37,6 +37,8 @@ export class ChatBuffer {
   hasOlder = false
   /** Bumped on every change: the renderer caches by it. */
   version = 0
+  /** The conversation's message count in the log when the newest page was last read. */
+  knownTotal = 0
 
   constructor(
     readonly key: string,

@@ -32,6 +32,10 @@ const MAX_OPEN_POPUPS = 4
 const MAX_ASKED_REQUESTS = 2_000
 const MIN_PAGE_MESSAGES = 50
 const WHEEL_ROWS = 3
+/** A request popup ignores answers this long after it appears: keys already on their way are typing. */
+const QUESTION_ARM_MS = 500
+/** Messages read at most when catching a buffer up; more missed than that, and it starts over from the newest page. */
+const MAX_CATCH_UP_MESSAGES = 2_000
 const PASTE_START = "\u001b[200~"
 const PASTE_END = "\u001b[201~"
 
@@ -336,35 +340,41 @@ export class ChatTui {
     return Math.max(MIN_PAGE_MESSAGES, this.layout.pane.height * 2)
   }
 
-  /** Loads the newest page when the buffer is new, or when the log has messages past what is shown. */
+  /**
+   * Loads the newest page when the buffer is new, or what the log has past what is shown. The read
+   * asks for enough to reach back to the newest loaded message; if it still does not (a flood, or
+   * more missed than MAX_CATCH_UP_MESSAGES), the buffer starts over from the newest page.
+   */
   private async catchUp(buffer: ChatBuffer): Promise<void> {
     const target = buffer.target
     if (target === null || this.loadingNewest.has(buffer.key)) return
     const topic = this.topicOf(target)
     if (topic === null) return
-    const lastSeq = this.snapshot.topics[topic]?.lastSeq ?? 0
-    if (buffer.loaded && lastSeq <= buffer.newestSeq) return
+    const summary = this.snapshot.topics[topic]
+    if (buffer.loaded && (summary?.lastSeq ?? 0) <= buffer.newestSeq) return
+    const total = summary?.messages ?? 0
+    const missed = Math.max(0, total - buffer.knownTotal)
+    const limit = buffer.loaded ? Math.min(MAX_CATCH_UP_MESSAGES, this.pageSize() + missed) : this.pageSize()
     this.loadingNewest.add(buffer.key)
     try {
-      const result = await this.port.history(chatTargetOf(target), { limit: this.pageSize() })
+      const result = await this.port.history(chatTargetOf(target), { limit })
       if ("error" in result) {
         this.note(buffer.key, `could not read the history: ${result.error}`, "error")
         buffer.loaded = true
+        buffer.version += 1
         return
       }
       const first = result.messages[0]
-      // The newest page does not reach what is loaded: a gap; show the newest page alone.
-      if (buffer.messages.length > 0 && first !== undefined && first.seq > buffer.newestSeq + 1 && result.hasMore && first.seq > buffer.newestSeq) {
-        buffer.replaceWith(result.messages, result.hasMore)
-      } else {
-        buffer.mergePage(result.messages, result.hasMore, false)
-      }
+      const reachesLoaded = buffer.messages.length === 0 || first === undefined || !result.hasMore || first.seq <= buffer.newestSeq
+      if (reachesLoaded) buffer.mergePage(result.messages, result.hasMore, false)
+      else buffer.replaceWith(result.messages, result.hasMore)
+      buffer.knownTotal = total
       if (buffer.key === this.activeKey) this.markRead(buffer)
     } finally {
       this.loadingNewest.delete(buffer.key)
       this.requestRender()
     }
-    // Messages may have arrived while reading: one more look (bounded: it returns when caught up).
+    // Messages may have arrived while reading: one more look (it returns at once when caught up).
     const latest = this.snapshot.topics[topic]?.lastSeq ?? 0
     if (latest > buffer.newestSeq && buffer.key === this.activeKey) this.scheduleRefresh()
   }
@@ -487,15 +497,20 @@ export class ChatTui {
       : [[seg(request.from, { bold: true, fg: "cyan" }), seg(" asks to join "), seg(`#${group ?? "?"}`, { bold: true }), seg(" (you lead it).")]]
     question.push([seg(`received ${timeOfDay(request.at)}`, { fg: "grey" })])
     this.requestPopup = requestKey(request)
-    this.pushPopup(
-      new QuestionPopup(
-        request.kind === "chat" ? "Conversation request" : "Join request",
-        question,
-        () => void this.answer(request, true, null),
-        () => void this.answer(request, false, null),
-        () => this.note(STATUS_KEY, `request from ${request.from} left pending: F6 or /requests to answer it`, "info"),
-      ),
+    const popup = new QuestionPopup(
+      request.kind === "chat" ? "Conversation request" : "Join request",
+      question,
+      {
+        yes: () => void this.answer(request, true, null),
+        no: () => void this.answer(request, false, null),
+        later: () => this.note(STATUS_KEY, `request from ${request.from} left pending: F6 or /requests to answer it`, "info"),
+      },
+      this.now,
+      QUESTION_ARM_MS,
     )
+    this.pushPopup(popup)
+    // Redraw when its keys start to count, so the footer says so.
+    setTimeout(() => this.requestRender(), Math.max(0, popup.armsAt - this.now()) + 10)
   }
 
   private rememberAsked(key: RequestKey): void {
@@ -527,7 +542,6 @@ export class ChatTui {
       this.noteFor({ kind: "group", group: request.group }, `${accept ? "accepted" : "refused"} ${request.from}'s request to join #${request.group}`, "info")
       if (accept) this.open({ kind: "group", group: request.group })
     }
-    if (request.kind === "chat" && !accept) this.noteFor({ kind: "peer", user: request.from }, `refused ${request.from}'s request`, "info")
   }
 
   /** Runs an action; a refusal by the service becomes an error note in the current buffer. */
@@ -766,7 +780,7 @@ export class ChatTui {
   private showHelp(topic: string | null): void {
     const commands = topic === null ? COMMANDS : COMMANDS.filter((c) => c.name === topic || c.aliases.includes(topic))
     const items: ListItem[] = [this.heading(`Commands (your id: ${this.me}; ids may be typed as digits: /talk 12345)`)]
-    for (const command of commands) items.push({ segments: [seg(command.usage.padEnd(44), { fg: "cyan" }), seg(command.summary)] })
+    for (const command of commands) items.push({ segments: [seg(command.usage.padEnd(52), { fg: "cyan" }), seg(command.summary)] })
     if (topic === null) {
       items.push(this.heading(""), this.heading("Keys"))
       for (const key of keyHelpLines()) items.push({ segments: [seg(key.label.padEnd(22), { fg: "yellow" }), seg(key.help)] })
@@ -840,6 +854,10 @@ export class ChatTui {
       if (intent._tag === "quit" && key?.full === "C-q") return this.options.requestQuit()
       if (key?.full === "return") return
       const result = top.handleKey(ch, key)
+      if (result === "unhandled") {
+        this.dispatch(intentOf(ch, key))
+        return
+      }
       if (result === "close") {
         const index = this.popups.indexOf(top)
         if (index >= 0) this.popups.splice(index, 1)
@@ -1089,7 +1107,7 @@ export class ChatTui {
 
     const target = active.target
     const paneWidth = width - sidebarWidth
-    layout.pane.show(renderTimeline(active, this.me), `${active.key}:${active.version}`, { resetScroll: this.switchedBuffer })
+    layout.pane.show(`${active.key}:${active.version}`, () => renderTimeline(active, this.me), { resetScroll: this.switchedBuffer })
     this.switchedBuffer = false
     layout.title.setContent(
       renderTitle(
@@ -1125,7 +1143,7 @@ export class ChatTui {
       this.popupCursor = null
       return
     }
-    const boxWidth = Math.max(20, Math.min(width - 4, 100))
+    const boxWidth = Math.max(20, Math.min(width - 4, 96))
     const innerWidth = boxWidth - 2
     const maxInner = Math.max(3, height - 6)
     const frame = top.frame(innerWidth, maxInner - 2)

@@ -54,7 +54,7 @@ export const COMMANDS: ReadonlyArray<CommandHelp> = [
   { name: "requests", usage: "/requests", summary: "requests received, pending first", aliases: [] },
   { name: "acceptances", usage: "/acceptances", summary: "accepted requests and the topic each opened", aliases: [] },
   { name: "open", usage: "/open user-NNNNN | #group | status", summary: "switch to a conversation, a group or the status buffer", aliases: ["go", "switch"] },
-  { name: "menu", usage: "/menu", summary: "the menu (also Ctrl-O, F1..F7)", aliases: [] },
+  { name: "menu", usage: "/menu", summary: "the menu (also Ctrl-O; F1..F8 open its items directly)", aliases: [] },
   { name: "help", usage: "/help [command]", summary: "commands and keys", aliases: ["?"] },
   { name: "quit", usage: "/quit", summary: "announce offline and exit (also Ctrl-Q, Ctrl-C)", aliases: ["exit", "q"] },
 ]

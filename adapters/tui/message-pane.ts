@@ -48,18 +48,18 @@ export class MessagePane {
   }
 
   /**
-   * Shows `lines`, skipping the work when `key` (buffer and version) did not change. When scrolled
+   * Shows the lines `lines()` builds, called only when `key` (buffer and version) changed. When scrolled
    * up, the view keeps its distance from the end, so older lines paged in on top do not move it.
    * `resetScroll` (another buffer was opened) goes back to following the newest line.
    */
-  show(lines: ReadonlyArray<string>, key: string, options: { readonly resetScroll?: boolean } = {}): void {
+  show(key: string, lines: () => ReadonlyArray<string>, options: { readonly resetScroll?: boolean } = {}): void {
     if (options.resetScroll === true) {
       this.following = true
       this.top = 0
     }
     if (key !== this.contentKey) {
       const fromBottom = this.totalRows() - this.top
-      this.box.setContent(lines.join("\n"))
+      this.box.setContent(lines().join("\n"))
       this.contentKey = key
       // Prepending older lines must not move what the reader is looking at.
       if (!this.following && options.resetScroll !== true) this.top = Math.max(0, this.totalRows() - fromBottom)

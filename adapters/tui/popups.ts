@@ -128,37 +128,55 @@ export class ListPopup implements Popup {
   }
 }
 
-/** An incoming request: y accepts, n refuses, Esc leaves it pending (it stays in /requests). */
+/**
+ * An incoming request: y accepts, n refuses, Esc leaves it pending (it stays in /requests).
+ * It may pop up in the middle of typing, so for `armAfterMs` its keys are not answers: they go on
+ * to the input line ("unhandled"), and a "yes" being typed cannot accept a stranger's request.
+ */
 export class QuestionPopup implements Popup {
+  private readonly armedAt: number
+
   constructor(
     private readonly title: string,
     private readonly question: ReadonlyArray<ReadonlyArray<Segment>>,
-    private readonly onYes: () => void,
-    private readonly onNo: () => void,
-    private readonly onLater: () => void,
-  ) {}
+    private readonly answers: { readonly yes: () => void; readonly no: () => void; readonly later: () => void },
+    private readonly now: () => number,
+    armAfterMs: number,
+  ) {
+    this.armedAt = now() + armAfterMs
+  }
+
+  get armed(): boolean {
+    return this.now() >= this.armedAt
+  }
+
+  /** When the keys start to count (the controller redraws then). */
+  get armsAt(): number {
+    return this.armedAt
+  }
 
   frame(width: number): PopupFrame {
     return {
       title: this.title,
       lines: [styledLine([], width), ...this.question.map((segments) => styledLine([seg("  "), ...segments], width)), styledLine([], width)],
-      footer: "[y] accept · [n] refuse · [Esc] later (stays in F6 requests)",
+      footer: this.armed ? "[y] accept · [n] refuse · [Esc] later (stays in F6 requests)" : "(keys answer in a moment)",
       cursor: null,
     }
   }
 
   handleKey(ch: string | undefined, key: KeyEvent | undefined): PopupKeyResult {
+    if (!this.armed) return "unhandled"
     const name = keyName(ch, key)
     if (name === "y" || name === "S-y") {
-      this.onYes()
+      this.answers.yes()
       return "close"
     }
     if (name === "n" || name === "S-n") {
-      this.onNo()
+      this.answers.no()
       return "close"
     }
     if (name === "escape") {
-      this.onLater()
+      this.answers.later()
       return "close"
     }
     return "handled"

@@ -7,7 +7,12 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Effect, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
+import { LogEntry } from "../../domain/events.ts"
+import { topics, type UserId } from "../../domain/ids.ts"
+import { EventLog } from "../../domain/ports/event-log.port.ts"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
 import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
 
@@ -17,6 +22,20 @@ const TSX = join(ROOT, "node_modules", ".bin", "tsx")
 const STATUS_BAR = /^ (user-[0-9]+) +● connected/m
 
 const available = await tmuxAvailable()
+
+/** A profile whose log already holds `count` messages with `peer`, oldest "message 0". */
+const writeProfileWithHistory = async (dir: string, me: UserId, peer: UserId, count: number): Promise<void> => {
+  const decode = Schema.decodeUnknownSync(LogEntry)
+  const topic = topics.talk(me, peer)
+  const start = Date.now() - 60 * 60 * 1000
+  const entries = [
+    decode({ at: start, clock: 1, event: { _tag: "profile.created", user: me }, out: [] }),
+    ...Array.from({ length: count }, (_, n) =>
+      decode({ at: start + n * 1000, clock: n + 2, event: { _tag: "message.received", id: `history${String(n).padStart(6, "0")}`, from: peer, topic, text: `message ${n}`, sentAt: start + n * 1000, sentClock: n + 2, n: n + 1 }, out: [] }),
+    ),
+  ]
+  await Effect.runPromise(Effect.scoped(EventLog.use((log) => log.append(entries)).pipe(Effect.provide(FileEventLog.layer({ dir })))))
+}
 
 describe.skipIf(!available)("chat client in tmux", () => {
   let broker: BrokerHandle
@@ -58,6 +77,8 @@ describe.skipIf(!available)("chat client in tmux", () => {
     // One-to-one: A asks, B accepts in the popup, both talk.
     await tmux.line("a", `/talk ${idB}`)
     await tmux.waitFor("b", "the request popup on B", `${idA} wants a one-to-one conversation with you`)
+    // The popup ignores keys for a moment (typing in flight must not answer it); its footer says when.
+    await tmux.waitFor("b", "the popup takes answers", "[y] accept")
     await tmux.keys("b", "y")
     await tmux.waitFor("a", "A learns B accepted", `${idB} accepted: conversation open on topic`)
     await tmux.waitFor("b", "B is typing to A", `[@${idA}]`)
@@ -71,7 +92,7 @@ describe.skipIf(!available)("chat client in tmux", () => {
     await tmux.waitFor("a", "A leads #team", "you created #team and lead it")
     await tmux.waitFor("b", "B sees #team listed", "#team (1)")
     await tmux.line("b", "/join team")
-    await tmux.waitFor("a", "the join popup on A", `${idB} asks to join #team`)
+    await tmux.waitFor("a", "the join popup on A", (screen) => screen.includes(`${idB} asks to join #team`) && screen.includes("[y] accept"))
     await tmux.keys("a", "y")
     await tmux.waitFor("b", "B is let in", `${idA} accepted you into #team`)
     await tmux.line("b", "hi team")
@@ -98,5 +119,32 @@ describe.skipIf(!available)("chat client in tmux", () => {
     // Ctrl-Q quits too, with exit status 0.
     await tmux.keys("a", "C-q")
     await tmux.waitFor("a", "A's client exits with 0", "EXIT=0")
+  })
+
+  it("opens a long conversation at its newest page and pages older messages in with PgUp", async () => {
+    const me = "user-10001" as UserId
+    const peer = "user-20002" as UserId
+    const count = 400
+    await writeProfileWithHistory(join(dataDir, "profiles", "pager"), me, peer, count)
+    await tmux.newWindow("p", ROOT)
+    await launch("p", "pager")
+    expect(await idOf("p")).toBe(me)
+    await tmux.line("p", `/open ${peer}`)
+    const first = await tmux.waitFor("p", "the newest messages", `message ${count - 1}`)
+    // Only about two screens were read from the log: the oldest are not there yet.
+    expect(first).not.toContain("message 0\n")
+    expect(first).not.toContain("start of the conversation")
+    // Each PgUp scrolls a screen; at the top the next page is read. Bounded: the history is ~9 screens.
+    let screen = first
+    for (let press = 0; press < 60 && !screen.includes("start of the conversation"); press++) {
+      await tmux.keys("p", "PageUp")
+      screen = await tmux.waitFor("p", "the pane after PgUp", () => true)
+    }
+    screen = await tmux.waitFor("p", "the start of the history", (text) => text.includes("start of the conversation") && /<user-20002> message 0$/m.test(text))
+    // Back to the newest with Alt-End; the title said how much was below meanwhile.
+    await tmux.keys("p", "M-End")
+    await tmux.waitFor("p", "back at the newest message", `message ${count - 1}`)
+    await tmux.keys("p", "C-q")
+    await tmux.waitFor("p", "the pager client exits", "EXIT=0")
   })
 })
