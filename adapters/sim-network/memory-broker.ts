@@ -8,7 +8,8 @@
  */
 import { Effect, Layer, Queue, Stream } from "effect"
 import { Transport, TransportError, type ConnectionState, type Incoming } from "../../domain/ports/transport.port.ts"
-import type { Topic } from "../../domain/ids.ts"
+import { topics, type Topic } from "../../domain/ids.ts"
+import { UserDirectory } from "../../domain/ports/user-directory.port.ts"
 import { mulberry32 } from "../../domain/ports/id-source.port.ts"
 
 export interface MemoryBrokerOptions {
@@ -166,6 +167,11 @@ export class MemoryBroker {
     return delivered
   }
 
+  /** Whether a retained message exists on `topic` (the user directory asks about presence). */
+  hasRetained(topic: string): boolean {
+    return this.retained.has(topic)
+  }
+
   pending(): number {
     let total = 0
     for (const session of this.sessions.values()) if (session.connection) total += session.queue.length
@@ -242,3 +248,7 @@ export const memoryTransportLayer = (broker: MemoryBroker, options: MemoryTransp
       })
     }),
   )
+
+/** The user directory over a MemoryBroker: an id is taken when its retained presence exists. */
+export const memoryUserDirectoryLayer = (broker: MemoryBroker): Layer.Layer<UserDirectory> =>
+  Layer.succeed(UserDirectory, UserDirectory.of({ isTaken: (user) => Effect.sync(() => broker.hasRetained(topics.presence(user))) }))

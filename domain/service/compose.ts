@@ -8,6 +8,7 @@ import type { EventLog, EventLogError } from "../ports/event-log.port.ts"
 import type { WallClock } from "../ports/clock.port.ts"
 import type { IdSource } from "../ports/id-source.port.ts"
 import type { Transport, TransportError } from "../ports/transport.port.ts"
+import type { UserDirectory } from "../ports/user-directory.port.ts"
 import { ChatService, defaultChatServiceOptions, type ChatServiceOptions } from "./chat-service.ts"
 import { Profile, type ProfileSnapshot } from "./profile.ts"
 
@@ -18,10 +19,13 @@ export interface ChatLayers<E> {
   /** Built once the profile is known: the client id and the will come from it. */
   readonly transport: (profile: ProfileSnapshot) => Layer.Layer<Transport, E>
   readonly options?: ChatServiceOptions
+  /** Where a new profile checks that its drawn id is free; without it the first id drawn is kept. */
+  readonly directory?: Layer.Layer<UserDirectory, unknown>
 }
 
 export const chatServiceLayer = <E = TransportError>(layers: ChatLayers<E>) => {
-  const base = Layer.mergeAll(layers.log, layers.clock, layers.ids)
+  const systemPorts = Layer.mergeAll(layers.log, layers.clock, layers.ids)
+  const base = layers.directory === undefined ? systemPorts : Layer.merge(systemPorts, layers.directory)
   const withProfile = Profile.layer.pipe(Layer.provideMerge(base))
   const transport = Layer.unwrap(Effect.map(Profile, layers.transport))
   const withTransport = transport.pipe(Layer.provideMerge(withProfile))

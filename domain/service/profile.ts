@@ -3,7 +3,7 @@
  * user id (it is the MQTT client id) and the Last Will (offline presence of the coming session), so
  * the profile is opened first and the transport layer is built from it.
  */
-import { Context, Effect, Layer, Result, Stream } from "effect"
+import { Context, Effect, Layer, Option, Result, Stream } from "effect"
 import { evolve, initialChatState, requireMe, type ChatState } from "../chat/chat-state.ts"
 import { decideCommand, presenceOut } from "../chat/decide.ts"
 import type { Outgoing } from "../events.ts"
@@ -11,6 +11,7 @@ import type { MessageId, Topic, UserId } from "../ids.ts"
 import { EventLog, EventLogError } from "../ports/event-log.port.ts"
 import { WallClock } from "../ports/clock.port.ts"
 import { IdSource } from "../ports/id-source.port.ts"
+import { UserDirectory } from "../ports/user-directory.port.ts"
 import { envelopeBytes } from "../wire/messages.ts"
 
 export interface ProfileSnapshot {
@@ -44,7 +45,7 @@ export class Profile extends Context.Service<Profile, ProfileSnapshot>()("mqtt-c
         ),
       )
       if (state.me === null) {
-        const user = yield* ids.newUserId
+        const user = yield* drawFreeUserId(ids)
         const now = yield* clock.now
         const entry = decideCommand(state, { _tag: "profile.create", user }, { now, newMessageId: () => { throw new Error("no ids needed") } })
         if (Result.isFailure(entry)) return yield* new EventLogError({ reason: "invalid", message: entry.failure.reason })
@@ -67,5 +68,23 @@ export class Profile extends Context.Service<Profile, ProfileSnapshot>()("mqtt-c
     }),
   )
 }
+
+/** How many ids a new profile draws before giving up: with 90,000 five-digit ids, plenty. */
+const MAX_ID_DRAWS = 20
+
+/** A fresh id that no other user has (when a directory is provided; otherwise the first drawn). */
+const drawFreeUserId = (ids: IdSource["Service"]) =>
+  Effect.gen(function* () {
+    const directory = yield* Effect.serviceOption(UserDirectory)
+    for (let draw = 0; draw < MAX_ID_DRAWS; draw++) {
+      const candidate = yield* ids.newUserId
+      if (Option.isNone(directory)) return candidate
+      const taken = yield* directory.value.isTaken(candidate).pipe(
+        Effect.mapError((error) => new EventLogError({ reason: "io", message: `checking that ${candidate} is free: ${error.message}` })),
+      )
+      if (!taken) return candidate
+    }
+    return yield* new EventLogError({ reason: "invalid", message: `no free user id after ${MAX_ID_DRAWS} draws` })
+  })
 
 const willMessage = (out: Outgoing) => ({ topic: out.topic, payload: envelopeBytes(out.envelope), retain: true as const })

@@ -9,6 +9,7 @@ import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import mqtt from "mqtt"
 import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
+import { knownUserIds, MqttUserDirectory } from "../../adapters/mqtt/user-directory.ts"
 import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
 import { replay, stateToJson } from "../../domain/chat/chat-state.ts"
 import type { GroupName, UserId } from "../../domain/ids.ts"
@@ -123,6 +124,21 @@ export function chatSuite(kind: BrokerKind): void {
       await eventually("A has C's join request", async () => ((await a.run(a.service.listGroups())).find((g) => g.name === "club")?.pending ?? []).includes(c.service.me), TIMEOUT)
       await a.run(a.service.acceptJoin("club", c.service.me))
       await eventually("C is a member", async () => (await c.run(c.service.listGroups())).find((g) => g.name === "club")?.me === "member", TIMEOUT)
+    })
+
+    it("the user directory knows every id that ever connected, so a new profile draws a free one", async () => {
+      const a = await start(newProfileDir())
+      await eventually("A's retained presence is listed", async () => (await knownUserIds({ url: broker.url })).has(a.service.me), TIMEOUT)
+      await stop(a)
+      // Offline users keep their id: their retained presence says offline, but it is there.
+      expect((await knownUserIds({ url: broker.url })).has(a.service.me)).toBe(true)
+      const b = await startUser({
+        log: FileEventLog.layer({ dir: newProfileDir() }),
+        directory: MqttUserDirectory.layer({ url: broker.url }),
+        transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
+      })
+      running.push(b)
+      expect(b.service.me).not.toBe(a.service.me)
     })
 
     it("kill -9 of a client: the others see it offline (Last Will)", async () => {

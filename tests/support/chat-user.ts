@@ -6,6 +6,8 @@ import { ChatService, type ChatNotice, type ChatServiceOptions } from "../../dom
 import { chatServiceLayer } from "../../domain/service/compose.ts"
 import type { ProfileSnapshot } from "../../domain/service/profile.ts"
 import { SystemClock, SystemIds } from "../../adapters/system/system.ts"
+import type { IdSource } from "../../domain/ports/id-source.port.ts"
+import type { UserDirectory } from "../../domain/ports/user-directory.port.ts"
 
 export interface RunningUser {
   readonly service: ChatService["Service"]
@@ -19,12 +21,15 @@ export async function startUser(options: {
   readonly log: Layer.Layer<EventLog, EventLogError>
   readonly transport: (profile: ProfileSnapshot) => Layer.Layer<Transport, unknown>
   readonly serviceOptions?: ChatServiceOptions
+  readonly ids?: Layer.Layer<IdSource>
+  readonly directory?: Layer.Layer<UserDirectory, unknown>
 }): Promise<RunningUser> {
   const scope = await Effect.runPromise(Scope.make())
   const layer = chatServiceLayer({
     log: options.log,
     clock: SystemClock.layer,
-    ids: SystemIds.layer,
+    ids: options.ids ?? SystemIds.layer,
+    ...(options.directory ? { directory: options.directory } : {}),
     transport: options.transport,
     ...(options.serviceOptions ? { options: options.serviceOptions } : {}),
   })

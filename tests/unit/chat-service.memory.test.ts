@@ -5,9 +5,11 @@
  */
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import { MemoryBroker, memoryTransportLayer } from "../../adapters/sim-network/memory-broker.ts"
+import { MemoryBroker, memoryTransportLayer, memoryUserDirectoryLayer } from "../../adapters/sim-network/memory-broker.ts"
+import { IdSource } from "../../domain/ports/id-source.port.ts"
 import { MemoryEventLog } from "../../adapters/storage/memory-event-log.ts"
-import { startUser, type RunningUser } from "../support/chat-user.ts"
+import { eventually, startUser, type RunningUser } from "../support/chat-user.ts"
+import { topics } from "../../domain/ids.ts"
 import { fiveMenuFunctions } from "../support/scenarios.ts"
 
 const running: RunningUser[] = []
@@ -28,6 +30,23 @@ describe("chat service over the in-memory broker", () => {
   it("three users do the five menu functions", async () => {
     const broker = new MemoryBroker({ autoFlush: true })
     await fiveMenuFunctions(await start(broker), await start(broker), await start(broker))
+  })
+
+  it("a new profile never takes an id another user already has", async () => {
+    const broker = new MemoryBroker({ autoFlush: true })
+    const sameDraws = () => IdSource.layerSeeded(5)
+    const first = await startUser({ log: MemoryEventLog.layer, ids: sameDraws(), transport: (p) => memoryTransportLayer(broker, { clientId: p.me, will: p.willFor }) })
+    running.push(first)
+    await eventually("the first user's presence is retained", () => broker.hasRetained(topics.presence(first.service.me)))
+    const second = await startUser({
+      log: MemoryEventLog.layer,
+      ids: sameDraws(),
+      directory: memoryUserDirectoryLayer(broker),
+      transport: (p) => memoryTransportLayer(broker, { clientId: p.me, will: p.willFor }),
+    })
+    running.push(second)
+    expect(second.service.me).not.toBe(first.service.me)
+    expect(second.service.me).toMatch(/^user-\d{5}$/)
   })
 
   it("rejects ids and group names that could inject topics", async () => {

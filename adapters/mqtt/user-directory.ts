@@ -1,0 +1,65 @@
+/**
+ * The user directory on MQTT: every user that ever connected left a retained presence message on
+ * `global_control/presence/<id>`. A short-lived clean session subscribes to them all once, collects
+ * the retained messages, and answers from that set.
+ */
+import { randomBytes } from "node:crypto"
+import { Effect, Layer } from "effect"
+import mqtt from "mqtt"
+import { USER_ID_PATTERN, topics, type UserId } from "../../domain/ids.ts"
+import { UserDirectory, UserDirectoryError } from "../../domain/ports/user-directory.port.ts"
+
+export interface MqttUserDirectoryOptions {
+  readonly url: string
+  /** How long to collect retained messages after the subscription is granted (they come at once). */
+  readonly settleMs?: number
+  readonly connectTimeoutMs?: number
+}
+
+const PRESENCE_PREFIX = "global_control/presence/"
+/** Bound on the ids remembered: the directory is a probe, not a database. */
+const MAX_KNOWN_IDS = 1_000_000
+
+/** The ids that have a retained presence message on the broker at `url`. */
+export const knownUserIds = (options: MqttUserDirectoryOptions): Promise<ReadonlySet<string>> =>
+  new Promise((resolve, reject) => {
+    const known = new Set<string>()
+    const client = mqtt.connect(options.url, {
+      protocolVersion: 4,
+      clean: true,
+      // Not a user id: this probe must not take over anyone's session.
+      clientId: `probe-${randomBytes(6).toString("hex")}`,
+      reconnectPeriod: 0,
+      connectTimeout: options.connectTimeoutMs ?? 5_000,
+    })
+    const fail = (error: Error) => {
+      client.end(true)
+      reject(error)
+    }
+    client.on("error", fail)
+    client.on("message", (topic, payload, packet) => {
+      if (!packet.retain || payload.byteLength === 0 || !topic.startsWith(PRESENCE_PREFIX)) return
+      const user = topic.slice(PRESENCE_PREFIX.length)
+      if (USER_ID_PATTERN.test(user) && known.size < MAX_KNOWN_IDS) known.add(user)
+    })
+    client.on("connect", () => {
+      client.subscribe(topics.presenceWildcard, { qos: 1 }, (error) => {
+        if (error) return fail(error)
+        setTimeout(() => {
+          client.end(false, {}, () => resolve(known))
+        }, options.settleMs ?? 300)
+      })
+    })
+  })
+
+export const MqttUserDirectory = {
+  /** Probes once, when the layer is built; answers every later question from that snapshot. */
+  layer: (options: MqttUserDirectoryOptions): Layer.Layer<UserDirectory, UserDirectoryError> =>
+    Layer.effect(
+      UserDirectory,
+      Effect.tryPromise({
+        try: () => knownUserIds(options),
+        catch: (cause) => new UserDirectoryError({ message: `listing users on ${options.url}: ${String(cause)}` }),
+      }).pipe(Effect.map((known) => UserDirectory.of({ isTaken: (user: UserId) => Effect.succeed(known.has(user)) }))),
+    ),
+} as const
