@@ -785,6 +785,7 @@ export class ChatTui {
       items.push(this.heading(""), this.heading("Keys"))
       for (const key of keyHelpLines()) items.push({ segments: [seg(key.label.padEnd(22), { fg: "yellow" }), seg(key.help)] })
       items.push(this.heading(""), this.heading("Side list: ● online ○ offline · … waiting · ★ you lead · × closed · N unread · ? request"))
+      items.push(this.heading("Mouse: the wheel scrolls (and pages older messages in), a click in the side list opens; Shift+drag selects text"))
     }
     this.pushPopup(new ListPopup(topic === null ? "Help" : `Help: /${topic}`, items, "↑↓ PgUp PgDn scroll · Esc close"))
   }
