@@ -24,6 +24,7 @@ import { WallClock } from "../ports/clock.port.ts"
 import { IdSource } from "../ports/id-source.port.ts"
 import { Transport, type ConnectionState, type Incoming } from "../ports/transport.port.ts"
 import { decodeEnvelope, envelopeBytes, type GroupInfo } from "../wire/messages.ts"
+import type { ConversationContext } from "../conversation/conversation.machine.ts"
 import { Profile } from "./profile.ts"
 
 export class CommandRejected extends Schema.TaggedError<CommandRejected>()("CommandRejected", {
@@ -34,6 +35,8 @@ export interface UserListing {
   readonly user: UserId
   readonly status: "online" | "offline" | "unknown"
   readonly conversation: "idle" | "outgoing" | "incoming" | "active" | "closed"
+  /** How the last attempt with this user ended (refused, timed out, left…), for the UI. */
+  readonly lastOutcome: ConversationContext["lastOutcome"]
 }
 
 export interface GroupListing {
@@ -68,14 +71,17 @@ export interface ChatServiceOptions {
   readonly requestTimeoutMs: number
   /** How often the timeout sweep runs. */
   readonly sweepIntervalMs: number
-  /** How long a message that arrived ahead of an earlier one waits for it before it is shown anyway. */
+  /**
+   * How long a message that arrived ahead of an earlier one waits for it before it is shown anyway,
+   * counted while connected (the missing one cannot arrive while we are not).
+   */
   readonly gapWaitMs: number
 }
 
 export const defaultChatServiceOptions: ChatServiceOptions = {
   requestTimeoutMs: 24 * 60 * 60 * 1000,
   sweepIntervalMs: 1000,
-  gapWaitMs: 3000,
+  gapWaitMs: 5000,
 }
 
 /** Acknowledgements are logged in batches: one record per batch, not per message. */
@@ -136,7 +142,15 @@ export class ChatService extends Context.Service<ChatService, {
   parseUser(input: string): Effect.Effect<UserId, CommandRejected>
   parseGroup(input: string): Effect.Effect<GroupName, CommandRejected>
   /** Counters for diagnostics and tests. */
-  readonly stats: Effect.Effect<{ readonly dropped: number; readonly received: number; readonly published: number; readonly acked: number }>
+  readonly stats: Effect.Effect<{
+    /** Malformed, misrouted or refused input: each also reported as a `dropped` notice. */
+    readonly dropped: number
+    /** Routine traffic that changes nothing: my own echoes, duplicates, repeats. No notice. */
+    readonly ignored: number
+    readonly received: number
+    readonly published: number
+    readonly acked: number
+  }>
 }>()("mqtt-chat/domain/service/ChatService") {
   static readonly layer = (options: ChatServiceOptions = defaultChatServiceOptions) => Layer.effect(ChatService, makeChatService(options))
 }
@@ -148,6 +162,10 @@ type Job =
   | { readonly _tag: "acks" }
   /** Show messages held behind a gap that did not fill in time. */
   | { readonly _tag: "gaps" }
+
+/** Drop reasons that are normal traffic (see decide.ts): counted, not reported. */
+const isRoutine = (reason: string): boolean =>
+  reason === "my own message" || reason === "duplicate" || reason.endsWith("changes nothing") || reason.startsWith("presence announcement on global_control")
 
 /** Jobs decided together and stored with ONE append (one fsync): the service-level group commit. */
 const MAX_BATCH = 256
@@ -165,11 +183,13 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const work = yield* Queue.bounded<Job>(MAX_QUEUED_JOBS)
   const notices = yield* PubSub.sliding<ChatNotice>(4096)
   const acks: MessageId[] = []
-  const counters = { dropped: 0, received: 0, published: 0, acked: 0 }
+  const counters = { dropped: 0, ignored: 0, received: 0, published: 0, acked: 0 }
   const subscribed = new Set<string>()
   let state: ChatState = profile.restored
   let closing = false
   let currentConnection = 0
+  /** When the current connection was made (ms), or null while disconnected. */
+  let connectedSince: number | null = null
 
   // Pure code draws ids through a callback: take them from the injected source.
   const newMessageId = () => Effect.runSync(ids.newMessageId)
@@ -300,6 +320,11 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       for (const { job, reason } of rejected) {
         if (job._tag === "command") yield* Deferred.fail(job.done, new CommandRejected({ message: reason }))
         else if (job._tag === "incoming") {
+          // Echoes of my own messages, QoS 1 duplicates and repeats are normal traffic, not trouble.
+          if (isRoutine(reason)) {
+            counters.ignored += 1
+            continue
+          }
           counters.dropped += 1
           yield* notify({ _tag: "dropped", topic: job.incoming.topic.slice(0, 120), reason })
         }
@@ -317,7 +342,9 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
 
   const sweepTimeouts = Effect.gen(function* () {
     const now = yield* clock.now
-    if (Object.values(state.inbound).some((o) => o.held.length > 0 && now - o.heldSince >= options.gapWaitMs)) {
+    const connectedFor = connectedSince === null ? 0 : now - connectedSince
+    const gapDue = Object.values(state.inbound).some((o) => o.held.length > 0 && now - o.heldSince >= options.gapWaitMs)
+    if (gapDue && connectedFor >= options.gapWaitMs) {
       yield* Queue.offer(work, { _tag: "gaps" })
     }
     for (const [peer, snapshot] of Object.entries(state.conversations)) {
@@ -355,6 +382,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     Stream.runForEach((connection) =>
       Effect.gen(function* () {
         yield* notify({ _tag: "connection", state: connection })
+        connectedSince = connection._tag === "connected" ? yield* clock.now : null
         // Every connection announces itself: its own Will (registered at connect) marks its end.
         if (connection._tag === "connected" && state.online && !closing) {
           currentConnection = connection.connection
@@ -403,7 +431,12 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         return [...users].sort().map((user): UserListing => {
           const presence = state.presence[user]
           const status = presence === undefined ? "unknown" : presence.value === "online" ? "online" : presence.value === "offline" ? "offline" : "unknown"
-          return { user: user as UserId, status, conversation: conversationView(state, user as UserId) }
+          return {
+            user: user as UserId,
+            status,
+            conversation: conversationView(state, user as UserId),
+            lastOutcome: state.conversations[user]?.context.lastOutcome ?? "none",
+          }
         })
       }),
     listGroups: () => listGroups,

@@ -10,7 +10,7 @@ import type { GroupName, UserId } from "../../domain/ids.ts"
 /** What blessed would show: tags removed, escaped braces restored (in one pass, as blessed parses). */
 const visible = (tagged: string) => tagged.replace(/\{\/?[\w\-,;!#]*\}/g, (tag) => (tag === "{open}" ? "{" : tag === "{close}" ? "}" : ""))
 
-const user = (id: string, status: UserListing["status"]): UserListing => ({ user: id as UserId, status, conversation: "idle" })
+const user = (id: string, status: UserListing["status"]): UserListing => ({ user: id as UserId, status, conversation: "idle", lastOutcome: "none" })
 const group = (name: string): GroupListing => ({ name: name as GroupName, leader: "user-1" as UserId, members: ["user-1" as UserId], me: "listed", pending: [] })
 const status: BufferSummary = { key: "status", number: 1, label: "status", unread: 0, requestPending: false, kind: "status", presence: null, conversation: null, membership: null }
 
