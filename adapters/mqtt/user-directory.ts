@@ -53,13 +53,19 @@ export const knownUserIds = (options: MqttUserDirectoryOptions): Promise<Readonl
   })
 
 export const MqttUserDirectory = {
-  /** Probes once, when the layer is built; answers every later question from that snapshot. */
-  layer: (options: MqttUserDirectoryOptions): Layer.Layer<UserDirectory, UserDirectoryError> =>
-    Layer.effect(
-      UserDirectory,
-      Effect.tryPromise({
-        try: () => knownUserIds(options),
-        catch: (cause) => new UserDirectoryError({ message: `listing users on ${options.url}: ${String(cause)}` }),
-      }).pipe(Effect.map((known) => UserDirectory.of({ isTaken: (user: UserId) => Effect.succeed(known.has(user)) }))),
-    ),
+  /**
+   * Probes the broker at the first question only (an existing profile never asks, and pays
+   * nothing), then answers from that snapshot.
+   */
+  layer: (options: MqttUserDirectoryOptions): Layer.Layer<UserDirectory> =>
+    Layer.sync(UserDirectory, () => {
+      let snapshot: Promise<ReadonlySet<string>> | undefined
+      return UserDirectory.of({
+        isTaken: (user: UserId) =>
+          Effect.tryPromise({
+            try: () => (snapshot ??= knownUserIds(options)),
+            catch: (cause) => new UserDirectoryError({ message: `listing users on ${options.url}: ${String(cause)}` }),
+          }).pipe(Effect.map((known) => known.has(user))),
+      })
+    }),
 } as const

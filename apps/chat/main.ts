@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
+import { MqttUserDirectory } from "../../adapters/mqtt/user-directory.ts"
 import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
 import { SystemClock, SystemIds } from "../../adapters/system/system.ts"
 import { bridgeChatService } from "../../adapters/tui/chat-port.ts"
@@ -118,6 +119,7 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     log: FileEventLog.layer({ dir: options.profileDir }),
     clock: SystemClock.layer,
     ids: SystemIds.layer,
+    directory: MqttUserDirectory.layer({ url: broker.url }),
     transport: (profile) =>
       MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor, onLog: (line) => diagnostics.write(line) }),
     options: { ...defaultChatServiceOptions, requestTimeoutMs: options.requestTimeoutMs },
