@@ -1,0 +1,148 @@
+/**
+ * Command-line options of the simulator, parsed by hand: a few numbers, each checked against a
+ * range, and one line of explanation for any mistake.
+ */
+
+export interface SimOptions {
+  readonly seed: number
+  readonly users: number
+  readonly steps: number
+  /** Probability that a delivery is a duplicate (the message stays in flight and arrives again). */
+  readonly duplicate: number
+  /** Probability that a delivery is picked at random among those ready instead of the oldest. */
+  readonly reorder: number
+  /** Probability that a user's action is to disconnect for a while (instead of a command). */
+  readonly offline: number
+  readonly json: boolean
+  /** Leave the wall-clock measurement out, so the output is byte-identical for a seed. */
+  readonly timing: boolean
+  /** Where to write every user's log as a profile directory, if anywhere. */
+  readonly logsDir: string | undefined
+}
+
+export type ParsedSimOptions =
+  | { readonly kind: "run"; readonly options: SimOptions }
+  | { readonly kind: "help"; readonly text: string }
+  | { readonly kind: "error"; readonly message: string }
+
+/** The seed feeds mulberry32, which takes 32 bits. */
+export const MAX_SEED = 2 ** 32 - 1
+export const MIN_USERS = 2
+/** The invariant check compares every pair of users: quadratic, so kept modest. */
+export const MAX_USERS = 1000
+export const MAX_STEPS = 1_000_000
+
+export const DEFAULT_SIM_OPTIONS: SimOptions = {
+  seed: 42,
+  users: 50,
+  steps: 20_000,
+  duplicate: 0.05,
+  reorder: 0.2,
+  offline: 0.02,
+  json: false,
+  timing: true,
+  logsDir: undefined,
+}
+
+export const simUsage = `mqtt-chat simulator — many virtual users on the real chat core, one thread, one seed
+
+Usage: npm run sim -- [options]        (or: npx tsx apps/sim/main.ts [options])
+
+Options:
+  --seed N         seed of every random choice (0-${MAX_SEED}, default ${DEFAULT_SIM_OPTIONS.seed})
+  --users N        virtual users (${MIN_USERS}-${MAX_USERS}, default ${DEFAULT_SIM_OPTIONS.users})
+  --steps N        steps: a command, a delivery or a clock advance each (1-${MAX_STEPS}, default ${DEFAULT_SIM_OPTIONS.steps})
+  --duplicate P    probability that a delivery is duplicated (0-1, default ${DEFAULT_SIM_OPTIONS.duplicate})
+  --reorder P      probability that a delivery is not the oldest one (0-1, default ${DEFAULT_SIM_OPTIONS.reorder})
+  --offline P      probability that a user's action is to go offline for a while (0-1, default ${DEFAULT_SIM_OPTIONS.offline})
+  --logs DIR       write each user's log to DIR/<user-id>/events.log (DIR new or empty), for
+                   npm run replay -- check | timeline | state | merge
+  --json           print the report as JSON
+  --no-timing      leave out the wall-clock measurement: the output is then byte-identical per seed
+  -h, --help       show this help
+
+At the end everyone comes back online, the network drains, and the invariants are checked:
+pairs agree on their conversation, every user sees the same group information, replaying each
+user's log gives its live state, and no message reaches a history twice.
+Exit code: 0 all invariants hold, 1 one failed, 2 bad options.
+`
+
+const INTEGER = /^[0-9]{1,10}$/
+const PROBABILITY = /^(0(\.[0-9]{1,9})?|1(\.0{1,9})?|\.[0-9]{1,9})$/
+
+const parseInteger = (name: string, text: string, min: number, max: number): number | string => {
+  if (!INTEGER.test(text)) return `${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(text.slice(0, 40))}`
+  const value = Number(text)
+  return value >= min && value <= max ? value : `${name} must be from ${min} to ${max}, not ${value}`
+}
+
+const parseProbability = (name: string, text: string): number | string =>
+  PROBABILITY.test(text) ? Number(text) : `${name} must be a probability from 0 to 1, not ${JSON.stringify(text.slice(0, 40))}`
+
+const VALUE_OPTIONS = ["--seed", "--users", "--steps", "--duplicate", "--reorder", "--offline", "--logs"] as const
+type ValueOption = (typeof VALUE_OPTIONS)[number]
+const isValueOption = (name: string): name is ValueOption => (VALUE_OPTIONS as ReadonlyArray<string>).includes(name)
+const FLAG_OPTIONS = ["--json", "--no-timing"] as const
+type FlagOption = (typeof FLAG_OPTIONS)[number]
+const isFlagOption = (name: string): name is FlagOption => (FLAG_OPTIONS as ReadonlyArray<string>).includes(name)
+
+export const parseSimOptions = (argv: ReadonlyArray<string>): ParsedSimOptions => {
+  const values = new Map<ValueOption, string>()
+  const flags = new Set<FlagOption>()
+  // Each turn consumes one or two arguments: at most argv.length turns.
+  for (let i = 0; i < argv.length; i++) {
+    const argument = argv[i] ?? ""
+    if (argument === "-h" || argument === "--help") return { kind: "help", text: simUsage }
+    if (isFlagOption(argument)) {
+      if (flags.has(argument)) return { kind: "error", message: `${argument} given twice` }
+      flags.add(argument)
+      continue
+    }
+    const equals = argument.indexOf("=")
+    const name = equals > 0 ? argument.slice(0, equals) : argument
+    if (!isValueOption(name)) {
+      return { kind: "error", message: argument.startsWith("-") ? `unknown option ${JSON.stringify(argument.slice(0, 40))} (see --help)` : `unexpected argument ${JSON.stringify(argument.slice(0, 40))} (see --help)` }
+    }
+    let value: string | undefined
+    if (equals > 0) value = argument.slice(equals + 1)
+    else {
+      value = argv[i + 1]
+      i += 1
+    }
+    if (value === undefined || value === "" || (equals < 0 && value.startsWith("--"))) return { kind: "error", message: `${name} needs a value` }
+    if (values.has(name)) return { kind: "error", message: `${name} given twice` }
+    values.set(name, value)
+  }
+
+  const integer = (name: ValueOption, min: number, max: number, fallback: number): number | string => {
+    const text = values.get(name)
+    return text === undefined ? fallback : parseInteger(name, text, min, max)
+  }
+  const probability = (name: ValueOption, fallback: number): number | string => {
+    const text = values.get(name)
+    return text === undefined ? fallback : parseProbability(name, text)
+  }
+  const seed = integer("--seed", 0, MAX_SEED, DEFAULT_SIM_OPTIONS.seed)
+  const users = integer("--users", MIN_USERS, MAX_USERS, DEFAULT_SIM_OPTIONS.users)
+  const steps = integer("--steps", 1, MAX_STEPS, DEFAULT_SIM_OPTIONS.steps)
+  const duplicate = probability("--duplicate", DEFAULT_SIM_OPTIONS.duplicate)
+  const reorder = probability("--reorder", DEFAULT_SIM_OPTIONS.reorder)
+  const offline = probability("--offline", DEFAULT_SIM_OPTIONS.offline)
+  for (const checked of [seed, users, steps, duplicate, reorder, offline]) {
+    if (typeof checked === "string") return { kind: "error", message: checked }
+  }
+  return {
+    kind: "run",
+    options: {
+      seed: seed as number,
+      users: users as number,
+      steps: steps as number,
+      duplicate: duplicate as number,
+      reorder: reorder as number,
+      offline: offline as number,
+      json: flags.has("--json"),
+      timing: !flags.has("--no-timing"),
+      logsDir: values.get("--logs"),
+    },
+  }
+}
