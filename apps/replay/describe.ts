@@ -1,0 +1,96 @@
+/**
+ * One record as one terminal line. Everything that came from the log is untrusted: chat text,
+ * reasons and topics could carry escape sequences (set the title, write the clipboard, move the
+ * cursor) or bidi overrides that reorder the line; the finished line goes through the project's
+ * sanitiser, so it can only print.
+ */
+import { sanitizeText } from "../../adapters/tui/sanitize.ts"
+import type { DomainEvent, LogRecord } from "../../domain/events.ts"
+import type { GroupInfo } from "../../domain/wire/messages.ts"
+
+/** Chat text is cut to this many characters in a line. */
+export const TEXT_PREVIEW_CHARS = 80
+/** The largest time a Date can hold (ms): beyond it the record's `at` is printed as a number. */
+const MAX_DATE_MS = 8.64e15
+
+/** One line, safe for a terminal: no escape sequence, control character or bidi override survives. */
+export const terminalLine = (text: string): string => sanitizeText(text, { keepNewlines: false })
+
+/** Untrusted text as a quoted, inert, shortened preview. */
+export const preview = (text: string, maxChars = TEXT_PREVIEW_CHARS): string =>
+  `"${sanitizeText(text, { keepNewlines: false, maxLength: maxChars })}"`
+
+export const isoTime = (ms: number): string => (ms <= MAX_DATE_MS ? new Date(ms).toISOString() : `@${ms}`)
+
+const describeInfo = (info: GroupInfo): string =>
+  info.dissolved
+    ? `${info.name} v${info.version} dissolved`
+    : `${info.name} v${info.version}, leader ${info.leader}, ${info.members.length} member${info.members.length === 1 ? "" : "s"}`
+
+/** A short summary of the event: who, what, and a preview of any text. */
+export const describeEvent = (event: DomainEvent): string => {
+  switch (event._tag) {
+    case "profile.created":
+      return `I am ${event.user}`
+    case "session.started":
+    case "session.ended":
+      return `session ${event.session}`
+    case "presence.observed":
+      return `${event.user} ${event.status} (session ${event.session}, connection ${event.connection})`
+    case "conversation.request.sent":
+    case "conversation.accept.sent":
+    case "conversation.leave.sent":
+      return `to ${event.peer}`
+    case "conversation.refuse.sent":
+      return `to ${event.peer} ${preview(event.reason)}`
+    case "conversation.timed-out":
+      return `with ${event.peer}`
+    case "conversation.stance.received": {
+      const refuses = event.refuses === null ? "" : `, ends attempt ${event.refuses}`
+      const reason = event.reason === "" ? "" : ` ${preview(event.reason)}`
+      return `${event.kind} from ${event.peer}, attempt ${event.attempt}${refuses}${reason}`
+    }
+    case "group.created":
+    case "group.join.sent":
+    case "group.leave.sent":
+      return event.group
+    case "group.info.received":
+      return `${describeInfo(event.info)}, from ${event.from}`
+    case "group.join.received":
+      return `${event.group} from ${event.from}, attempt ${event.attempt}`
+    case "group.accept.sent":
+      return `${event.group} admits ${event.member}`
+    case "group.accept.received":
+      return `${describeInfo(event.info)}, from ${event.from}`
+    case "group.refuse.sent":
+      return `${event.group} refuses ${event.member} ${preview(event.reason)}`
+    case "group.refuse.received":
+      return `${event.group} from ${event.from}, attempt ${event.attempt} ${preview(event.reason)}`
+    case "group.leave.received":
+      return `${event.group} from ${event.from}`
+    case "message.sent":
+      return `on ${event.topic} #${event.n} ${preview(event.text)}`
+    case "message.received":
+    case "message.held":
+      return `from ${event.from} on ${event.topic} #${event.n} ${preview(event.text)}`
+    case "outbox.acked":
+      return `${event.ids.length} send${event.ids.length === 1 ? "" : "s"} acknowledged`
+  }
+}
+
+const outCount = (record: LogRecord): string => (record.out.length === 0 ? "" : ` (+${record.out.length} out)`)
+
+/** A timeline line: seq, time, clock, event tag, summary. */
+export const timelineLine = (record: LogRecord): string =>
+  terminalLine(`${String(record.seq).padStart(7)}  ${isoTime(record.at)}  clock ${String(record.clock).padEnd(6)} ${record.event._tag.padEnd(28)} ${describeEvent(record.event)}${outCount(record)}`)
+
+/** A merged-timeline line: clock first (the order), then whose log and which record. */
+export const mergedLine = (who: string, record: LogRecord): string =>
+  terminalLine(`clock ${String(record.clock).padEnd(6)} ${who.padEnd(12)} #${String(record.seq).padEnd(6)} ${isoTime(record.at)}  ${record.event._tag.padEnd(28)} ${describeEvent(record.event)}${outCount(record)}`)
+
+/**
+ * JSON for the terminal: C1 controls, bidi controls and line separators are written as \u escapes
+ * (JSON.stringify escapes C0 itself), so the output stays valid JSON and says the same thing.
+ */
+export const inertJson = (value: unknown): string =>
+  JSON.stringify(value, null, 2).replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
