@@ -21,6 +21,18 @@ if (parsed.kind === "error") {
   process.stderr.write(`sim: ${parsed.message}\n`)
   process.exit(EXIT_USAGE)
 }
+/** Written whatever the outcome: the logs of a failing run are the ones worth reading. */
+const writeLogs = (dir: string, users: Parameters<typeof writeUserLogs>[1]): boolean => {
+  try {
+    writeUserLogs(dir, users)
+    process.stderr.write(`sim: ${users.length} logs written under ${dir}\n`)
+    return true
+  } catch (error) {
+    process.stderr.write(`sim: could not write the logs: ${error instanceof Error ? error.message : String(error)}\n`)
+    return false
+  }
+}
+
 const options = parsed.options
 const logsDir = options.logsDir
 if (logsDir !== undefined && fs.existsSync(logsDir) && (!fs.statSync(logsDir).isDirectory() || fs.readdirSync(logsDir).length > 0)) {
@@ -30,11 +42,8 @@ if (logsDir !== undefined && fs.existsSync(logsDir) && (!fs.statSync(logsDir).is
 try {
   const { report, users } = simulate(options)
   process.stdout.write(options.json ? formatReportJson(report) : formatReportTable(report))
-  if (logsDir !== undefined) {
-    writeUserLogs(logsDir, users)
-    process.stderr.write(`sim: ${users.length} logs written under ${logsDir}\n`)
-  }
-  process.exitCode = report.ok ? 0 : EXIT_INVARIANT_FAILED
+  const logsWritten = logsDir === undefined || writeLogs(logsDir, users)
+  process.exitCode = !report.ok ? EXIT_INVARIANT_FAILED : logsWritten ? 0 : EXIT_USAGE
 } catch (error) {
   // A broken bound or internal invariant (a message storm, a disagreement with the cluster).
   process.stderr.write(`sim: the run stopped: ${error instanceof Error ? error.message : String(error)}\n`)

@@ -226,7 +226,17 @@ export const simulate = (options: SimConfig, now: () => number = () => performan
 
   const startMs = cluster.now
   const started = now()
-  cluster.users.forEach((_, index) => connect(index))
+  /** Delivers in order while more than `limit` are in flight, within `budget` deliveries. */
+  const drainDownTo = (limit: number, budget: number): void => {
+    let delivered = 0
+    while (inFlight.size > limit && delivered < budget && deliver(false, false)) delivered += 1
+  }
+  // Every arrival is announced to everyone (presence fans out: N users cost N² deliveries), so users
+  // arrive one at a time and the broker catches up whenever the backlog passes the soft limit.
+  cluster.users.forEach((_, index) => {
+    connect(index)
+    drainDownTo(softLimit, MAX_IN_FLIGHT)
+  })
   for (let step = 0; step < options.steps; step++) {
     backAt.forEach((at, index) => { if (at !== undefined && at <= step) connect(index) })
     if (inFlight.size >= softLimit && deliver(false, false)) continue
@@ -239,9 +249,7 @@ export const simulate = (options: SimConfig, now: () => number = () => performan
   }
   // Everyone back, then deliver everything in order, bounded.
   backAt.forEach((at, index) => { if (at !== undefined) connect(index) })
-  const budget = finalDrainBudget(options.users)
-  let drained = 0
-  while (drained < budget && deliver(false, false)) drained += 1
+  drainDownTo(0, finalDrainBudget(options.users))
   const elapsedMs = now() - started
   if (cluster.counters.delivered !== counts.deliveries || cluster.counters.dropped !== counts.dropped || cluster.counters.commands !== counts.commands) {
     throw new Error("invariant: the simulator's counts disagree with the cluster's")

@@ -29,7 +29,7 @@ const runSim = (args: ReadonlyArray<string>): Promise<Ran> =>
   })
 
 const BAD_INPUT: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
-  [["--users", "1"], /^sim: --users must be from 2 to 1000, not 1\n$/],
+  [["--users", "1"], /^sim: --users must be from 2 to 500, not 1\n$/],
   [["--steps", "12abc"], /^sim: --steps must be an integer from 1 to 1000000, not "12abc"\n$/],
   [["--reorder", "1.5"], /^sim: --reorder must be a probability from 0 to 1, not "1.5"\n$/],
   [["--seed"], /^sim: --seed needs a value\n$/],
