@@ -53,17 +53,32 @@ export const pairsAgree = (users: ReadonlyArray<SimUser>): InvariantResult => {
   return result("pairs agree on their conversation", undefined, `${pairs} pairs, ${active} active`)
 }
 
+const SHOWN_VALUE_CHARS = 60
+
+/** What differs between two values: the differing fields of two objects, else both values, shortened. */
+export const describeDifference = (a: unknown, b: unknown): string => {
+  const short = (value: unknown) => {
+    const text = canonicalJson(value)
+    return text.length > SHOWN_VALUE_CHARS ? `${text.slice(0, SHOWN_VALUE_CHARS - 1)}…` : text
+  }
+  const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value)
+  if (!isObject(a) || !isObject(b)) return `${short(a)} vs ${short(b)}`
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()
+  return keys.filter((key) => canonicalJson(a[key]) !== canonicalJson(b[key])).map((key) => `${key} ${short(a[key])} vs ${short(b[key])}`).join(", ")
+}
+
 /** Every user holds the same information for every group (or none at all for a group never founded). */
 export const groupViewsEqual = (users: ReadonlyArray<SimUser>, groups: ReadonlyArray<GroupName>): InvariantResult => {
   let founded = 0
   for (const group of groups) {
     const first = users[0]
     if (first === undefined) break
-    const expected = canonicalJson(first.state.groups[group]?.context.info ?? null)
+    const expectedInfo = first.state.groups[group]?.context.info ?? null
+    const expected = canonicalJson(expectedInfo)
     for (const user of users) {
-      const seen = canonicalJson(user.state.groups[group]?.context.info ?? null)
-      if (seen !== expected) {
-        return result("group information equal for every user", `${group}: ${first.id} has ${expected.slice(0, 160)}, ${user.id} has ${seen.slice(0, 160)}`, "")
+      const info = user.state.groups[group]?.context.info ?? null
+      if (canonicalJson(info) !== expected) {
+        return result("group information equal for every user", `${group}: ${first.id} vs ${user.id}: ${describeDifference(expectedInfo, info)}`, "")
       }
     }
     if (expected !== "null") founded += 1

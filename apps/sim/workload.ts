@@ -49,6 +49,12 @@ export type CommandKind = keyof typeof COMMAND_WEIGHTS
 
 /** Share of commands aimed blindly at a random peer or group instead of one the state suggests. */
 export const BLIND_COMMAND_PROBABILITY = 0.1
+/**
+ * A request waiting for me is answered before anything else this often (the chat shows it in a
+ * popup); answers are mostly yes, so conversations open and groups grow.
+ */
+export const ANSWER_PENDING_PROBABILITY = 0.5
+export const ANSWER_YES_PROBABILITY = 0.8
 
 /** A few groups per handful of users, so names are contended (two founders, re-creation after dissolving). */
 export const groupNamesFor = (users: number): ReadonlyArray<GroupName> => {
@@ -83,6 +89,24 @@ const groupsWhere = (state: ChatState, wanted: ReadonlyArray<string>): ReadonlyA
 const pendingJoins = (state: ChatState): ReadonlyArray<{ readonly group: GroupName; readonly user: UserId }> =>
   groupsWhere(state, ["leading"]).flatMap((group) => (state.groups[group]?.context.pending ?? []).map((p) => ({ group, user: p.user })))
 
+/** An answer to a pending conversation request or join request, when the user takes one up. */
+const answerPending = (random: Random, state: ChatState): CommandChoice | undefined => {
+  const incoming = peersWhere(state, ["incoming"])
+  const joins = pendingJoins(state)
+  if ((incoming.length === 0 && joins.length === 0) || random() >= ANSWER_PENDING_PROBABILITY) return undefined
+  const yes = random() < ANSWER_YES_PROBABILITY
+  const peer = pickOne(random, incoming)
+  if (peer !== undefined) {
+    return yes
+      ? { kind: "conversation.accept", command: { _tag: "conversation.accept", peer } }
+      : { kind: "conversation.refuse", command: { _tag: "conversation.refuse", peer, reason: "not now" } }
+  }
+  const join = pickOne(random, joins)!
+  return yes
+    ? { kind: "group.accept", command: { _tag: "group.accept", group: join.group, user: join.user } }
+    : { kind: "group.refuse", command: { _tag: "group.refuse", group: join.group, user: join.user, reason: "full" } }
+}
+
 export interface CommandChoice {
   readonly kind: CommandKind
   readonly command: Command
@@ -100,6 +124,8 @@ export const chooseCommand = (
   groups: ReadonlyArray<GroupName>,
   textCounter: number,
 ): CommandChoice => {
+  const answer = answerPending(random, state)
+  if (answer !== undefined) return answer
   const kind = pickWeighted(random, COMMAND_WEIGHTS)
   const blind = random() < BLIND_COMMAND_PROBABILITY
   const anyPeer = (): UserId => pickOne(random, others) ?? me
