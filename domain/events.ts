@@ -22,6 +22,8 @@ const ReceivedFields = {
   n: PositiveInt,
 }
 
+export const MAX_OUT_PER_RECORD = 300
+
 export const DomainEvent = Schema.Union([
   // --- profile and my own sessions
   Schema.TaggedStruct("profile.created", { user: UserId }),
@@ -80,7 +82,8 @@ export const LogEntry = Schema.Struct({
   /** Lamport clock after this event: orders records across users' logs. */
   clock: NonNegativeInt,
   event: DomainEvent,
-  out: Schema.Array(Outgoing).check(Schema.isMaxLength(16)),
+  /** One decision's messages: a leader leaving refuses every pending join (at most 256) at once. */
+  out: Schema.Array(Outgoing).check(Schema.isMaxLength(MAX_OUT_PER_RECORD)),
 })
 export type LogEntry = typeof LogEntry.Type
 

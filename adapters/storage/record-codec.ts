@@ -12,7 +12,8 @@ import { Result, Schema } from "effect"
 import { LogRecord } from "../../domain/events.ts"
 
 /** A whole line, newline included. Longer lines are corrupt by definition: never parsed. */
-export const MAX_LINE_BYTES = 64 * 1024
+/** A record carries at most 300 messages (a leader refusing every pending join): about 150 KiB. */
+export const MAX_LINE_BYTES = 1024 * 1024
 export const NEWLINE = 0x0a
 const SPACE = 0x20
 const CHECKSUM_DIGITS = 8

@@ -261,10 +261,13 @@ const stepConversation = (state: ChatState, peer: UserId, event: Parameters<type
 const stepGroup = (state: ChatState, group: GroupName, event: Parameters<typeof transition<typeof groupMachine>>[2]) => {
   const before = groupOf(state, group)
   const [after, actions] = transition(groupMachine, before, event)
+  const inside = (value: unknown) => value === "member" || value === "leading"
+  const next = { ...state, groups: { ...state.groups, [group]: after } }
   return {
     before,
     after,
-    state: { ...state, groups: { ...state.groups, [group]: after } },
+    // Joining (again): what members sent while I was out never comes, so numbering starts afresh.
+    state: inside(after.value) && !inside(before.value) ? forgetSenderOrder(next, topics.groupTalk(group)) : next,
     actions: collect<GroupAction>(actions).map((action) => ({ machine: "group" as const, group, action })),
   }
 }
@@ -296,6 +299,16 @@ const noteConversationHistory = (
     acceptances = appendBounded(acceptances, { kind: "chat", by, peer, group: null, topic: topics.talk(me, peer), at }, MAX_REQUEST_HISTORY)
   }
   return requests === state.requests && acceptances === state.acceptances ? state : { ...state, requests, acceptances }
+}
+
+/** Drops the per-sender order of one topic: held messages there are shown, numbering restarts. */
+const forgetSenderOrder = (state: ChatState, topic: Topic): ChatState => {
+  const prefix = `${topic} `
+  const keys = Object.keys(state.inbound).filter((k) => k.startsWith(prefix) && (state.inbound[k]?.held.length ?? 0) === 0)
+  if (keys.length === 0) return state
+  const inbound = { ...state.inbound }
+  for (const key of keys) delete inbound[key]
+  return { ...state, inbound }
 }
 
 /** Message counts per topic and each sender's order: plain data, no statechart on the hot path. */
@@ -369,8 +382,11 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
         : event._tag === "conversation.timed-out" ? ({ type: "timeout" } as const)
         : ({ type: "stance.receive", stance: stanceOf(event) } as const)
       const stepped = stepConversation(state, event.peer, machineEvent, at)
+      // Re-established: what the peer sent while we were not talking was dropped, so its numbering starts afresh.
+      const reopened = stepped.after.value === "active" && stepped.before.value !== "active"
+      const afterStep = reopened ? forgetSenderOrder(stepped.state, stepped.after.context.topic as Topic) : stepped.state
       return {
-        state: noteConversationHistory(stepped.state, event, event.peer, stepped.before, stepped.after, at),
+        state: noteConversationHistory(afterStep, event, event.peer, stepped.before, stepped.after, at),
         actions: stepped.actions,
       }
     }
@@ -415,8 +431,13 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
     }
     case "group.refuse.received":
       return stepGroup(state, event.group, { type: "refuse.receive", from: event.from, attempt: event.attempt })
-    case "group.leave.sent":
-      return stepGroup(state, event.group, { type: "leave.send" })
+    case "group.leave.sent": {
+      const stepped = stepGroup(state, event.group, { type: "leave.send" })
+      // Leaving as leader refuses the pending requests (send.refuseAll): my list says so too.
+      if (stepped.before.value !== "leading") return stepped
+      const requests = stepped.state.requests.map((r) => (r.kind === "group" && r.group === event.group && r.status === "pending" ? { ...r, status: "refused" as const } : r))
+      return { ...stepped, state: { ...stepped.state, requests } }
+    }
     case "group.leave.received":
       return stepGroup(state, event.group, { type: "leave.receive", from: event.from })
     case "message.sent":

@@ -70,7 +70,9 @@ export type ConversationView = "idle" | "outgoing" | "incoming" | "active" | "cl
 
 /** The whole negotiation in one pure function: what both stances mean together. */
 export const viewOf = (mine: Stance, theirs: Stance): ConversationView => {
-  if (mine.wants && theirs.wants) return "active"
+  // An acceptance the other side has since ended (by leaving) no longer counts as wanting.
+  const ended = mine.refuses === theirs.attempt || theirs.refuses === mine.attempt
+  if (mine.wants && theirs.wants && !ended) return "active"
   const iAsk = mine.wants && !mine.conditional && theirs.refuses !== mine.attempt
   const theyAsk = theirs.wants && !theirs.conditional && mine.refuses !== theirs.attempt
   if (iAsk) return "outgoing"
@@ -88,7 +90,10 @@ export const conversationMachine = setup({
   },
   actions: {
     "send.stance": (_, _params: { kind: StanceKind; stance: Stance }) => {},
-    ask: assign(({ context }) => ({ mine: next(context.mine, { wants: true, conditional: false, refuses: null }) })),
+    ask: assign(({ context }) => ({
+      // Asking again after I left keeps the peer's ended acceptance ended: the peer is asked anew.
+      mine: next(context.mine, { wants: true, conditional: false, refuses: context.mine.refuses === context.theirs.attempt ? context.mine.refuses : null }),
+    })),
     acceptTheirs: assign(({ context }) => ({ mine: next(context.mine, { wants: true, conditional: true, refuses: null }) })),
     refuseTheirs: assign(({ context }) => ({
       mine: next(context.mine, { wants: false, conditional: false, refuses: context.theirs.attempt }),

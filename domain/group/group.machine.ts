@@ -97,7 +97,10 @@ export const shouldAdopt = (current: GroupInfo | null, incoming: GroupInfo, from
   // (naming a successor, itself no longer a member). A different founding is written by the leader
   // it names.
   const authorised = sameLineage(current, incoming)
-    ? from === current.leader && (incoming.leader === from || !incoming.members.includes(from))
+    ? (from === current.leader && (incoming.leader === from || !incoming.members.includes(from))) ||
+      // A leader handed the lead to while I was away (I missed the handover): one of the members
+      // I know, publishing itself as leader. Without signatures members are trusted this far.
+      (from === incoming.leader && current.members.includes(from))
     : from === incoming.leader
   return authorised && compareGroupInfo(incoming, current) > 0
 }
@@ -188,6 +191,8 @@ export const groupMachine = setup({
       const info = withoutMember(mustHaveInfo(context), context.me)
       return { info, leaving: true, pending: [], settledAttempt: context.joinAttempt }
     }),
+    /** I was named leader after I left: pass it on to the next member (or dissolve). */
+    handOverAgain: assign(({ context }) => ({ info: withoutMember(mustHaveInfo(context), context.me), pending: [] })),
     /** Leadership was handed to me by information the old leader published: publish it as mine. */
     takeOverLeadership: assign(({ context }) => {
       const info = mustHaveInfo(context)
@@ -237,6 +242,14 @@ export const groupMachine = setup({
   initial: "settling",
   on: {
     "info.receive": [
+      {
+        // Handed the lead while my own leave was on its way: I leave as leader in turn.
+        guard: ({ context, event }) =>
+          event.type === "info.receive" && context.leaving && event.info.leader === context.me && !event.info.dissolved &&
+          shouldAdopt(context.info, event.info, event.from),
+        target: ".settling",
+        actions: ["adopt", "handOverAgain", { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) }],
+      },
       {
         guard: "isHandoverToMe",
         target: ".settling",

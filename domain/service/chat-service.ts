@@ -163,6 +163,12 @@ type Job =
   /** Show messages held behind a gap that did not fill in time. */
   | { readonly _tag: "gaps" }
 
+/** The log port's bound on one append (adapters/storage/log-rules.ts enforces it). */
+const MAX_ENTRIES_PER_APPEND = 1024
+
+const chunks = <A>(items: ReadonlyArray<A>, size: number): ReadonlyArray<ReadonlyArray<A>> =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
+
 /** Drop reasons that are normal traffic (see decide.ts): counted, not reported. */
 const isRoutine = (reason: string): boolean =>
   reason === "my own message" || reason === "duplicate" || reason.endsWith("changes nothing") || reason.startsWith("presence announcement on global_control")
@@ -297,7 +303,12 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         }
       }
       if (stored.length > 0) {
-        const appended = yield* log.append(stored.map(({ record: { seq: _seq, ...entry } }) => entry)).pipe(Effect.result)
+        const entries = stored.map(({ record: { seq: _seq, ...entry } }) => entry)
+        // The log takes at most MAX_ENTRIES_PER_APPEND per call; a gap release can exceed it.
+        const appended = yield* Effect.forEach(chunks(entries, MAX_ENTRIES_PER_APPEND), (chunk) => log.append(chunk)).pipe(
+          Effect.map((parts) => parts.flat()),
+          Effect.result,
+        )
         if (Result.isFailure(appended)) {
           for (const { job } of stored) rejected.push({ job, reason: `could not store: ${appended.failure.message}` })
           stored.length = 0

@@ -134,6 +134,23 @@ describe("one-to-one negotiation", () => {
     }
   })
 
+  it("after a leave, asking again is a new request the peer must answer", () => {
+    for (const leaver of [0, 1] as const) {
+      const other = leaver === 0 ? 1 : 0
+      const { snapshots } = run([
+        { kind: "user", side: 0, action: "request" },
+        { kind: "deliver", pick: 0, duplicate: false },
+        { kind: "user", side: 1, action: "accept" },
+        { kind: "deliver", pick: 0, duplicate: false },
+        { kind: "user", side: leaver, action: "leave" },
+        { kind: "deliver", pick: 0, duplicate: false },
+        { kind: "user", side: leaver, action: "request" },
+      ])
+      expect(snapshots[leaver]!.value).toBe("outgoing")
+      expect(snapshots[other]!.value).toBe("incoming")
+    }
+  })
+
   it("at quiescence nobody is asking a peer who has left", () => {
     fc.assert(
       fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => {

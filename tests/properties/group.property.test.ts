@@ -6,7 +6,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { initialTransition, transition } from "xstate"
 import type { SnapshotFrom } from "xstate"
-import { groupMachine, viewOfGroup, type GroupAction, type GroupEvent } from "../../domain/group/group.machine.ts"
+import { groupMachine, shouldAdopt, viewOfGroup, type GroupAction, type GroupEvent } from "../../domain/group/group.machine.ts"
 import type { GroupName, UserId } from "../../domain/ids.ts"
 import type { GroupInfo } from "../../domain/wire/messages.ts"
 import { NUM_RUNS } from "../support/properties.ts"
@@ -137,6 +137,26 @@ function expectConverged({ snapshots, admitted }: ReturnType<typeof run>): void 
 describe("group membership", () => {
   it("every view converges to the leader's, and only the leader's acceptance adds a member", () => {
     fc.assert(fc.property(fc.array(stepArb, { maxLength: 80 }), (steps) => expectConverged(run(steps))), { numRuns: NUM_RUNS })
+  })
+
+  it("regression: the leader and its successor leave at the same time: the group does not lose its leader", () => {
+    const result = run([
+      { kind: "settle" }, { kind: "join", user: 1 }, { kind: "settle" }, { kind: "decide", accept: true, pick: 0 }, { kind: "settle" },
+      { kind: "join", user: 2 }, { kind: "settle" }, { kind: "decide", accept: true, pick: 0 }, { kind: "settle" },
+      { kind: "leave", user: 1 }, { kind: "leave", user: 0 }, { kind: "settle" },
+    ])
+    expectConverged(result)
+    expect(result.snapshots[2]!.value).toBe("leading")
+    expect(result.snapshots[2]!.context.info?.members).toEqual([USERS[2]])
+  })
+
+  it("a member who missed the handover accepts the new leader's own information", () => {
+    const v2: GroupInfo = { name: NAME, leader: USERS[0]!, members: [USERS[0]!, USERS[1]!, USERS[2]!], version: 2, foundedClock: 1, foundedBy: USERS[0]!, dissolved: false }
+    const v4: GroupInfo = { ...v2, leader: USERS[1]!, members: [USERS[1]!, USERS[2]!], version: 4 }
+    expect(shouldAdopt(v2, v4, USERS[1]!)).toBe(true)
+    // …but not a stranger naming itself leader, nor a member rewriting the list under the old leader's name.
+    expect(shouldAdopt(v2, { ...v4, leader: USERS[3]!, members: [USERS[3]!] }, USERS[3]!)).toBe(false)
+    expect(shouldAdopt(v2, { ...v2, members: [...v2.members, USERS[3]!], version: 9 }, USERS[2]!)).toBe(false)
   })
 
   it("regression: a join accepted just before the leader hands over", () => {
