@@ -65,6 +65,12 @@ export const DomainEvent = Schema.Union([
    * reconnect): stored durably, shown once the gap fills or the wait runs out, as message.received.
    */
   Schema.TaggedStruct("message.held", ReceivedFields),
+  /** I asked `from` to publish again the messages numbered `missing` on `topic`. */
+  Schema.TaggedStruct("message.resend.asked", {
+    topic: Topic,
+    from: UserId,
+    missing: Schema.Array(PositiveInt).check(Schema.isMaxLength(256)),
+  }),
   // --- outbox: the broker acknowledged these publishes (QoS 1 PUBACK)
   Schema.TaggedStruct("outbox.acked", { ids: Schema.Array(MessageId).check(Schema.isMaxLength(1024)) }),
 ])

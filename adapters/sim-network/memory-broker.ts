@@ -21,6 +21,11 @@ export interface MemoryBrokerOptions {
   readonly seed?: number
   /** Deliver on a microtask after each publish (live use); off for step-by-step simulation. */
   readonly autoFlush?: boolean
+  /**
+   * Fault injection: a published message for which this returns true is acknowledged and never
+   * delivered, like a broker whose queue overflowed or that crashed between saves.
+   */
+  readonly lose?: (message: { readonly topic: string; readonly payload: Uint8Array }) => boolean
 }
 
 interface Message {
@@ -114,6 +119,10 @@ export class MemoryBroker {
   publish(message: Message): void {
     if (!isValidPublishTopic(message.topic)) throw new Error(`invalid publish topic ${JSON.stringify(message.topic)}`)
     this.counters.published += 1
+    if (this.options.lose?.(message) === true) {
+      this.counters.dropped += 1
+      return
+    }
     if (message.retain) {
       if (message.payload.byteLength === 0) this.retained.delete(message.topic)
       else this.retained.set(message.topic, message)

@@ -63,8 +63,10 @@ export type HeldMessage = Extract<DomainEvent, { _tag: "message.held" }>
 export interface InboundOrder {
   readonly shown: number
   readonly held: ReadonlyArray<HeldMessage>
-  /** When the oldest held message arrived (ms): the gap is given up after a wait. */
+  /** When the oldest held message arrived (ms): after a wait the sender is asked to resend. */
   readonly heldSince: number
+  /** When I asked the sender to resend (ms), or null: after another wait the gap is given up. */
+  readonly resendAskedAt: number | null
 }
 
 export const inboundKey = (topic: Topic, from: UserId): string => `${topic} ${from}`
@@ -315,9 +317,13 @@ const forgetSenderOrder = (state: ChatState, topic: Topic): ChatState => {
 const projectMessage = (state: ChatState, event: Extract<DomainEvent, { _tag: "message.sent" | "message.received" | "message.held" }>, at: number, seq: number): ChatState => {
   if (event._tag === "message.held") {
     const key = inboundKey(event.topic, event.from)
-    const current = state.inbound[key] ?? { shown: 0, held: [], heldSince: at }
+    const current: InboundOrder = state.inbound[key] ?? { shown: 0, held: [], heldSince: at, resendAskedAt: null }
     const held = [...current.held, event].sort((a, b) => a.n - b.n)
-    return { ...state, inbound: { ...state.inbound, [key]: { ...current, held, heldSince: current.held.length === 0 ? at : current.heldSince } } }
+    const fresh = current.held.length === 0
+    return {
+      ...state,
+      inbound: { ...state.inbound, [key]: { ...current, held, heldSince: fresh ? at : current.heldSince, resendAskedAt: fresh ? null : current.resendAskedAt } },
+    }
   }
   const summary = state.topics[event.topic]
   const topicsNext = {
@@ -333,7 +339,12 @@ const projectMessage = (state: ChatState, event: Extract<DomainEvent, { _tag: "m
   const key = inboundKey(event.topic, event.from)
   const current = state.inbound[key]
   const held = current?.held.filter((h) => h.id !== event.id) ?? []
-  const inbound: InboundOrder = { shown: Math.max(current?.shown ?? 0, event.n), held, heldSince: current?.heldSince ?? at }
+  const inbound: InboundOrder = {
+    shown: Math.max(current?.shown ?? 0, event.n),
+    held,
+    heldSince: current?.heldSince ?? at,
+    resendAskedAt: held.length === 0 ? null : current?.resendAskedAt ?? null,
+  }
   return { ...state, topics: topicsNext, inbound: { ...state.inbound, [key]: inbound } }
 }
 
@@ -444,6 +455,12 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
     case "message.received":
     case "message.held":
       return { state: projectMessage(state, event, at, record.seq), actions: [] }
+    case "message.resend.asked": {
+      const key = inboundKey(event.topic, event.from)
+      const current = state.inbound[key]
+      if (current === undefined) return { state, actions: [] }
+      return { state: { ...state, inbound: { ...state.inbound, [key]: { ...current, resendAskedAt: at } } }, actions: [] }
+    }
     case "outbox.acked": {
       for (const id of event.ids) state.outbox.delete(id)
       return { state, actions: [] }

@@ -5,9 +5,9 @@
  * record with `evolve` — the same `step` as here, so live and replayed states cannot diverge.
  */
 import { Result } from "effect"
-import type { DomainEvent, LogEntry, Outgoing } from "../events.ts"
+import type { DomainEvent, LogEntry, LogRecord, Outgoing } from "../events.ts"
 import { parseTopic, topics, type GroupName, type MessageId, type Topic, type UserId } from "../ids.ts"
-import { envelopeBytes, MAX_GROUP_MEMBERS, MAX_PAYLOAD_BYTES, MAX_TEXT_CHARS, PROTOCOL_VERSION, type Body, type Envelope } from "../wire/messages.ts"
+import { envelopeBytes, MAX_GROUP_MEMBERS, MAX_PAYLOAD_BYTES, MAX_RESEND_NUMBERS, MAX_TEXT_CHARS, PROTOCOL_VERSION, type Body, type Envelope } from "../wire/messages.ts"
 import {
   conversationView,
   groupView,
@@ -18,6 +18,7 @@ import {
   step,
   type ChatState,
   type HeldMessage,
+  type InboundOrder,
   type StepAction,
 } from "./chat-state.ts"
 import { conversationMachine } from "../conversation/conversation.machine.ts"
@@ -293,6 +294,9 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
       if (view !== "active" && view !== "outgoing") return drop(`chat message while the conversation is ${view}`)
       return Result.succeed({ _tag: "message.received", id: env.id, from: env.from, topic: topic as Topic, text: body.text, sentAt: env.ts, sentClock: env.clock, n: body.n })
     }
+    case "chat.resend":
+      // Not a change of state: the service answers it from the log (see interpretResend).
+      return drop("resend request (answered from the log, not stored)")
     case "group.info":
       if (where.kind !== "groupInfo" || where.group !== body.info.name) return drop("group information on the wrong topic")
       return Result.succeed({ _tag: "group.info.received", from: env.from, info: body.info })
@@ -394,12 +398,67 @@ export const decideIncoming = (state: ChatState, topic: string, env: Envelope, c
 const releaseEntries = (held: ReadonlyArray<HeldMessage>, firstClock: number, now: number): ReadonlyArray<LogEntry> =>
   [...held].sort((a, b) => a.n - b.n).map((h, i) => ({ at: now, clock: firstClock + i, event: { ...h, _tag: "message.received" as const }, out: [] }))
 
-/** Gives up on gaps older than `waitMs`: shows what was held, in order. Empty when nothing is due. */
-export const decideGapRelease = (state: ChatState, now: number, waitMs: number): ReadonlyArray<LogEntry> => {
+/** The numbers missing before the held messages of one sender, at most MAX_RESEND_NUMBERS. */
+export const missingNumbers = (order: InboundOrder): ReadonlyArray<number> => {
+  const held = new Set(order.held.map((h) => h.n))
+  const last = order.held.reduce((max, h) => Math.max(max, h.n), order.shown)
+  const missing: number[] = []
+  for (let n = order.shown + 1; n < last && missing.length < MAX_RESEND_NUMBERS; n++) if (!held.has(n)) missing.push(n)
+  return missing
+}
+
+/**
+ * Gaps that waited `waitMs`: first ask the sender to publish the missing messages again (a broker
+ * may have lost them); when that too waited `waitMs`, give up and show what was held, in order.
+ */
+export const decideGaps = (state: ChatState, now: number, waitMs: number, context: DecisionContext): ReadonlyArray<LogEntry> => {
   const entries: LogEntry[] = []
-  for (const order of Object.values(state.inbound)) {
-    if (order.held.length === 0 || now - order.heldSince < waitMs) continue
-    entries.push(...releaseEntries(order.held, state.clock + 1 + entries.length, now))
+  for (const [key, order] of Object.entries(state.inbound)) {
+    if (order.held.length === 0) continue
+    const clock = state.clock + 1 + entries.length
+    const first = order.held[0]!
+    const missing = missingNumbers(order)
+    if (order.resendAskedAt === null && now - order.heldSince >= waitMs && missing.length > 0) {
+      const body: Body = { _tag: "chat.resend", topic: first.topic, missing }
+      entries.push({
+        at: now,
+        clock,
+        event: { _tag: "message.resend.asked", topic: first.topic, from: first.from, missing },
+        out: [{ topic: topics.control(first.from), retain: false, envelope: envelope(state, clock, context, body) }],
+      })
+    } else if (order.resendAskedAt !== null ? now - order.resendAskedAt >= waitMs : now - order.heldSince >= waitMs) {
+      entries.push(...releaseEntries(order.held, clock, now))
+    }
+    void key
   }
   return entries
+}
+
+/**
+ * A resend request on my control topic → the topic and the numbers to publish again, when the asker
+ * may read that topic (my pair's topic, or a group we are both in).
+ */
+export const interpretResend = (state: ChatState, topic: string, env: Envelope): Result.Result<{ readonly topic: Topic; readonly missing: ReadonlyArray<number> }, Drop> => {
+  const me = requireMe(state)
+  if (env.body._tag !== "chat.resend") return drop("not a resend request")
+  const where = parseTopic(topic)
+  if (where.kind !== "control" || where.user !== me) return drop("resend request outside my control topic")
+  const asked = parseTopic(env.body.topic)
+  const allowed =
+    (asked.kind === "talk" && asked.users.includes(me) && asked.users.includes(env.from)) ||
+    (asked.kind === "groupTalk" && (state.groups[asked.group]?.context.info?.members.includes(env.from) ?? false))
+  if (!allowed) return drop(`resend request for ${env.body.topic.slice(0, 60)} from ${env.from}, who does not read it`)
+  return Result.succeed({ topic: env.body.topic, missing: env.body.missing })
+}
+
+/** My sent messages numbered `missing` on `topic`, found in log records (oldest first): what to publish again. */
+export const resendable = (records: Iterable<LogRecord>, topic: Topic, missing: ReadonlySet<number>): ReadonlyArray<Outgoing> => {
+  const found: Outgoing[] = []
+  for (const record of records) {
+    const event = record.event
+    if (event._tag !== "message.sent" || event.topic !== topic || !missing.has(event.n)) continue
+    const out = record.out.find((o) => o.envelope.id === event.id)
+    if (out !== undefined) found.push(out)
+  }
+  return found
 }

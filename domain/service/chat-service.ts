@@ -16,7 +16,7 @@ import {
   type ChatState,
   type RequestEntry,
 } from "../chat/chat-state.ts"
-import { decideCommand, decideGapRelease, decideIncoming, presenceOut, targetTopic, type ChatTarget, type Command, type DecisionContext } from "../chat/decide.ts"
+import { decideCommand, decideGaps, decideIncoming, interpretResend, presenceOut, resendable, targetTopic, type ChatTarget, type Command, type DecisionContext } from "../chat/decide.ts"
 import type { LogEntry, LogRecord, Outgoing } from "../events.ts"
 import { GroupName, topics, UserId, type MessageId, type Topic } from "../ids.ts"
 import { EventLog, EventLogError, type HistoryPage } from "../ports/event-log.port.ts"
@@ -163,6 +163,9 @@ type Job =
   /** Show messages held behind a gap that did not fill in time. */
   | { readonly _tag: "gaps" }
 
+/** How far back a resend request is looked up: 20 pages of 1,000 messages. */
+const RESEND_MAX_PAGES = 20
+
 /** The log port's bound on one append (adapters/storage/log-rules.ts enforces it). */
 const MAX_ENTRIES_PER_APPEND = 1024
 
@@ -189,6 +192,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const work = yield* Queue.bounded<Job>(MAX_QUEUED_JOBS)
   const notices = yield* PubSub.sliding<ChatNotice>(4096)
   const acks: MessageId[] = []
+  /** Resend requests found in the current batch: answered from the log once it is stored. */
+  const resendRequests: Array<{ readonly topic: Topic; readonly missing: ReadonlyArray<number> }> = []
   const counters = { dropped: 0, ignored: 0, received: 0, published: 0, acked: 0 }
   const subscribed = new Set<string>()
   let state: ChatState = profile.restored
@@ -255,13 +260,19 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         return Result.isFailure(decided) ? Result.fail(decided.failure.reason) : Result.succeed([decided.success])
       }
       case "gaps":
-        return Result.succeed(decideGapRelease(provisional, context.now, options.gapWaitMs))
+        return Result.succeed(decideGaps(provisional, context.now, options.gapWaitMs, context))
       case "incoming": {
         counters.received += 1
         const decoded = decodeEnvelope(job.incoming.payload)
         if (Result.isFailure(decoded)) {
           const failure = decoded.failure
           return Result.fail(failure.reason === "oversize" ? `oversize (${failure.bytes} bytes)` : `${failure.reason}: ${failure.detail}`)
+        }
+        if (decoded.success.body._tag === "chat.resend") {
+          const asked = interpretResend(provisional, job.incoming.topic, decoded.success)
+          if (Result.isFailure(asked)) return Result.fail(asked.failure.reason)
+          resendRequests.push(asked.success)
+          return Result.succeed([])
         }
         const decided = decideIncoming(provisional, job.incoming.topic, decoded.success, context)
         return Result.isFailure(decided) ? Result.fail(decided.failure.reason) : Result.succeed(decided.success)
@@ -341,7 +352,23 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         }
       }
       if (stored.length > 0) yield* notify({ _tag: "changed" })
+      for (const request of resendRequests.splice(0)) yield* Effect.forkIn(answerResend(request), scope)
     })
+
+  /** Publishes again, same ids, the messages a reader says it never got: found by paging my log back. */
+  const answerResend = (request: { readonly topic: Topic; readonly missing: ReadonlyArray<number> }) =>
+    Effect.gen(function* () {
+      const wanted = new Set(request.missing)
+      const found: Outgoing[] = []
+      let beforeSeq: number | undefined
+      for (let page = 0; page < RESEND_MAX_PAGES && found.length < wanted.size; page++) {
+        const history = yield* log.history(request.topic, { limit: 1000, ...(beforeSeq === undefined ? {} : { beforeSeq }) })
+        found.push(...resendable(history.records, request.topic, wanted))
+        if (!history.hasMore || history.records.length === 0) break
+        beforeSeq = history.records[0]!.seq
+      }
+      yield* publishAll(found.sort((a, b) => a.envelope.clock - b.envelope.clock))
+    }).pipe(Effect.catch((error) => notify({ _tag: "error", message: `resend on ${request.topic}: ${error.message}` })))
 
   const run = (command: Command): Effect.Effect<LogRecord, CommandRejected> =>
     Effect.gen(function* () {
@@ -354,7 +381,9 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const sweepTimeouts = Effect.gen(function* () {
     const now = yield* clock.now
     const connectedFor = connectedSince === null ? 0 : now - connectedSince
-    const gapDue = Object.values(state.inbound).some((o) => o.held.length > 0 && now - o.heldSince >= options.gapWaitMs)
+    const gapDue = Object.values(state.inbound).some(
+      (o) => o.held.length > 0 && now - (o.resendAskedAt ?? o.heldSince) >= options.gapWaitMs,
+    )
     if (gapDue && connectedFor >= options.gapWaitMs) {
       yield* Queue.offer(work, { _tag: "gaps" })
     }

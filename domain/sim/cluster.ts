@@ -6,14 +6,15 @@
  */
 import { Result } from "effect"
 import { evolve, initialChatState, type ChatState } from "../chat/chat-state.ts"
-import { decideCommand, decideGapRelease, decideIncoming, presenceOut, type Command, type DecisionContext } from "../chat/decide.ts"
+import { decideCommand, decideGaps, decideIncoming, interpretResend, presenceOut, resendable, type Command, type DecisionContext } from "../chat/decide.ts"
 
-/** Simulated wait before held messages are shown despite a gap (the service's default). */
-export const GAP_WAIT_MS = 3000
 import type { LogEntry, LogRecord, Outgoing } from "../events.ts"
 import { parseTopic, type MessageId, type UserId } from "../ids.ts"
 import { mulberry32 } from "../ports/id-source.port.ts"
 import { encodeEnvelope, decodeEnvelopeText } from "../wire/messages.ts"
+
+/** Simulated wait for a gap, before asking for a resend and again before giving up (as the service). */
+export const GAP_WAIT_MS = 5000
 
 export interface SimUser {
   readonly id: UserId
@@ -75,7 +76,10 @@ export class Cluster {
     if (ms < 0) throw new Error("time only moves forward")
     this.nowMs += ms
     for (const user of this.users) {
-      for (const entry of decideGapRelease(user.state, this.nowMs, GAP_WAIT_MS)) this.append(user, entry)
+      for (const entry of decideGaps(user.state, this.nowMs, GAP_WAIT_MS, this.context())) {
+        const record = this.append(user, entry)
+        this.route(user, record.out)
+      }
     }
   }
 
@@ -148,6 +152,13 @@ export class Cluster {
     }
   }
 
+  private routeAgain(sender: SimUser, outs: ReadonlyArray<Outgoing>): void {
+    for (const out of outs) {
+      const payload = encodeEnvelope(out.envelope)
+      for (const to of this.recipients(sender, out.topic)) this.network.push({ to: to.id, topic: out.topic, payload })
+    }
+  }
+
   private route(sender: SimUser, outs: ReadonlyArray<Outgoing>): void {
     if (outs.length === 0) return
     for (const out of outs) {
@@ -190,6 +201,16 @@ export class Cluster {
     const decoded = decodeEnvelopeText(delivery.payload)
     if (Result.isFailure(decoded)) {
       this.counters.dropped += 1
+      return
+    }
+    if (decoded.success.body._tag === "chat.resend") {
+      const asked = interpretResend(user.state, delivery.topic, decoded.success)
+      if (Result.isFailure(asked)) {
+        this.counters.dropped += 1
+        return
+      }
+      // Published again, not stored: the originals are in the log already.
+      this.routeAgain(user, resendable(user.log, asked.success.topic, new Set(asked.success.missing)))
       return
     }
     const decided = decideIncoming(user.state, delivery.topic, decoded.success, this.context())

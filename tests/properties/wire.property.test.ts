@@ -33,6 +33,7 @@ const body: fc.Arbitrary<Body> = fc.oneof(
   fc.record({ _tag: fc.constant("chat.refuse" as const), to: userId, attempt, refuses: fc.nat(), reason: fc.string({ maxLength: 200 }) }),
   fc.record({ _tag: fc.constant("chat.leave" as const), to: userId, attempt, ends: fc.nat(), topic: talkTopic }),
   fc.record({ _tag: fc.constant("chat.message" as const), text, n: attempt }),
+  fc.record({ _tag: fc.constant("chat.resend" as const), topic: talkTopic, missing: fc.array(attempt, { minLength: 1, maxLength: 20 }) }),
   fc.record({ _tag: fc.constant("group.info" as const), info: groupInfo }),
   fc.record({ _tag: fc.constant("group.join" as const), group: groupName, attempt }),
   fc.record({ _tag: fc.constant("group.accept" as const), group: groupName, to: userId, attempt, info: groupInfo }),

@@ -49,6 +49,30 @@ describe("chat service over the in-memory broker", () => {
     expect(second.service.me).toMatch(/^user-\d{5}$/)
   })
 
+  it("a message the broker lost is asked for again and shown in the sender's order", async () => {
+    let lost = 0
+    const broker = new MemoryBroker({
+      autoFlush: true,
+      // Lose the first copy of message number 2 on any talk topic.
+      lose: (m) => m.topic.endsWith("_talk") && lost === 0 && new TextDecoder().decode(m.payload).includes('"text":"two"') && ++lost === 1,
+    })
+    const quick = { requestTimeoutMs: 60_000, sweepIntervalMs: 20, gapWaitMs: 150 }
+    const start = () => startUser({ log: MemoryEventLog.layer, serviceOptions: quick, transport: (p) => memoryTransportLayer(broker, { clientId: p.me, will: p.willFor }) })
+    const [a, b] = [await start(), await start()]
+    running.push(a, b)
+    await a.run(a.service.startConversation(b.service.me))
+    await eventually("B has the request", async () => (await b.run(b.service.requests())).length === 1)
+    await b.run(b.service.acceptConversation(a.service.me))
+    await eventually("A is active", async () => (await a.run(a.service.listUsers()))[0]?.conversation === "active")
+    for (const text of ["one", "two", "three", "four"]) await a.run(a.service.send({ _tag: "peer", peer: b.service.me }, text))
+    await eventually("B shows all four", async () => (await b.run(b.service.history({ _tag: "peer", peer: a.service.me }, { limit: 10 }))).messages.length === 4, 5_000)
+    const shown = (await b.run(b.service.history({ _tag: "peer", peer: a.service.me }, { limit: 10 }))).messages.map((m) => m.text)
+    expect(lost).toBe(1)
+    expect(shown).toEqual(["one", "two", "three", "four"])
+    const asked = (await b.run(b.service.state)).inbound
+    expect(Object.values(asked).every((o) => o.held.length === 0)).toBe(true)
+  })
+
   it("rejects ids and group names that could inject topics", async () => {
     const broker = new MemoryBroker({ autoFlush: true })
     const a = await start(broker)
