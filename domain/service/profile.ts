@@ -11,7 +11,7 @@ import type { MessageId, Topic, UserId } from "../ids.ts"
 import { EventLog, EventLogError } from "../ports/event-log.port.ts"
 import { WallClock } from "../ports/clock.port.ts"
 import { IdSource } from "../ports/id-source.port.ts"
-import { UserDirectory } from "../ports/user-directory.port.ts"
+import { UserDirectory, UserDirectoryError } from "../ports/user-directory.port.ts"
 import { envelopeBytes } from "../wire/messages.ts"
 
 export interface ProfileSnapshot {
@@ -79,12 +79,10 @@ const drawFreeUserId = (ids: IdSource["Service"]) =>
     for (let draw = 0; draw < MAX_ID_DRAWS; draw++) {
       const candidate = yield* ids.newUserId
       if (Option.isNone(directory)) return candidate
-      const taken = yield* directory.value.isTaken(candidate).pipe(
-        Effect.mapError((error) => new EventLogError({ reason: "io", message: `checking that ${candidate} is free: ${error.message}` })),
-      )
+      const taken = yield* directory.value.isTaken(candidate)
       if (!taken) return candidate
     }
-    return yield* new EventLogError({ reason: "invalid", message: `no free user id after ${MAX_ID_DRAWS} draws` })
+    return yield* new UserDirectoryError({ message: `no free user id after ${MAX_ID_DRAWS} draws` })
   })
 
 const willMessage = (out: Outgoing) => ({ topic: out.topic, payload: envelopeBytes(out.envelope), retain: true as const })
