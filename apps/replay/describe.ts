@@ -10,6 +10,8 @@ import type { GroupInfo } from "../../domain/wire/messages.ts"
 
 /** Chat text is cut to this many characters in a line. */
 export const TEXT_PREVIEW_CHARS = 80
+/** Message numbers listed in a resend line; the rest are counted. */
+const MAX_LISTED_NUMBERS = 10
 /** The largest time a Date can hold (ms): beyond it the record's `at` is printed as a number. */
 const MAX_DATE_MS = 8.64e15
 
@@ -73,10 +75,25 @@ export const describeEvent = (event: DomainEvent): string => {
     case "message.received":
     case "message.held":
       return `from ${event.from} on ${event.topic} #${event.n} ${preview(event.text)}`
+    case "message.resend.asked": {
+      const shown = event.missing.slice(0, MAX_LISTED_NUMBERS).map((n) => `#${n}`).join(" ")
+      const more = event.missing.length > MAX_LISTED_NUMBERS ? ` (+${event.missing.length - MAX_LISTED_NUMBERS} more)` : ""
+      return `asked ${event.from} to resend on ${event.topic}: ${shown}${more}`
+    }
     case "outbox.acked":
       return `${event.ids.length} send${event.ids.length === 1 ? "" : "s"} acknowledged`
+    default:
+      // An event this tool does not know yet (a newer log): its fields, so nothing is hidden.
+      return describeFields(event)
   }
 }
+
+/** `key value` for each field but the tag, each value as short JSON. */
+export const describeFields = (event: unknown): string =>
+  Object.entries(event as Record<string, unknown>)
+    .filter(([key]) => key !== "_tag")
+    .map(([key, value]) => `${key} ${sanitizeText(JSON.stringify(value) ?? "undefined", { keepNewlines: false, maxLength: TEXT_PREVIEW_CHARS })}`)
+    .join(", ")
 
 const outCount = (record: LogRecord): string => (record.out.length === 0 ? "" : ` (+${record.out.length} out)`)
 

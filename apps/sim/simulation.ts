@@ -8,7 +8,7 @@
  */
 import { Result } from "effect"
 import type { Command } from "../../domain/chat/decide.ts"
-import { decideIncoming } from "../../domain/chat/decide.ts"
+import { decideIncoming, interpretResend } from "../../domain/chat/decide.ts"
 import type { MessageId, UserId } from "../../domain/ids.ts"
 import { Cluster, MAX_IN_FLIGHT, type Delivery, type SimUser } from "../../domain/sim/cluster.ts"
 import { defaultChatServiceOptions } from "../../domain/service/chat-service.ts"
@@ -148,9 +148,14 @@ export const simulate = (options: SimConfig, now: () => number = () => performan
     const decoded = decodeEnvelopeText(delivery.payload)
     if (Result.isFailure(decoded)) return `undecodable: ${decoded.failure.reason}`
     const user = byId.get(delivery.to)!
-    const decided = decideIncoming(user.state, delivery.topic, decoded.success, { now: cluster.now, newMessageId: () => UNUSED_MESSAGE_ID })
-    if (Result.isSuccess(decided)) throw new Error(`invariant: the cluster dropped a delivery to ${delivery.to} that decides fine now`)
-    return normaliseReason(decided.failure.reason)
+    const refusal = (result: Result.Result<unknown, { readonly reason: string }>): string | undefined =>
+      Result.isFailure(result) ? result.failure.reason : undefined
+    // A resend request is answered from the log, not decided: the cluster checks it with interpretResend.
+    const reason = decoded.success.body._tag === "chat.resend"
+      ? refusal(interpretResend(user.state, delivery.topic, decoded.success))
+      : refusal(decideIncoming(user.state, delivery.topic, decoded.success, { now: cluster.now, newMessageId: () => UNUSED_MESSAGE_ID }))
+    if (reason === undefined) throw new Error(`invariant: the cluster dropped a delivery to ${delivery.to} that decides fine now`)
+    return normaliseReason(reason)
   }
 
   /** Hands exactly one delivery to the cluster (its network holds nothing else), which receives it. */
@@ -209,7 +214,9 @@ export const simulate = (options: SimConfig, now: () => number = () => performan
 
   const advanceClock = (): void => {
     const long = random() < LONG_PAUSE_PROBABILITY
+    // Advancing lets the cluster act on gaps in senders' numbering (ask for a resend, give up).
     cluster.advance(long ? LONG_PAUSE_MIN_MS + randomBelow(random, LONG_PAUSE_SPAN_MS) : 1 + randomBelow(random, SHORT_PAUSE_MAX_MS))
+    collectRouted()
     sweepTimeouts()
   }
 
