@@ -55,7 +55,8 @@ Options:
   --seed N         seed of every random choice (0-${MAX_SEED}, default ${DEFAULT_SIM_OPTIONS.seed})
   --users N        virtual users (${MIN_USERS}-${MAX_USERS}, default ${DEFAULT_SIM_OPTIONS.users}); presence reaches everyone,
                    so the start alone is 2·N·(N−1) deliveries
-  --steps N        steps: a command, a delivery or a clock advance each (1-${MAX_STEPS}, default ${DEFAULT_SIM_OPTIONS.steps})
+  --steps N        steps: a command, a delivery or a clock advance each (1-${MAX_STEPS}, default ${DEFAULT_SIM_OPTIONS.steps});
+                   the arrivals at the start and the final drain come on top
   --duplicate P    probability that a delivery is duplicated (0-1, default ${DEFAULT_SIM_OPTIONS.duplicate})
   --reorder P      probability that a delivery is not the oldest one (0-1, default ${DEFAULT_SIM_OPTIONS.reorder})
   --offline P      probability that a user's action is to go offline for a while (0-1, default ${DEFAULT_SIM_OPTIONS.offline})

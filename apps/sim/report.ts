@@ -14,8 +14,8 @@ const cut = (text: string): string => (text.length > REASON_WIDTH ? `${text.slic
 const countRows = (section: string, counts: ReadonlyArray<Count>, whole: number, limit: number): Array<Array<Cell>> => {
   const shown = counts.slice(0, limit)
   const rest = counts.slice(limit).reduce((sum, c) => sum + c.count, 0)
-  const rows: Array<Array<Cell>> = shown.map((c, i) => [i === 0 ? section : "", `  ${cut(c.reason)}`, c.count, percent(c.count, whole)])
-  if (rest > 0) rows.push(["", `  (${counts.length - limit} other reasons)`, rest, percent(rest, whole)])
+  const rows: Array<Array<Cell>> = shown.map((c, i) => [i === 0 ? section : "", `  ${cut(c.label)}`, c.count, percent(c.count, whole)])
+  if (rest > 0) rows.push(["", `  (${counts.length - limit} others)`, rest, percent(rest, whole)])
   return rows
 }
 

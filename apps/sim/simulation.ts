@@ -42,8 +42,9 @@ export const REQUEST_TIMEOUT_MS = defaultChatServiceOptions.requestTimeoutMs
 /** Deliveries allowed for the final drain; a run that needs more is a message storm. */
 export const finalDrainBudget = (users: number): number => Math.min(MAX_IN_FLIGHT, 2_000 * users)
 
+/** How often something happened: a kind of command, a rejection or drop reason. */
 export interface Count {
-  readonly reason: string
+  readonly label: string
   readonly count: number
 }
 
@@ -89,7 +90,7 @@ class Tally {
   }
   /** Most first; ties in key order, so the output does not depend on insertion order. */
   sorted(): ReadonlyArray<Count> {
-    return [...this.counts].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0))
+    return [...this.counts].map(([label, count]) => ({ label, count })).sort((a, b) => b.count - a.count || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0))
   }
 }
 

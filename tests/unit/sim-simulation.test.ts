@@ -18,8 +18,8 @@ import { runSimulation, simulate, type SimConfig } from "../../apps/sim/simulati
 const small: SimConfig = { ...DEFAULT_SIM_OPTIONS, users: 8, steps: 3000, timing: false }
 const KNOWN_BROKEN = "pairs agree on their conversation"
 
-const countOf = (counts: ReadonlyArray<{ reason: string; count: number }>, reason: string): number =>
-  counts.find((c) => c.reason === reason)?.count ?? 0
+const countOf = (counts: ReadonlyArray<{ label: string; count: number }>, label: string): number =>
+  counts.find((c) => c.label === label)?.count ?? 0
 
 describe("simulator", () => {
   it("gives a byte-identical report for the same seed, and another one for another seed", () => {
