@@ -213,7 +213,7 @@ const stanceOf = (event: Extract<DomainEvent, { _tag: "conversation.stance.recei
   attempt: event.attempt,
   wants: event.kind === "request" || event.kind === "accept",
   conditional: event.kind === "accept",
-  refuses: event.kind === "refuse" || event.kind === "leave" ? event.refuses : null,
+  refuses: event.kind === "accept" ? null : event.refuses,
 })
 
 const appendBounded = <A>(list: ReadonlyArray<A>, item: A, bound: number): ReadonlyArray<A> => {

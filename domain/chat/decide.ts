@@ -102,7 +102,7 @@ const toOutgoing = (state: ChatState, clock: number, context: DecisionContext, a
       const topic = topics.talk(me, to)
       const reason = event._tag === "conversation.refuse.sent" ? event.reason : event._tag === "conversation.timed-out" ? "the request timed out" : ""
       const body: Body =
-        kind === "request" ? { _tag: "chat.request", to, attempt: stance.attempt }
+        kind === "request" ? { _tag: "chat.request", to, attempt: stance.attempt, ends: stance.refuses ?? 0 }
         : kind === "accept" ? { _tag: "chat.accept", to, attempt: stance.attempt, topic }
         : kind === "refuse" ? { _tag: "chat.refuse", to, attempt: stance.attempt, refuses: stance.refuses ?? 0, reason }
         : { _tag: "chat.leave", to, attempt: stance.attempt, ends: stance.refuses ?? 0, topic }
@@ -281,7 +281,7 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
         peer: env.from,
         kind,
         attempt: body.attempt,
-        refuses: body._tag === "chat.refuse" ? body.refuses : body._tag === "chat.leave" && body.ends > 0 ? body.ends : null,
+        refuses: body._tag === "chat.refuse" ? body.refuses : (body._tag === "chat.leave" || body._tag === "chat.request") && body.ends > 0 ? body.ends : null,
         requestId: env.id,
         reason: body._tag === "chat.refuse" ? body.reason : "",
       })

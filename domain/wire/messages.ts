@@ -42,7 +42,8 @@ const Attempt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 export const Body = Schema.Union([
   /** `session`: the sender's process start count; `connection`: its connect count within that session. */
   Schema.TaggedStruct("presence", { status: PresenceStatus, session: NonNegativeInt, connection: NonNegativeInt }),
-  Schema.TaggedStruct("chat.request", { to: UserId, attempt: Attempt }),
+  /** `ends`: the peer's attempt this request still counts as ended (asking again after I left), 0: none. */
+  Schema.TaggedStruct("chat.request", { to: UserId, attempt: Attempt, ends: NonNegativeInt }),
   Schema.TaggedStruct("chat.accept", { to: UserId, attempt: Attempt, topic: Topic }),
   Schema.TaggedStruct("chat.refuse", { to: UserId, attempt: Attempt, refuses: NonNegativeInt, reason: Reason }),
   /** `ends`: the peer's attempt this leave ends (0: none). */

@@ -250,7 +250,7 @@ export function chatSuite(kind: BrokerKind): void {
         envelope({ _tag: "chat.accept", to: idB, attempt: 5, topic: "1_2_talk" }, idB),
         envelope({ _tag: "presence", status: "offline", session: 999, connection: 1 }, idB),
         envelope({ _tag: "group.message", group: "safe", text: "I am not a member", n: 1 }),
-        envelope({ _tag: "chat.request", to: idA, attempt: 1 }, idA),
+        envelope({ _tag: "chat.request", to: idA, attempt: 1, ends: 0 }, idA),
       ]
       for (const topic of topicsOfA) {
         for (const payload of payloads) await attacker.publishAsync(topic, payload, { qos: 1 })

@@ -28,7 +28,7 @@ const talkTopic = fc.tuple(userId, userId).map(([a, b]) => `${a.slice(5)}_${b.sl
 
 const body: fc.Arbitrary<Body> = fc.oneof(
   fc.record({ _tag: fc.constant("presence" as const), status: fc.constantFrom("online" as const, "offline" as const), session: fc.nat(), connection: fc.nat() }),
-  fc.record({ _tag: fc.constant("chat.request" as const), to: userId, attempt }),
+  fc.record({ _tag: fc.constant("chat.request" as const), to: userId, attempt, ends: fc.nat() }),
   fc.record({ _tag: fc.constant("chat.accept" as const), to: userId, attempt, topic: talkTopic }),
   fc.record({ _tag: fc.constant("chat.refuse" as const), to: userId, attempt, refuses: fc.nat(), reason: fc.string({ maxLength: 200 }) }),
   fc.record({ _tag: fc.constant("chat.leave" as const), to: userId, attempt, ends: fc.nat(), topic: talkTopic }),

@@ -21,6 +21,25 @@ const talking = () => {
   return { cluster, a, b }
 }
 
+describe("re-establishing over the wire", () => {
+  it("asking again after leaving is a request the other side must answer (both sides, through the codec)", () => {
+    for (const leaver of [0, 1] as const) {
+      const { cluster, a, b } = talking()
+      const [me, other] = leaver === 0 ? [a, b] : [b, a]
+      expect(cluster.command(leaver, { _tag: "conversation.leave", peer: other.id })).toBeNull()
+      cluster.drain()
+      expect(cluster.command(leaver, { _tag: "conversation.request", peer: other.id })).toBeNull()
+      cluster.drain()
+      expect(me.state.conversations[other.id]?.value).toBe("outgoing")
+      expect(other.state.conversations[me.id]?.value).toBe("incoming")
+      expect(cluster.command(leaver === 0 ? 1 : 0, { _tag: "conversation.accept", peer: me.id })).toBeNull()
+      cluster.drain()
+      expect(me.state.conversations[other.id]?.value).toBe("active")
+      expect(other.state.conversations[me.id]?.value).toBe("active")
+    }
+  })
+})
+
 describe("commands the core refuses", () => {
   it("text that is empty, too long, or too long once JSON-escaped", () => {
     const { a, b } = talking()

@@ -24,10 +24,10 @@ const dropReason = (result: Result.Result<unknown, { reason: string }>) => (Resu
 describe("incoming messages that must be dropped", () => {
   it("a request addressed to someone else, or outside my control topic", () => {
     const { a, b, c } = setup()
-    expect(dropReason(interpretIncoming(a.state, `${a.id}_control`, env(b.id, { _tag: "chat.request", to: c.id, attempt: 1 })))).toMatch(/addressed to/)
-    expect(dropReason(interpretIncoming(a.state, `${c.id}_control`, env(b.id, { _tag: "chat.request", to: a.id, attempt: 1 })))).toMatch(/outside my control topic/)
-    expect(dropReason(interpretIncoming(a.state, "global_control", env(b.id, { _tag: "chat.request", to: a.id, attempt: 1 })))).toMatch(/outside my control topic/)
-    expect(dropReason(interpretIncoming(a.state, `${a.id}_control`, env(b.id, { _tag: "chat.request", to: a.id, attempt: 1 })))).toBe("accepted")
+    expect(dropReason(interpretIncoming(a.state, `${a.id}_control`, env(b.id, { _tag: "chat.request", to: c.id, attempt: 1, ends: 0 })))).toMatch(/addressed to/)
+    expect(dropReason(interpretIncoming(a.state, `${c.id}_control`, env(b.id, { _tag: "chat.request", to: a.id, attempt: 1, ends: 0 })))).toMatch(/outside my control topic/)
+    expect(dropReason(interpretIncoming(a.state, "global_control", env(b.id, { _tag: "chat.request", to: a.id, attempt: 1, ends: 0 })))).toMatch(/outside my control topic/)
+    expect(dropReason(interpretIncoming(a.state, `${a.id}_control`, env(b.id, { _tag: "chat.request", to: a.id, attempt: 1, ends: 0 })))).toBe("accepted")
   })
 
   it("an acceptance naming a topic that is not the pair's", () => {
