@@ -118,7 +118,7 @@ export const eventLogContract = (name: string, build: EventLogBuilder): void => 
         [smuggled({ ...valid, at: -1 })],
         [smuggled(null)],
         [smuggled("not an entry")],
-        // Each field is within its schema, but the record would not fit in one 64 KiB line.
+        // Each field is within its schema, but the record would not fit in one line (1 MiB).
         [oversizeEntry()],
         Array.from({ length: 1025 }, (_, n) => presenceEntry(n)),
       ]

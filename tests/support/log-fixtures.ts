@@ -125,13 +125,13 @@ export const messageEntry = (topic: Topic, n: number, text = `message ${n}`): Lo
 export const presenceEntry = (n: number): LogEntry =>
   decodeEntry({ at: 1_700_000_000_000 + n, clock: n, event: { _tag: "presence.observed", user: BOB, status: n % 2 === 0 ? "online" : "offline", session: n, connection: 1 }, out: [] })
 
-/** Every field within its schema, yet the record is far over one 64 KiB line (control characters are escaped ×6). */
+/** Every field within its schema, yet the record is over the 1 MiB line cap (control characters are escaped ×6: 60 × 24 KB). */
 export const oversizeEntry = (): LogEntry =>
   decodeEntry({
     at: 1,
     clock: 1,
     event: { _tag: "session.started", session: 1 },
-    out: Array.from({ length: 16 }, (_, i) => ({
+    out: Array.from({ length: 60 }, (_, i) => ({
       topic: ALICE_BOB,
       retain: false,
       envelope: { v: 1, id: `big-${String(i).padStart(8, "0")}`, from: ALICE, ts: i, clock: i, body: { _tag: "chat.message", text: "\u0001".repeat(4000), n: i + 1 } },
