@@ -4,6 +4,7 @@
  */
 import * as os from "node:os"
 import * as path from "node:path"
+import { splitArguments } from "../shared/cli-arguments.ts"
 
 export interface ChatOptions {
   /** null: probe 127.0.0.1:embeddedPort, else start the embedded broker there. */
@@ -96,29 +97,12 @@ const expandHome = (dir: string): string => (dir === "~" ? os.homedir() : dir.st
 
 const VALUE_OPTIONS = ["--broker", "--profile", "--data-dir", "--embedded-port", "--request-timeout"] as const
 type ValueOption = (typeof VALUE_OPTIONS)[number]
-const isValueOption = (name: string): name is ValueOption => (VALUE_OPTIONS as ReadonlyArray<string>).includes(name)
 
 export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): ParsedOptions => {
-  const values = new Map<ValueOption, string>()
-  // Each turn consumes one or two arguments: at most argv.length turns.
-  for (let i = 0; i < argv.length; i++) {
-    const argument = argv[i] ?? ""
-    if (argument === "-h" || argument === "--help") return { kind: "help", text: usage(env) }
-    const equals = argument.indexOf("=")
-    const name = equals > 0 ? argument.slice(0, equals) : argument
-    if (!isValueOption(name)) {
-      return { kind: "error", message: argument.startsWith("-") ? `unknown option ${argument.slice(0, 40)}` : `unexpected argument ${JSON.stringify(argument.slice(0, 40))}` }
-    }
-    let value: string | undefined
-    if (equals > 0) value = argument.slice(equals + 1)
-    else {
-      value = argv[i + 1]
-      i += 1
-    }
-    if (value === undefined || value === "" || (equals < 0 && value.startsWith("--"))) return { kind: "error", message: `${name} needs a value` }
-    if (values.has(name)) return { kind: "error", message: `${name} given twice` }
-    values.set(name, value)
-  }
+  const split = splitArguments(argv, VALUE_OPTIONS)
+  if (split.kind === "help") return { kind: "help", text: usage(env) }
+  if (split.kind === "error") return split
+  const values = split.values
 
   const brokerArgument = values.get("--broker")
   const brokerEnv = env.MQTT_URL !== undefined && env.MQTT_URL !== "" ? env.MQTT_URL : undefined

@@ -2,6 +2,7 @@
  * Command-line options of the simulator, parsed by hand: a few numbers, each checked against a
  * range, and one line of explanation for any mistake.
  */
+import { splitArguments } from "../shared/cli-arguments.ts"
 
 export interface SimOptions {
   readonly seed: number
@@ -86,38 +87,14 @@ const parseProbability = (name: string, text: string): number | string =>
 
 const VALUE_OPTIONS = ["--seed", "--users", "--steps", "--duplicate", "--reorder", "--offline", "--logs"] as const
 type ValueOption = (typeof VALUE_OPTIONS)[number]
-const isValueOption = (name: string): name is ValueOption => (VALUE_OPTIONS as ReadonlyArray<string>).includes(name)
 const FLAG_OPTIONS = ["--json", "--no-timing"] as const
 type FlagOption = (typeof FLAG_OPTIONS)[number]
-const isFlagOption = (name: string): name is FlagOption => (FLAG_OPTIONS as ReadonlyArray<string>).includes(name)
 
 export const parseSimOptions = (argv: ReadonlyArray<string>): ParsedSimOptions => {
-  const values = new Map<ValueOption, string>()
-  const flags = new Set<FlagOption>()
-  // Each turn consumes one or two arguments: at most argv.length turns.
-  for (let i = 0; i < argv.length; i++) {
-    const argument = argv[i] ?? ""
-    if (argument === "-h" || argument === "--help") return { kind: "help", text: simUsage }
-    if (isFlagOption(argument)) {
-      if (flags.has(argument)) return { kind: "error", message: `${argument} given twice` }
-      flags.add(argument)
-      continue
-    }
-    const equals = argument.indexOf("=")
-    const name = equals > 0 ? argument.slice(0, equals) : argument
-    if (!isValueOption(name)) {
-      return { kind: "error", message: argument.startsWith("-") ? `unknown option ${JSON.stringify(argument.slice(0, 40))} (see --help)` : `unexpected argument ${JSON.stringify(argument.slice(0, 40))} (see --help)` }
-    }
-    let value: string | undefined
-    if (equals > 0) value = argument.slice(equals + 1)
-    else {
-      value = argv[i + 1]
-      i += 1
-    }
-    if (value === undefined || value === "" || (equals < 0 && value.startsWith("--"))) return { kind: "error", message: `${name} needs a value` }
-    if (values.has(name)) return { kind: "error", message: `${name} given twice` }
-    values.set(name, value)
-  }
+  const split = splitArguments(argv, VALUE_OPTIONS, FLAG_OPTIONS, " (see --help)")
+  if (split.kind === "help") return { kind: "help", text: simUsage }
+  if (split.kind === "error") return split
+  const { values, flags } = split
 
   const integer = (name: ValueOption, min: number, max: number, fallback: number): number | string => {
     const text = values.get(name)
