@@ -64,7 +64,8 @@ export const MqttUserDirectory = {
         isTaken: (user: UserId) =>
           Effect.tryPromise({
             try: () => (snapshot ??= knownUserIds(options)),
-            catch: (cause) => new UserDirectoryError({ message: `listing users on ${options.url}: ${String(cause)}` }),
+            catch: (cause) =>
+              new UserDirectoryError({ message: `cannot reach the MQTT broker at ${options.url} to check that a new user id is free (${cause instanceof Error ? cause.message : String(cause)})` }),
           }).pipe(Effect.map((known) => known.has(user))),
       })
     }),

@@ -56,7 +56,7 @@ const withTimeout = <A>(promise: Promise<A>, ms: number): Promise<A | undefined>
 const describeStartFailure = (error: unknown, options: ChatOptions, broker: BrokerChoice): string => {
   const tagged = error as { readonly _tag?: string; readonly reason?: string; readonly message?: string }
   if (tagged._tag === "EventLogError" && tagged.reason === "locked") return `profile "${options.profile}" is already open: ${tagged.message ?? "another mqtt-chat holds its lock"}`
-  if (tagged._tag === "UserDirectoryError") return `cannot give the new profile a free user id: ${tagged.message ?? "the broker did not answer"}`
+  if (tagged._tag === "UserDirectoryError") return tagged.message ?? "cannot give the new profile a free user id"
   if (tagged._tag === "EventLogError") return `cannot open the profile's log in ${options.profileDir}: ${tagged.message ?? "unknown error"}`
   if (tagged._tag === "TransportError") return `cannot reach the MQTT broker at ${broker.url}: ${tagged.message ?? "unknown error"}`
   return `could not start: ${tagged.message ?? String(error)}`
