@@ -12,6 +12,7 @@
  *
  * Run: npx tsx bench/startup.bench.ts [--runs N]
  */
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -75,11 +76,15 @@ const main = async () => {
   const embeddedPort = await freePort()
   const tmux = await TmuxServer.start({ width: 160, height: 48 })
   const chat = `${TSX} apps/chat/main.ts --data-dir ${dataDir}`
+  // What `npm start` runs: our code bundled by esbuild (built once here), node_modules as they are.
+  execFileSync("npm", ["run", "-s", "build"], { cwd: ROOT, stdio: "inherit" })
+  const bundle = `node dist/chat.mjs --data-dir ${dataDir}`
   const scenarios: ReadonlyArray<Scenario> = [
     { name: "baseline node (node -e)", command: `node -e 'console.log("READY")'`, ready: /^READY$/m, quitKey: null },
     { name: "baseline tsx (tsx -e)", command: `${TSX} -e 'console.log("READY")'`, ready: /^READY$/m, quitKey: null },
     { name: "chat, --broker (running)", command: `${chat} --profile external --broker ${broker.url}`, ready: READY, quitKey: "C-q" },
     { name: "chat, embedded broker", command: `${chat} --profile embedded --embedded-port ${embeddedPort}`, ready: READY, quitKey: "C-q" },
+    { name: "npm start bundle, --broker", command: `${bundle} --profile bundled --broker ${broker.url}`, ready: READY, quitKey: "C-q" },
   ]
   const samples = new Map<string, number[]>(scenarios.map((s) => [s.name, []]))
   try {
