@@ -106,6 +106,10 @@ export class SeenIds {
   has(id: string): boolean {
     return this.ids.has(id)
   }
+  /** Forgets an id (its record was not stored after all); its slot in the order ages out harmlessly. */
+  forget(id: string): void {
+    this.ids.delete(id)
+  }
   add(id: string): void {
     if (this.ids.has(id)) return
     this.ids.add(id)

@@ -9,6 +9,7 @@ import { Context, Deferred, Effect, Layer, PubSub, Queue, Result, Schema, Scope,
 import {
   conversationView,
   evolve,
+  receivedEnvelopeId,
   groupView,
   requireMe,
   stateToJson,
@@ -294,6 +295,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       const context = yield* decisionContext
       let provisional = state
       const stored: Array<{ readonly job: Job; readonly record: LogRecord }> = []
+      /** Duplicate keys that were already known before this batch (kept if the append fails). */
+      const wasSeen = new Set<string>()
       const rejected: Array<{ readonly job: Job; readonly reason: string }> = []
       for (const job of jobs) {
         let decided: Result.Result<ReadonlyArray<LogEntry>, string>
@@ -308,6 +311,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
           continue
         }
         for (const entry of decided.success) {
+          const key = receivedEnvelopeId(entry.event)
+          if (key !== null && state.seen.has(key)) wasSeen.add(key)
           const record: LogRecord = { seq: provisional.lastSeq + 1, ...entry }
           provisional = evolve(provisional, record)
           stored.push({ job, record })
@@ -322,6 +327,13 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         )
         if (Result.isFailure(appended)) {
           for (const { job } of stored) rejected.push({ job, reason: `could not store: ${appended.failure.message}` })
+          // The seen-set and the outbox are shared with the provisional state: take back what the
+          // unstored records put there, so a redelivery is not mistaken for a duplicate.
+          for (const { record } of stored) {
+            const seen = receivedEnvelopeId(record.event)
+            if (seen !== null && !wasSeen.has(seen)) state.seen.forget(seen)
+            for (const out of record.out) state.outbox.delete(out.envelope.id)
+          }
           stored.length = 0
         } else {
           appended.success.forEach((record, i) => {
