@@ -32,6 +32,8 @@ import { quarantineRegions } from "./quarantine.ts"
 import { decodeRecordLine, encodeRecordLine, NEWLINE } from "./record-codec.ts"
 
 export const LOG_FILE = "events.log"
+/** Logs up to this size keep the records of the open scan for the first replay (about 3× in memory, once). */
+const OPEN_REPLAY_CACHE_BYTES = 64 * 1024 * 1024
 export const LOCK_FILE = "events.lock"
 export const QUARANTINE_FILE = "events.quarantine"
 
@@ -195,8 +197,15 @@ const make = Effect.fnUntraced(function*(options: FileEventLogOptions) {
     const topic = conversationOf(record.event)
     if (topic !== undefined) index.add(topic, { seq: record.seq, offset, length })
   }
-  const summary = yield* scanFile(fd, ({ record, offset, length }) => indexRecord(record, offset, length))
+  // The open scan decodes every record anyway: keep them (for a log of a sane size) so the replay
+  // that follows at start-up does not read and decode the file a second time.
+  let openedRecords: Array<LogRecord> | null = fs.fstatSync(fd).size <= OPEN_REPLAY_CACHE_BYTES ? [] : null
+  const summary = yield* scanFile(fd, ({ record, offset, length }) => {
+    indexRecord(record, offset, length)
+    openedRecords?.push(record)
+  })
   const recovery = yield* recover(dir, fd, summary)
+  const openedEnd = summary.tailStart
 
   const state = {
     lastSeq: summary.lastSeq,
@@ -312,6 +321,8 @@ const make = Effect.fnUntraced(function*(options: FileEventLogOptions) {
     if (state.closed) return yield* closedError()
     if (state.poisoned !== undefined) return yield* new EventLogError({ reason: "io", message: state.poisoned })
     if (valid.success.length === 0) return []
+    // The log moves on: the open scan's records no longer are the whole of it.
+    openedRecords = null
     const done = yield* Deferred.make<ReadonlyArray<LogRecord>, EventLogError>()
     const queued = yield* Queue.offer(requests, { entries: valid.success, done })
     if (!queued) return yield* closedError()
@@ -358,6 +369,10 @@ const make = Effect.fnUntraced(function*(options: FileEventLogOptions) {
   const replay = (): Stream.Stream<LogRecord, EventLogError> =>
     Stream.unwrap(Effect.gen(function*() {
       if (state.closed) return yield* closedError()
+      const cached = openedRecords
+      openedRecords = null
+      // Nothing appended since the open scan: its records are the whole log. Served once, then freed.
+      if (cached !== null && state.committedEnd === openedEnd) return Stream.fromIterable(cached)
       // Records appended after this point are not part of this replay.
       const end = state.committedEnd
       const readFd = yield* Effect.acquireRelease(
