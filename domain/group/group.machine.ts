@@ -261,6 +261,15 @@ export const groupMachine = setup({
         actions: ["adopt", { type: "send.leave", params: ({ context }) => ({ leader: mustHaveInfo(context).leader }) }],
       },
       { guard: "isAdoptable", target: ".settling", actions: "adopt" },
+      {
+        // A losing founding of my group's name was published (it is now the retained copy): publish
+        // mine again, so clients that subscribe later see the winner.
+        guard: ({ context, event }) =>
+          event.type === "info.receive" && viewOfGroup(context) === "leading" && context.info !== null &&
+          event.info.name === context.info.name && !sameLineage(context.info, event.info) &&
+          compareGroupInfo(event.info, context.info) < 0,
+        actions: { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) },
+      },
     ],
     "refuse.receive": { guard: "isRefusalOfMyAttempt", target: ".settling", actions: "recordRefusal" },
   },

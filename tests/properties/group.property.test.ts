@@ -150,6 +150,15 @@ describe("group membership", () => {
     expect(result.snapshots[2]!.context.info?.members).toEqual([USERS[2]])
   })
 
+  it("a leader that sees a losing founding of its name publishes its own again (the retained copy must be the winner's)", () => {
+    const mine: GroupInfo = { name: NAME, leader: USERS[1]!, members: [USERS[1]!], version: 1, foundedClock: 9, foundedBy: USERS[1]!, dissolved: false }
+    const losing: GroupInfo = { ...mine, leader: USERS[2]!, members: [USERS[2]!], foundedClock: 3, foundedBy: USERS[2]! }
+    const [leading] = transition(groupMachine, initialTransition(groupMachine, { me: USERS[1]!, name: NAME })[0], { type: "group.create", info: mine })
+    const [after, actions] = transition(groupMachine, leading, { type: "info.receive", from: USERS[2]!, info: losing })
+    expect(after.context.info).toEqual(mine)
+    expect(actions.filter((a) => a.type === "publish.info").map((a) => (a.params as { info: GroupInfo }).info)).toEqual([mine])
+  })
+
   it("a member who missed the handover accepts the new leader's own information", () => {
     const v2: GroupInfo = { name: NAME, leader: USERS[0]!, members: [USERS[0]!, USERS[1]!, USERS[2]!], version: 2, foundedClock: 1, foundedBy: USERS[0]!, dissolved: false }
     const v4: GroupInfo = { ...v2, leader: USERS[1]!, members: [USERS[1]!, USERS[2]!], version: 4 }
