@@ -337,10 +337,12 @@ export const groupMachine = setup({
         "join.accept": {
           guard: ({ context, event }) => context.pending.some((p) => p.user === event.user) && (context.info?.members.length ?? 0) < MAX_GROUP_MEMBERS,
           target: "settling",
+          // The information goes out BEFORE the acceptance: the broker then queues it for every member
+          // before the new member can even learn it was accepted, let alone write to the group.
           actions: [
+            { type: "publish.info", params: ({ context, event }) => ({ info: admitted(context, event.user) }) },
             { type: "send.accept", params: ({ context, event }) => ({ to: event.user, attempt: context.pending.find((p) => p.user === event.user)?.attempt ?? 0, info: admitted(context, event.user) }) },
             "admit",
-            { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) },
           ],
         },
         "join.refuse": {
