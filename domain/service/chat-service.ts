@@ -290,105 +290,103 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
    * The decision loop: take what is queued (up to MAX_BATCH), decide each in order against the
    * state so far, store all the entries with one append, then subscribe, publish and answer.
    */
-  const processBatch = (jobs: ReadonlyArray<Job>) =>
-    Effect.gen(function* () {
-      const context = yield* decisionContext
-      let provisional = state
-      const stored: Array<{ readonly job: Job; readonly record: LogRecord }> = []
-      /** Duplicate keys that were already known before this batch (kept if the append fails). */
-      const wasSeen = new Set<string>()
-      const rejected: Array<{ readonly job: Job; readonly reason: string }> = []
-      for (const job of jobs) {
-        let decided: Result.Result<ReadonlyArray<LogEntry>, string>
-        try {
-          decided = decideJob(job, provisional, context)
-        } catch (defect) {
-          // A broken invariant on one input must not take the chat down: drop it, say why.
-          decided = Result.fail(`internal error: ${String(defect).slice(0, 200)}`)
+  const processBatch = Effect.fnUntraced(function* (jobs: ReadonlyArray<Job>) {
+    const context = yield* decisionContext
+    let provisional = state
+    const stored: Array<{ readonly job: Job; readonly record: LogRecord }> = []
+    /** Duplicate keys that were already known before this batch (kept if the append fails). */
+    const wasSeen = new Set<string>()
+    const rejected: Array<{ readonly job: Job; readonly reason: string }> = []
+    for (const job of jobs) {
+      let decided: Result.Result<ReadonlyArray<LogEntry>, string>
+      try {
+        decided = decideJob(job, provisional, context)
+      } catch (defect) {
+        // A broken invariant on one input must not take the chat down: drop it, say why.
+        decided = Result.fail(`internal error: ${String(defect).slice(0, 200)}`)
+      }
+      if (Result.isFailure(decided)) {
+        rejected.push({ job, reason: decided.failure })
+        continue
+      }
+      for (const entry of decided.success) {
+        const key = receivedEnvelopeId(entry.event)
+        if (key !== null && state.seen.has(key)) wasSeen.add(key)
+        const record: LogRecord = { seq: provisional.lastSeq + 1, ...entry }
+        provisional = evolve(provisional, record)
+        stored.push({ job, record })
+      }
+    }
+    if (stored.length > 0) {
+      const entries = stored.map(({ record: { seq: _seq, ...entry } }) => entry)
+      // The log takes at most MAX_ENTRIES_PER_APPEND per call; a gap release can exceed it.
+      const appended = yield* Effect.forEach(chunks(entries, MAX_ENTRIES_PER_APPEND), (chunk) => log.append(chunk)).pipe(
+        Effect.map((parts) => parts.flat()),
+        Effect.result,
+      )
+      if (Result.isFailure(appended)) {
+        for (const { job } of stored) rejected.push({ job, reason: `could not store: ${appended.failure.message}` })
+        // The seen-set and the outbox are shared with the provisional state: take back what the
+        // unstored records put there, so a redelivery is not mistaken for a duplicate.
+        for (const { record } of stored) {
+          const seen = receivedEnvelopeId(record.event)
+          if (seen !== null && !wasSeen.has(seen)) state.seen.forget(seen)
+          for (const out of record.out) state.outbox.delete(out.envelope.id)
         }
-        if (Result.isFailure(decided)) {
-          rejected.push({ job, reason: decided.failure })
+        stored.length = 0
+      } else {
+        appended.success.forEach((record, i) => {
+          if (record.seq !== stored[i]!.record.seq) throw new Error(`log assigned seq ${record.seq}, expected ${stored[i]!.record.seq}`)
+        })
+        state = provisional
+      }
+    }
+    if (stored.length > 0) {
+      yield* syncSubscriptions
+      yield* publishAll(stored.flatMap(({ record }) => record.out))
+    }
+    for (const { job, record } of stored) {
+      const message = messageOf(record, me)
+      if (message !== null) yield* notify({ _tag: "message", message })
+      if (job._tag === "command") yield* Deferred.succeed(job.done, record).pipe(Effect.asVoid)
+    }
+    for (const { job, reason } of rejected) {
+      if (job._tag === "command") yield* Deferred.fail(job.done, new CommandRejected({ message: reason }))
+      else if (job._tag === "incoming") {
+        // Echoes of my own messages, QoS 1 duplicates and repeats are normal traffic, not trouble.
+        if (isRoutine(reason)) {
+          counters.ignored += 1
           continue
         }
-        for (const entry of decided.success) {
-          const key = receivedEnvelopeId(entry.event)
-          if (key !== null && state.seen.has(key)) wasSeen.add(key)
-          const record: LogRecord = { seq: provisional.lastSeq + 1, ...entry }
-          provisional = evolve(provisional, record)
-          stored.push({ job, record })
-        }
+        counters.dropped += 1
+        yield* notify({ _tag: "dropped", topic: job.incoming.topic.slice(0, 120), reason })
       }
-      if (stored.length > 0) {
-        const entries = stored.map(({ record: { seq: _seq, ...entry } }) => entry)
-        // The log takes at most MAX_ENTRIES_PER_APPEND per call; a gap release can exceed it.
-        const appended = yield* Effect.forEach(chunks(entries, MAX_ENTRIES_PER_APPEND), (chunk) => log.append(chunk)).pipe(
-          Effect.map((parts) => parts.flat()),
-          Effect.result,
-        )
-        if (Result.isFailure(appended)) {
-          for (const { job } of stored) rejected.push({ job, reason: `could not store: ${appended.failure.message}` })
-          // The seen-set and the outbox are shared with the provisional state: take back what the
-          // unstored records put there, so a redelivery is not mistaken for a duplicate.
-          for (const { record } of stored) {
-            const seen = receivedEnvelopeId(record.event)
-            if (seen !== null && !wasSeen.has(seen)) state.seen.forget(seen)
-            for (const out of record.out) state.outbox.delete(out.envelope.id)
-          }
-          stored.length = 0
-        } else {
-          appended.success.forEach((record, i) => {
-            if (record.seq !== stored[i]!.record.seq) throw new Error(`log assigned seq ${record.seq}, expected ${stored[i]!.record.seq}`)
-          })
-          state = provisional
-        }
-      }
-      if (stored.length > 0) {
-        yield* syncSubscriptions
-        yield* publishAll(stored.flatMap(({ record }) => record.out))
-      }
-      for (const { job, record } of stored) {
-        const message = messageOf(record, me)
-        if (message !== null) yield* notify({ _tag: "message", message })
-        if (job._tag === "command") yield* Deferred.succeed(job.done, record).pipe(Effect.asVoid)
-      }
-      for (const { job, reason } of rejected) {
-        if (job._tag === "command") yield* Deferred.fail(job.done, new CommandRejected({ message: reason }))
-        else if (job._tag === "incoming") {
-          // Echoes of my own messages, QoS 1 duplicates and repeats are normal traffic, not trouble.
-          if (isRoutine(reason)) {
-            counters.ignored += 1
-            continue
-          }
-          counters.dropped += 1
-          yield* notify({ _tag: "dropped", topic: job.incoming.topic.slice(0, 120), reason })
-        }
-      }
-      if (stored.length > 0) yield* notify({ _tag: "changed" })
-      for (const request of resendRequests.splice(0)) yield* Effect.forkIn(answerResend(request), scope)
-    })
+    }
+    if (stored.length > 0) yield* notify({ _tag: "changed" })
+    for (const request of resendRequests.splice(0)) yield* Effect.forkIn(answerResend(request), scope)
+  })
 
   /** Publishes again, same ids, the messages a reader says it never got: found by paging my log back. */
-  const answerResend = (request: { readonly topic: Topic; readonly missing: ReadonlyArray<number> }) =>
-    Effect.gen(function* () {
-      const wanted = new Set(request.missing)
-      const found: Outgoing[] = []
-      let beforeSeq: number | undefined
-      for (let page = 0; page < RESEND_MAX_PAGES && found.length < wanted.size; page++) {
-        const history = yield* log.history(request.topic, { limit: 1000, ...(beforeSeq === undefined ? {} : { beforeSeq }) })
-        found.push(...resendable(history.records, request.topic, wanted))
-        if (!history.hasMore || history.records.length === 0) break
-        beforeSeq = history.records[0]!.seq
-      }
-      yield* publishAll(found.sort((a, b) => a.envelope.clock - b.envelope.clock))
-    }).pipe(Effect.catch((error) => notify({ _tag: "error", message: `resend on ${request.topic}: ${error.message}` })))
+  const answerResend = Effect.fn("ChatService.answerResend")(function* (request: { readonly topic: Topic; readonly missing: ReadonlyArray<number> }) {
+    const wanted = new Set(request.missing)
+    const found: Outgoing[] = []
+    let beforeSeq: number | undefined
+    for (let page = 0; page < RESEND_MAX_PAGES && found.length < wanted.size; page++) {
+      const history = yield* log.history(request.topic, { limit: 1000, ...(beforeSeq === undefined ? {} : { beforeSeq }) })
+      found.push(...resendable(history.records, request.topic, wanted))
+      if (!history.hasMore || history.records.length === 0) break
+      beforeSeq = history.records[0]!.seq
+    }
+    yield* publishAll(found.sort((a, b) => a.envelope.clock - b.envelope.clock))
+  }, (effect, request) => effect.pipe(Effect.catch((error) => notify({ _tag: "error", message: `resend on ${request.topic}: ${error.message}` }))))
 
-  const run = (command: Command): Effect.Effect<LogRecord, CommandRejected> =>
-    Effect.gen(function* () {
-      if (closing && command._tag !== "session.end") return yield* new CommandRejected({ message: "the chat is shutting down" })
-      const done = yield* Deferred.make<LogRecord, CommandRejected>()
-      yield* Queue.offer(work, { _tag: "command", command, done })
-      return yield* Deferred.await(done)
-    })
+  /** A user's command: queued for the decision loop, answered with its stored record or why not. */
+  const run = Effect.fn("ChatService.run")(function* (command: Command): Effect.fn.Return<LogRecord, CommandRejected> {
+    if (closing && command._tag !== "session.end") return yield* new CommandRejected({ message: "the chat is shutting down" })
+    const done = yield* Deferred.make<LogRecord, CommandRejected>()
+    yield* Queue.offer(work, { _tag: "command", command, done })
+    return yield* Deferred.await(done)
+  })
 
   const sweepTimeouts = Effect.gen(function* () {
     const now = yield* clock.now
