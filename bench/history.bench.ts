@@ -29,6 +29,7 @@ import { topics, type UserId } from "../domain/ids.ts"
 import { EventLog } from "../domain/ports/event-log.port.ts"
 import { ChatService } from "../domain/service/chat-service.ts"
 import { chatServiceLayer } from "../domain/service/compose.ts"
+import { printTable } from "./table.ts"
 
 const ME = "user-10001" as UserId
 const PEER = "user-20002" as UserId
@@ -180,13 +181,9 @@ const main = async () => {
     const l = large.samples.map(step.of)
     return [step.name, `${ms(percentile(b, 50))} / ${ms(percentile(b, 90))}`, `${ms(percentile(l, 50))} / ${ms(percentile(l, 90))}`, `${(percentile(l, 50) / percentile(b, 50)).toFixed(2)}×`]
   })
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)))
-  const line = (cells: ReadonlyArray<string>) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`
   console.log(`history bench: ${RUNS} runs per size after one warm-up; node ${process.version}, ${os.cpus()[0]?.model ?? "cpu?"} ×${os.cpus().length}`)
   console.log(`logs: ${BASELINE} msgs = ${(base.bytes / 1e6).toFixed(1)} MB (written in ${ms(base.buildMs)} ms), ${LARGE} msgs = ${(large.bytes / 1e6).toFixed(1)} MB (written in ${ms(large.buildMs)} ms)`)
-  console.log(line(header))
-  console.log(`|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`)
-  for (const row of rows) console.log(line(row))
+  printTable(header, rows)
 }
 
 main().then(

@@ -20,6 +20,7 @@ import { performance } from "node:perf_hooks"
 import { startEmbeddedBroker } from "../adapters/broker/embedded-broker.ts"
 import { freePort } from "../tests/support/free-port.ts"
 import { TmuxServer } from "../tests/support/tmux.ts"
+import { printTable } from "./table.ts"
 
 const ROOT = path.join(import.meta.dirname, "..")
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx")
@@ -107,12 +108,8 @@ const main = async () => {
     const median = percentile(values, 50)
     return [scenario.name, median.toFixed(0), percentile(values, 90).toFixed(0), `${(median / baseline).toFixed(2)}×`]
   })
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)))
-  const line = (cells: ReadonlyArray<string>) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`
   console.log(`startup bench: ${RUNS} runs per row after one warm-up (polling the screen every ${POLL_MS} ms); node ${process.version}, ${os.cpus()[0]?.model ?? "cpu?"} ×${os.cpus().length}`)
-  console.log(line(header))
-  console.log(`|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`)
-  for (const row of rows) console.log(line(row))
+  printTable(header, rows)
 }
 
 main().then(
