@@ -46,12 +46,20 @@ export interface HistoryResult {
   readonly hasMore: boolean
 }
 
+export interface SearchResult {
+  /** Newest first. */
+  readonly matches: ReadonlyArray<ChatMessage>
+  readonly searched: number
+  readonly complete: boolean
+}
+
 export interface ChatPort {
   readonly me: string
   snapshot(): ChatSnapshot
   connection(): ConnectionState
   perform(action: ChatAction): Promise<ActionOutcome>
   history(target: ChatTarget, page: { readonly beforeSeq?: number; readonly limit: number }): Promise<HistoryResult | { readonly error: string }>
+  search(target: ChatTarget, query: string, limit: number): Promise<SearchResult | { readonly error: string }>
   /** Calls `listener` for every notice until the returned function is called. */
   subscribe(listener: (notice: ChatNotice) => void): () => void
   /** Publishes offline and disconnects. */
@@ -120,6 +128,10 @@ export const bridgeChatService = (service: ChatService["Service"]): ChatPort => 
     perform: (action) => Effect.runPromiseExit(act(action)).then(outcomeOf),
     history: (target, page) =>
       Effect.runPromiseExit(service.history(target, page)).then((exit) =>
+        Exit.isSuccess(exit) ? exit.value : { error: describeFailure(exit.cause) },
+      ),
+    search: (target, query, limit) =>
+      Effect.runPromiseExit(service.search(target, query, { limit })).then((exit) =>
         Exit.isSuccess(exit) ? exit.value : { error: describeFailure(exit.cause) },
       ),
     subscribe: (listener) => {

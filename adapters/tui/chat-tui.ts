@@ -57,6 +57,9 @@ export interface ChatTuiOptions {
 type RequestKey = string
 const requestKey = (request: RequestEntry): RequestKey => request.requestId
 
+/** Matches shown by /search, newest first. */
+const SEARCH_RESULTS = 200
+
 export class ChatTui {
   private readonly port: ChatPort
   private readonly layout: Layout
@@ -597,6 +600,8 @@ export class ChatTui {
         return this.showRequests()
       case "acceptances":
         return this.showAcceptances()
+      case "search":
+        return this.search(command.query)
       case "quit":
         return this.options.requestQuit()
       case "groupCreate":
@@ -762,6 +767,24 @@ export class ChatTui {
       ...(request.status === "pending" ? { run: () => this.askRequest(request) } : {}),
     }))
     this.pushPopup(new ListPopup(`Requests received (${items.length})`, items, "Enter on a pending one: answer · Esc close"))
+  }
+
+  /** /search: this conversation's messages containing the text, newest first, in a popup. */
+  private async search(query: string): Promise<void> {
+    const target = this.buffers.get(this.activeKey)?.target ?? null
+    if (target === null) return this.note(this.activeKey, "open a conversation or a group first: /search looks in its history", "error")
+    const result = await this.port.search(chatTargetOf(target), query, SEARCH_RESULTS)
+    if ("error" in result) return this.note(this.activeKey, result.error, "error")
+    const items: ListItem[] = result.matches.map((message) => ({
+      segments: [
+        seg(`${new Date(message.at).toLocaleString()}  `, { fg: "grey" }),
+        seg(`<${message.from}> `, { fg: message.mine ? "green" : "cyan" }),
+        seg(message.text.replace(/\s+/g, " ").slice(0, 300)),
+      ],
+    }))
+    const scope = result.complete ? `all ${result.searched} messages` : `the newest ${result.searched} messages`
+    if (items.length === 0) items.push(this.heading(`no message contains "${query}" (searched ${scope})`))
+    this.pushPopup(new ListPopup(`Search "${query.slice(0, 40)}": ${result.matches.length} found in ${scope}`, items, "↑↓ PgUp PgDn scroll · Esc close"))
   }
 
   private showAcceptances(): void {

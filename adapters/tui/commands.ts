@@ -27,6 +27,7 @@ export type SlashCommand =
   | { readonly _tag: "leave"; readonly target: BufferTarget | null }
   | { readonly _tag: "requests" }
   | { readonly _tag: "acceptances" }
+  | { readonly _tag: "search"; readonly query: string }
   | { readonly _tag: "open"; readonly target: BufferTarget | "status" }
   | { readonly _tag: "quit" }
 
@@ -53,6 +54,7 @@ export const COMMANDS: ReadonlyArray<CommandHelp> = [
   { name: "leave", usage: "/leave [user-NNNNN | #group]", summary: "leave this (or the named) conversation or group", aliases: ["part"] },
   { name: "requests", usage: "/requests", summary: "requests received, pending first", aliases: [] },
   { name: "acceptances", usage: "/acceptances", summary: "accepted requests and the topic each opened", aliases: [] },
+  { name: "search", usage: "/search TEXT", summary: "find TEXT in this conversation's history (newest first)", aliases: ["find", "grep"] },
   { name: "open", usage: "/open user-NNNNN | #group | status", summary: "switch to a conversation, a group or the status buffer", aliases: ["go", "switch"] },
   { name: "menu", usage: "/menu", summary: "the menu (also Ctrl-O; F1..F8 open its items directly)", aliases: [] },
   { name: "help", usage: "/help [command]", summary: "commands and keys", aliases: ["?"] },
@@ -163,6 +165,10 @@ export const parseInput = (line: string): ParsedInput => {
       if (sub !== "create" || groupWord === undefined || extra.length > 0) return usage(name)
       const group = normaliseGroup(groupWord)
       return group === null ? usage(name, "a group name is 1-32 letters, digits, _ or -") : ok({ _tag: "groupCreate", group })
+    }
+    case "search": {
+      const query = line.slice(1).trim().slice(rawName.length).trim()
+      return query.length === 0 ? usage(name) : ok({ _tag: "search", query: query.slice(0, 200) })
     }
     case "join": {
       const [groupWord] = args

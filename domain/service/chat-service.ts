@@ -137,6 +137,11 @@ export class ChatService extends Context.Service<ChatService, {
   acceptances(): Effect.Effect<ReadonlyArray<AcceptanceEntry>>
   /** A conversation's messages, newest page; `beforeSeq` pages back. */
   history(target: ChatTarget, options: { readonly beforeSeq?: number; readonly limit: number }): Effect.Effect<{ readonly messages: ReadonlyArray<ChatMessage>; readonly hasMore: boolean }, CommandRejected>
+  /**
+   * Messages of a conversation whose text contains `query` (case-insensitive), newest first, at most
+   * `limit`; looks back through at most SEARCH_MAX_MESSAGES messages.
+   */
+  search(target: ChatTarget, query: string, options: { readonly limit: number }): Effect.Effect<{ readonly matches: ReadonlyArray<ChatMessage>; readonly searched: number; readonly complete: boolean }, CommandRejected>
   /** Publishes offline and disconnects cleanly. */
   shutdown(): Effect.Effect<void>
   /** Parsing helpers for user input (CLI, slash commands). */
@@ -163,6 +168,10 @@ type Job =
   | { readonly _tag: "acks" }
   /** Show messages held behind a gap that did not fill in time. */
   | { readonly _tag: "gaps" }
+
+/** How far back a search looks, and the page it reads at a time. */
+const SEARCH_MAX_MESSAGES = 100_000
+const SEARCH_PAGE = 1000
 
 /** How far back a resend request is looked up: 20 pages of 1,000 messages. */
 const RESEND_MAX_PAGES = 20
@@ -520,6 +529,31 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         })),
         Effect.mapError((error) => new CommandRejected({ message: `history: ${error.message}` })),
       ),
+    search: Effect.fn("ChatService.search")(function* (to: ChatTarget, query: string, options: { readonly limit: number }) {
+      const needle = query.trim().toLowerCase()
+      if (needle.length === 0) return yield* new CommandRejected({ message: "search for what? /search TEXT" })
+      const matches: ChatMessage[] = []
+      let searched = 0
+      let beforeSeq: number | undefined
+      let complete = false
+      // Bounded: SEARCH_MAX_MESSAGES / SEARCH_PAGE pages at most.
+      while (searched < SEARCH_MAX_MESSAGES && matches.length < options.limit) {
+        const page = yield* log.history(targetTopic(me, to), { limit: SEARCH_PAGE, ...(beforeSeq === undefined ? {} : { beforeSeq }) }).pipe(
+          Effect.mapError((error) => new CommandRejected({ message: `search: ${error.message}` })),
+        )
+        searched += page.records.length
+        for (const record of [...page.records].reverse()) {
+          const message = messageOf(record, me)
+          if (message !== null && message.text.toLowerCase().includes(needle) && matches.length < options.limit) matches.push(message)
+        }
+        if (!page.hasMore || page.records.length === 0) {
+          complete = true
+          break
+        }
+        beforeSeq = page.records[0]!.seq
+      }
+      return { matches, searched, complete }
+    }),
     shutdown: () => shutdown,
     parseUser,
     parseGroup,

@@ -88,6 +88,12 @@ describe.skipIf(!available)("chat client in tmux", () => {
     await tmux.line("b", "hello from bob")
     await tmux.waitFor("a", "A reads B's message", `<${idB}> hello from bob`)
 
+    // Search in the conversation's history: a popup of matches, newest first; Esc closes it.
+    await tmux.line("a", "/search FROM BOB")
+    await tmux.waitFor("a", "the search popup", (screen) => screen.includes('Search "FROM BOB": 1 found') && screen.includes(`<${idB}> hello from bob`))
+    await tmux.keys("a", "Escape")
+    await tmux.waitFor("a", "the popup is closed", (screen) => !screen.includes('Search "FROM BOB"'))
+
     // A group: A creates it, B asks to join, A accepts in the popup, both talk in it.
     await tmux.line("a", "/group create team")
     await tmux.waitFor("a", "A leads #team", "you created #team and lead it")

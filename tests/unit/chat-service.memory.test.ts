@@ -73,6 +73,21 @@ describe("chat service over the in-memory broker", () => {
     expect(Object.values(asked).every((o) => o.held.length === 0)).toBe(true)
   })
 
+  it("searches a conversation's history, newest first, case-insensitively", async () => {
+    const broker = new MemoryBroker({ autoFlush: true })
+    const [a, b] = [await start(broker), await start(broker)]
+    await a.run(a.service.startConversation(b.service.me))
+    await eventually("B has the request", async () => (await b.run(b.service.requests())).length === 1)
+    await b.run(b.service.acceptConversation(a.service.me))
+    await eventually("A is active", async () => (await a.run(a.service.listUsers()))[0]?.conversation === "active")
+    for (const text of ["Deploy on Friday?", "no", "deploy on monday then", "ok"]) await a.run(a.service.send({ _tag: "peer", peer: b.service.me }, text))
+    const found = await a.run(a.service.search({ _tag: "peer", peer: b.service.me }, "DEPLOY", { limit: 10 }))
+    expect(found.matches.map((m) => m.text)).toEqual(["deploy on monday then", "Deploy on Friday?"])
+    expect(found.complete).toBe(true)
+    expect((await a.run(a.service.search({ _tag: "peer", peer: b.service.me }, "deploy", { limit: 1 }))).matches).toHaveLength(1)
+    await expect(a.run(a.service.search({ _tag: "peer", peer: b.service.me }, "   ", { limit: 5 }))).rejects.toThrow(/search for what/)
+  })
+
   it("rejects ids and group names that could inject topics", async () => {
     const broker = new MemoryBroker({ autoFlush: true })
     const a = await start(broker)

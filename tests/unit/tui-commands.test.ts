@@ -19,6 +19,12 @@ describe("parseInput", () => {
     expect(command("//not a command")).toEqual({ _tag: "say", text: "/not a command" })
   })
 
+  it("search takes the rest of the line, spaces included", () => {
+    expect(command("/search deploy on friday")).toEqual({ _tag: "search", query: "deploy on friday" })
+    expect(command("/grep  two  spaces ")).toEqual({ _tag: "search", query: "two  spaces" })
+    expect(error("/search")).toMatch(/\/search TEXT/)
+  })
+
   it("the menu functions of the design note", () => {
     expect(command("/users")).toEqual({ _tag: "users" })
     expect(command("/group create team-1")).toEqual({ _tag: "groupCreate", group: "team-1" })
