@@ -14,7 +14,8 @@ import { chatTargetOf, type ChatAction, type ChatNotice, type ChatPort, type Cha
 import { COMMANDS, completeWord, parseInput, type BufferTarget, type RequestTarget, type SlashCommand } from "./commands.ts"
 import { intentOf, keyHelpLines, MENU_ITEMS, type EditOperation, type KeyEvent, type MenuItem, type ScrollAmount, type UiIntent } from "./keymap.ts"
 import type { Layout } from "./layout.ts"
-import { LineEditor } from "./line-editor.ts"
+import { Drafts } from "./drafts.ts"
+import type { LineEditor } from "./line-editor.ts"
 import { ListPopup, PromptPopup, QuestionPopup, type ListItem, type Popup, type Suggestion } from "./popups.ts"
 import { cleanPastedText, escapeTags } from "./sanitize.ts"
 import { seg, styledLine } from "./styled.ts"
@@ -25,7 +26,6 @@ import { conversationWord, membershipWord, promptText, renderSidebar, renderStat
 /** Changes are folded into one refresh per interval: a burst of messages costs one redraw. */
 const REFRESH_INTERVAL_MS = 40
 const SAVE_UI_STATE_AFTER_MS = 2_000
-const INPUT_HISTORY_LIMIT = 200
 /** Open popups at once (menu → prompt → …); requests wait in their queue beyond this. */
 const MAX_OPEN_POPUPS = 4
 /** Requests remembered as already shown (they are also bounded by the domain's request history). */
@@ -73,7 +73,8 @@ export class ChatTui {
   private connection: ConnectionState
   /** The log's last sequence number at start: what is at or below it was "earlier". */
   private readonly startSeq: number
-  private readonly editor = new LineEditor(MAX_TEXT_CHARS, INPUT_HISTORY_LIMIT)
+  /** The input line of each buffer: switching buffers switches drafts (and cursor, and ↑/↓ history). */
+  private readonly drafts = new Drafts(MAX_TEXT_CHARS)
   private readonly popups: Popup[] = []
   private requestPopup: RequestKey | null = null
   private readonly askedRequests = new Set<RequestKey>()
@@ -117,6 +118,12 @@ export class ChatTui {
     if (pending > 0) this.note(STATUS_KEY, `${pending} request${pending === 1 ? "" : "s"} waiting for your answer (F6)`, "event")
     this.note(STATUS_KEY, "Menu: F1 users & groups · F2 create group · F3 groups · F4 join · F5 talk · F6 requests · F7 acceptances · F8 help (Ctrl-O: all)", "info")
     if (saved?.lastBuffer !== undefined && saved.lastBuffer !== null && this.buffers.has(saved.lastBuffer)) this.activeKey = saved.lastBuffer
+    if (saved?.drafts !== undefined) this.drafts.restore(saved.drafts)
+  }
+
+  /** The active buffer's input line: what is typed goes there, and only there. */
+  private get editor(): LineEditor {
+    return this.drafts.editorFor(this.activeKey)
   }
 
   /** Starts listening to the service and the keyboard, and draws the first screen. */
@@ -305,7 +312,7 @@ export class ChatTui {
   }
 
   private saveUiState(): void {
-    this.options.uiState.save({ readCounts: this.readCounts, lastBuffer: this.activeKey })
+    this.options.uiState.save({ readCounts: this.readCounts, lastBuffer: this.activeKey, drafts: this.drafts.saved() })
   }
 
   private note(key: string, text: string, level: NoteLevel): void {
@@ -575,6 +582,8 @@ export class ChatTui {
   private submit(): void {
     const line = this.editor.take()
     if (line.trim().length === 0) return
+    // A sent line is no draft any more: a restart must not offer it again.
+    this.scheduleSave()
     const parsed = parseInput(line)
     if (!parsed.ok) {
       this.note(this.activeKey, parsed.error, "error")
@@ -636,15 +645,17 @@ export class ChatTui {
     const buffer = this.buffers.get(this.activeKey)
     if (buffer?.target === null || buffer === undefined) {
       this.note(STATUS_KEY, "this is the status buffer: open a conversation (Ctrl-N, /open user-NNNNN) or start one (F5, /talk user-NNNNN)", "error")
-      this.editor.setText(line)
+      this.drafts.editorFor(buffer?.key ?? this.activeKey).setText(line)
       return
     }
     if (this.connection._tag !== "connected") this.hint = "offline: the message is stored and sent when the broker is back"
     const outcome = await this.port.perform({ _tag: "send", target: chatTargetOf(buffer.target), text })
     if (!outcome.ok) {
       this.note(buffer.key, `not sent: ${outcome.error}`, "error")
-      // Give the text back rather than lose it, unless something new was typed meanwhile.
-      if (this.editor.length === 0) this.editor.setText(line)
+      // Give the text back to its own buffer (the typist may have moved on) rather than lose it,
+      // unless something new was typed there meanwhile.
+      const editor = this.drafts.editorFor(buffer.key)
+      if (editor.length === 0) editor.setText(line)
     }
     this.scheduleRefresh()
   }

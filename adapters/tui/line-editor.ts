@@ -4,7 +4,9 @@
  * contain line feeds: a multi-line message is one message (Ctrl-J or Alt-Enter, or a paste).
  *
  * It is UI state and nothing else touches it: connection events never clear it, so the unsent line
- * survives a reconnect.
+ * survives a reconnect. Each buffer has its own editor (drafts.ts): draft, cursor and history belong
+ * to the conversation; the kill ring may be shared between them, so Ctrl-K here and Ctrl-Y there
+ * moves text from one conversation to another.
  */
 import { codePointWidth } from "./text-width.ts"
 
@@ -17,12 +19,16 @@ export interface LineView {
   readonly cursorColumn: number
 }
 
+/** What Ctrl-U, Ctrl-K and Ctrl-W cut and Ctrl-Y puts back; one may be shared by several editors. */
+export interface KillRing {
+  text: string
+}
+
 const isWordChar = (char: string | undefined): boolean => char !== undefined && /[\p{L}\p{N}_-]/u.test(char)
 
 export class LineEditor {
   private chars: string[] = []
   private cursor = 0
-  private killed = ""
   private readonly history: string[] = []
   /** -1: editing the draft; otherwise an index into history. */
   private historyIndex = -1
@@ -36,6 +42,7 @@ export class LineEditor {
     /** In UTF-16 units, like the domain's limit; refusing here keeps the typist informed. */
     readonly maxChars: number,
     readonly historyLimit: number,
+    private readonly killRing: KillRing = { text: "" },
   ) {}
 
   get text(): string {
@@ -120,24 +127,24 @@ export class LineEditor {
   /** Ctrl-W */
   deleteWordBack(): void {
     const start = this.wordStartBefore(this.cursor)
-    this.killed = this.chars.splice(start, this.cursor - start).join("")
+    this.killRing.text = this.chars.splice(start, this.cursor - start).join("")
     this.cursor = start
   }
 
   /** Ctrl-U */
   killToStart(): void {
-    this.killed = this.chars.splice(0, this.cursor).join("")
+    this.killRing.text = this.chars.splice(0, this.cursor).join("")
     this.cursor = 0
   }
 
   /** Ctrl-K */
   killToEnd(): void {
-    this.killed = this.chars.splice(this.cursor).join("")
+    this.killRing.text = this.chars.splice(this.cursor).join("")
   }
 
   /** Ctrl-Y */
   yank(): boolean {
-    return this.killed.length === 0 ? true : this.insert(this.killed)
+    return this.killRing.text.length === 0 ? true : this.insert(this.killRing.text)
   }
 
   /** Replaces the word before the cursor (for Tab completion). */

@@ -1,12 +1,14 @@
 /**
  * What the UI remembers between runs that the event log does not: how many messages of each
- * conversation were read (unread counts survive a restart) and which buffer was open. A small JSON
+ * conversation were read (unread counts survive a restart), which buffer was open, and the unsent
+ * line of each buffer (bounded: MAX_SAVED_DRAFTS drafts of MAX_SAVED_DRAFT_CHARS). A small JSON
  * file in the profile directory, replaced atomically (write a temp file, rename); read through a
  * Schema, since a file on disk is input like any other. Losing it costs only these conveniences.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Result, Schema } from "effect"
+import { MAX_SAVED_DRAFT_CHARS, MAX_SAVED_DRAFTS } from "./drafts.ts"
 
 /** More conversations than this are not remembered (the oldest keys are not special: any are cut). */
 export const MAX_REMEMBERED_TOPICS = 10_000
@@ -15,12 +17,18 @@ const UiStateSchema = Schema.Struct({
   version: Schema.Literal(1),
   readCounts: Schema.Record(Schema.String, Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))).check(Schema.isMaxProperties(MAX_REMEMBERED_TOPICS)),
   lastBuffer: Schema.NullOr(Schema.String.check(Schema.isMaxLength(80))),
+  /** Absent in files written before drafts were kept. */
+  drafts: Schema.optionalKey(
+    Schema.Record(Schema.String.check(Schema.isMaxLength(80)), Schema.String.check(Schema.isMaxLength(MAX_SAVED_DRAFT_CHARS))).check(Schema.isMaxProperties(MAX_SAVED_DRAFTS)),
+  ),
 })
 
 export interface UiState {
   /** Per conversation topic: how many of its messages had been seen. */
   readonly readCounts: Readonly<Record<string, number>>
   readonly lastBuffer: string | null
+  /** Per buffer key: the unsent line. */
+  readonly drafts?: Readonly<Record<string, string>>
 }
 
 export interface UiStateStore {
@@ -45,11 +53,15 @@ export const fileUiStateStore = (file: string, onProblem: (message: string) => v
       onProblem(`ui state ${file} ignored: ${String(decoded.failure).slice(0, 200)}`)
       return null
     }
-    return { readCounts: decoded.success.readCounts, lastBuffer: decoded.success.lastBuffer }
+    const { readCounts, lastBuffer, drafts } = decoded.success
+    return drafts === undefined ? { readCounts, lastBuffer } : { readCounts, lastBuffer, drafts }
   },
   save: (state) => {
     const entries = Object.entries(state.readCounts).slice(0, MAX_REMEMBERED_TOPICS)
-    const body = JSON.stringify({ version: 1, readCounts: Object.fromEntries(entries), lastBuffer: state.lastBuffer })
+    const drafts = Object.entries(state.drafts ?? {})
+      .filter(([key, text]) => key.length <= 80 && text.length <= MAX_SAVED_DRAFT_CHARS)
+      .slice(0, MAX_SAVED_DRAFTS)
+    const body = JSON.stringify({ version: 1, readCounts: Object.fromEntries(entries), lastBuffer: state.lastBuffer, ...(drafts.length === 0 ? {} : { drafts: Object.fromEntries(drafts) }) })
     const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
     try {
       fs.writeFileSync(temporary, body, { mode: 0o600 })
