@@ -95,22 +95,48 @@ export interface ChatState {
 }
 
 /**
- * A bounded set with FIFO eviction. Mutable inside for speed (one per state, never shared between
- * two live states: `evolve` copies it only when asked to fork).
+ * The two parts of the state that are too big to copy per record are mutable inside, and
+ * transactional: the service opens a transaction for a batch of records whose append is not yet
+ * durable (`begin`), and then either applies it (`commit`) or drops it (`rollback`). Meanwhile
+ * readers of the committed view (`toJSON`, `values`) see the state of the last stored record; the
+ * decisions of the same batch see their own additions (`has`). Replay never opens a transaction.
  */
-export class SeenIds {
+interface Transactional {
+  begin(): void
+  commit(): void
+  rollback(): void
+}
+
+/** Envelope ids already handled (sender/id keys), bounded FIFO. */
+export class SeenIds implements Transactional {
   private readonly ids = new Set<string>()
   private readonly order: string[] = []
   private head = 0
+  private pending: Set<string> | null = null
   constructor(private readonly capacity: number = MAX_SEEN_IDS) {}
   has(id: string): boolean {
-    return this.ids.has(id)
-  }
-  /** Forgets an id (its record was not stored after all); its slot in the order ages out harmlessly. */
-  forget(id: string): void {
-    this.ids.delete(id)
+    return this.ids.has(id) || (this.pending?.has(id) ?? false)
   }
   add(id: string): void {
+    if (this.pending !== null) {
+      if (!this.ids.has(id)) this.pending.add(id)
+      return
+    }
+    this.insert(id)
+  }
+  begin(): void {
+    if (this.pending !== null) throw new Error("seen-set: a transaction is already open")
+    this.pending = new Set()
+  }
+  commit(): void {
+    const pending = this.pending
+    this.pending = null
+    for (const id of pending ?? []) this.insert(id)
+  }
+  rollback(): void {
+    this.pending = null
+  }
+  private insert(id: string): void {
     if (this.ids.has(id)) return
     this.ids.add(id)
     this.order.push(id)
@@ -131,34 +157,44 @@ export class SeenIds {
   toJSON(): ReadonlyArray<string> {
     return this.order.slice(this.head)
   }
-  clone(): SeenIds {
-    const copy = new SeenIds(this.capacity)
-    for (const id of this.toJSON()) copy.add(id)
-    return copy
-  }
 }
 
-/**
- * Unacknowledged sends by envelope id. Mutable inside, like SeenIds: thousands of messages in
- * flight must not cost a copy of the whole outbox per message.
- */
-export class Outbox {
-  private readonly pending = new Map<string, Outgoing>()
+/** Unacknowledged sends by envelope id, in the order sent. */
+export class Outbox implements Transactional {
+  private readonly unacked = new Map<string, Outgoing>()
+  private journal: Array<{ readonly add: Outgoing } | { readonly remove: string }> | null = null
   add(out: Outgoing): void {
-    this.pending.set(out.envelope.id, out)
+    if (this.journal !== null) this.journal.push({ add: out })
+    else this.unacked.set(out.envelope.id, out)
   }
   delete(id: string): void {
-    this.pending.delete(id)
+    if (this.journal !== null) this.journal.push({ remove: id })
+    else this.unacked.delete(id)
+  }
+  begin(): void {
+    if (this.journal !== null) throw new Error("outbox: a transaction is already open")
+    this.journal = []
+  }
+  commit(): void {
+    const journal = this.journal
+    this.journal = null
+    for (const change of journal ?? []) {
+      if ("add" in change) this.unacked.set(change.add.envelope.id, change.add)
+      else this.unacked.delete(change.remove)
+    }
+  }
+  rollback(): void {
+    this.journal = null
   }
   get size(): number {
-    return this.pending.size
+    return this.unacked.size
   }
   /** In the order they were sent: the resend after a restart keeps it. */
   values(): ReadonlyArray<Outgoing> {
-    return [...this.pending.values()]
+    return [...this.unacked.values()]
   }
   toJSON(): Readonly<Record<string, Outgoing>> {
-    return Object.fromEntries(this.pending)
+    return Object.fromEntries(this.unacked)
   }
 }
 

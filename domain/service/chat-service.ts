@@ -9,7 +9,6 @@ import { Context, Deferred, Effect, Layer, PubSub, Queue, Result, Schema, Scope,
 import {
   conversationView,
   evolve,
-  receivedEnvelopeId,
   groupView,
   requireMe,
   stateToJson,
@@ -302,9 +301,17 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const processBatch = Effect.fnUntraced(function* (jobs: ReadonlyArray<Job>) {
     const context = yield* decisionContext
     let provisional = state
+    // The seen-set and the outbox are shared with `state`: until the batch is durable its changes
+    // stay in a transaction that readers of `state` do not see, and that a failed append drops.
+    const shared = [state.seen, state.outbox]
+    for (const part of shared) part.begin()
+    let settled = false
+    const settle = (commit: boolean) => {
+      if (settled) return
+      settled = true
+      for (const part of shared) (commit ? part.commit() : part.rollback())
+    }
     const stored: Array<{ readonly job: Job; readonly record: LogRecord }> = []
-    /** Duplicate keys that were already known before this batch (kept if the append fails). */
-    const wasSeen = new Set<string>()
     const rejected: Array<{ readonly job: Job; readonly reason: string }> = []
     for (const job of jobs) {
       let decided: Result.Result<ReadonlyArray<LogEntry>, string>
@@ -319,8 +326,6 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         continue
       }
       for (const entry of decided.success) {
-        const key = receivedEnvelopeId(entry.event)
-        if (key !== null && state.seen.has(key)) wasSeen.add(key)
         const record: LogRecord = { seq: provisional.lastSeq + 1, ...entry }
         provisional = evolve(provisional, record)
         stored.push({ job, record })
@@ -335,18 +340,14 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       )
       if (Result.isFailure(appended)) {
         for (const { job } of stored) rejected.push({ job, reason: `could not store: ${appended.failure.message}` })
-        // The seen-set and the outbox are shared with the provisional state: take back what the
-        // unstored records put there, so a redelivery is not mistaken for a duplicate.
-        for (const { record } of stored) {
-          const seen = receivedEnvelopeId(record.event)
-          if (seen !== null && !wasSeen.has(seen)) state.seen.forget(seen)
-          for (const out of record.out) state.outbox.delete(out.envelope.id)
-        }
+        // A redelivery of what could not be stored must not look like a duplicate.
+        settle(false)
         stored.length = 0
       } else {
         appended.success.forEach((record, i) => {
           if (record.seq !== stored[i]!.record.seq) throw new Error(`log assigned seq ${record.seq}, expected ${stored[i]!.record.seq}`)
         })
+        settle(true)
         state = provisional
       }
     }
@@ -424,7 +425,11 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   ].filter((t) => !wantedAtStart.has(t)) as Topic[]
   if (stale.length > 0) yield* transport.unsubscribe(stale).pipe(Effect.catch((error) => notify({ _tag: "error", message: `unsubscribe: ${error.message}` })))
   yield* Queue.takeBetween(work, 1, MAX_BATCH).pipe(
-    Effect.flatMap(processBatch),
+    // Whatever happens in a batch, no transaction stays open (a commit already closed it).
+    Effect.flatMap((jobs) => processBatch(jobs).pipe(Effect.ensuring(Effect.sync(() => {
+      state.seen.rollback()
+      state.outbox.rollback()
+    })))),
     Effect.catchCause((cause) => notify({ _tag: "error", message: `decision loop: ${String(cause).slice(0, 300)}` })),
     Effect.forever,
     Effect.forkIn(scope),
