@@ -2,7 +2,8 @@
  * The chat client in a real terminal: two instances in tmux against one broker, driven by keys and
  * checked on the screen. Covers the design note's flows end to end: a one-to-one request accepted
  * in the popup, messages both ways, a group created, a join asked and accepted, chat in the group,
- * presence going offline on quit, and history restored (marked "earlier") after a restart.
+ * presence going offline on quit, history restored (marked "earlier") after a restart, and the
+ * unsent line kept per conversation across buffer switches.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -87,6 +88,24 @@ describe.skipIf(!available)("chat client in tmux", () => {
     await tmux.waitFor("b", "B reads A's message", `<${idA}> hello from alice`)
     await tmux.line("b", "hello from bob")
     await tmux.waitFor("a", "A reads B's message", `<${idB}> hello from bob`)
+
+    // The unsent line belongs to its conversation (as in WeeChat): it stays there on a switch
+    // (Alt-1: the status buffer, with its own line) and comes back; Enter sends it there.
+    const inputLine = (screen: string): string => screen.trimEnd().split("\n").pop() ?? ""
+    await tmux.type("a", "draft for bob")
+    await tmux.waitFor("a", "the draft on A's input line", (screen) => inputLine(screen).startsWith(`[@${idB}] draft for bob`))
+    await tmux.keys("a", "M-1")
+    await tmux.waitFor("a", "the status buffer's own, empty line", (screen) => inputLine(screen) === "[status · commands only]" && !screen.includes("draft for bob"))
+    await tmux.type("a", "/users later")
+    await tmux.keys("a", "C-n")
+    await tmux.waitFor("a", "the draft back in the conversation", (screen) => inputLine(screen) === `[@${idB}] draft for bob` && !screen.includes("/users later"))
+    await tmux.keys("a", "M-1")
+    await tmux.waitFor("a", "the status buffer's draft kept too", (screen) => inputLine(screen) === "[status · commands only] /users later")
+    await tmux.keys("a", "C-u", "M-2")
+    await tmux.waitFor("a", "in the conversation again", (screen) => inputLine(screen) === `[@${idB}] draft for bob`)
+    await tmux.keys("a", "Enter")
+    await tmux.waitFor("b", "B reads the draft once sent", `<${idA}> draft for bob`)
+    await tmux.waitFor("a", "A's line is empty after sending", (screen) => inputLine(screen) === `[@${idB}]` && screen.includes(`<${idA}> draft for bob`))
 
     // Search in the conversation's history: a popup of matches, newest first; Esc closes it.
     await tmux.line("a", "/search FROM BOB")
