@@ -87,7 +87,7 @@ export const KEY_BINDINGS: ReadonlyArray<KeyBinding> = [
   { keys: ["M-home", "C-home"], label: "Alt-Home", intent: { _tag: "scroll", amount: "top" }, help: "top of what is loaded" },
   { keys: ["M-end", "C-end"], label: "Alt-End", intent: { _tag: "scroll", amount: "bottom" }, help: "back to the newest message" },
   { keys: ["tab"], label: "Tab", intent: { _tag: "complete" }, help: "complete a command, user id or group name" },
-  { keys: ["up"], label: "↑ / ↓", intent: edit("historyPrevious"), help: "lines sent before" },
+  { keys: ["up"], label: "↑ / ↓", intent: edit("historyPrevious"), help: "lines sent in this buffer (each buffer keeps its own draft)" },
   { keys: ["down"], label: "", intent: edit("historyNext"), help: "" },
   { keys: ["left", "C-b"], label: "← → Home End", intent: edit("left"), help: "move in the line (also Ctrl-A, Ctrl-E)" },
   { keys: ["right", "C-f"], label: "", intent: edit("right"), help: "" },
