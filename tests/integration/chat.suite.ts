@@ -141,6 +141,24 @@ export function chatSuite(kind: BrokerKind): void {
       expect(b.service.me).not.toBe(a.service.me)
     })
 
+    it("a message stored while the broker was down is sent after the sender restarts (the log is the outbox)", async () => {
+      const dirA = newProfileDir()
+      let a = await start(dirA)
+      const b = await start(newProfileDir())
+      await talk(a, b)
+      await broker.stop()
+      await a.run(a.service.send(peer(b), "stored while the broker was down"))
+      expect((await a.run(a.service.state)).outbox.size).toBeGreaterThan(0)
+      // The sender quits before the broker ever acknowledged it: only its log still has the message.
+      await stop(a)
+      await broker.restart()
+      a = await start(dirA)
+      await eventually("B gets it once", async () => (await texts(b, a)).includes("stored while the broker was down"), 30_000)
+      await eventually("A's outbox empties", async () => (await a.run(a.service.state)).outbox.size === 0, 10_000)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect((await texts(b, a)).filter((t) => t === "stored while the broker was down")).toHaveLength(1)
+    })
+
     it("kill -9 of a client: the others see it offline (Last Will)", async () => {
       const a = await start(newProfileDir())
       const child = spawn(process.execPath, ["--import", "tsx", "tests/support/chat-child.ts", broker.url, newProfileDir()], { stdio: ["ignore", "pipe", "pipe"] })
