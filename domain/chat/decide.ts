@@ -413,7 +413,7 @@ export const missingNumbers = (order: InboundOrder): ReadonlyArray<number> => {
  */
 export const decideGaps = (state: ChatState, now: number, waitMs: number, context: DecisionContext): ReadonlyArray<LogEntry> => {
   const entries: LogEntry[] = []
-  for (const [key, order] of Object.entries(state.inbound)) {
+  for (const order of Object.values(state.inbound)) {
     if (order.held.length === 0) continue
     const clock = state.clock + 1 + entries.length
     const first = order.held[0]!
@@ -429,7 +429,6 @@ export const decideGaps = (state: ChatState, now: number, waitMs: number, contex
     } else if (order.resendAskedAt !== null ? now - order.resendAskedAt >= waitMs : now - order.heldSince >= waitMs) {
       entries.push(...releaseEntries(order.held, clock, now))
     }
-    void key
   }
   return entries
 }
