@@ -11,7 +11,6 @@ import {
   evolve,
   groupView,
   requireMe,
-  stateToJson,
   type AcceptanceEntry,
   type ChatState,
   type RequestEntry,
@@ -472,7 +471,6 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   })
   yield* Effect.addFinalizer(() => shutdown)
 
-  const target = (input: ChatTarget): ChatTarget => input
   const listGroups = Effect.sync((): ReadonlyArray<GroupListing> =>
     Object.values(state.groups)
       .filter((snapshot) => snapshot.context.info !== null && !snapshot.context.info.dissolved)
@@ -517,7 +515,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       parseUser(peer).pipe(Effect.flatMap((p) => run({ _tag: "conversation.refuse", peer: p, reason })), Effect.asVoid),
     leaveConversation: (peer) => parseUser(peer).pipe(Effect.flatMap((p) => run({ _tag: "conversation.leave", peer: p })), Effect.asVoid),
     send: (to, text) =>
-      run({ _tag: "message.send", target: target(to), text }).pipe(
+      run({ _tag: "message.send", target: to, text }).pipe(
         Effect.map((record) => {
           const message = messageOf(record, me)
           if (message === null) throw new Error("a sent message must be a message record")
@@ -566,4 +564,3 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   })
 })
 
-export { stateToJson }
