@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { existsSync, rmSync } from "node:fs"
+import { existsSync, readFileSync, rmSync } from "node:fs"
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -38,18 +38,8 @@ export function mosquittoBinary(): string | undefined {
 
 export const mosquittoAvailable = (): boolean => mosquittoBinary() !== undefined
 
-/**
- * The same access rules as adapters/broker/mosquitto.acl: a client may write presence only under
- * its own client id (the user id). The contract suite's scratch topics live under `contract/`.
- */
-export const MOSQUITTO_TEST_ACL = [
-  "pattern read #",
-  "pattern write +",
-  "pattern write global_control/groups/+",
-  "pattern write global_control/presence/%c",
-  "pattern write contract/#",
-  "",
-].join("\n")
+/** The deployment's access rules, as shipped (adapters/broker/mosquitto.acl): tests run the real file. */
+export const SHIPPED_ACL = join(import.meta.dirname, "..", "..", "adapters", "broker", "mosquitto.acl")
 
 export function mosquittoConfig(options: { readonly port: number; readonly persistenceDir: string; readonly aclFile?: string }): string {
   const lines = [
@@ -84,7 +74,7 @@ export async function startMosquitto(options: { readonly persistenceDir?: string
   const port = await freePort()
   const configPath = join(workDir, "mosquitto.conf")
   const aclFile = join(workDir, "mosquitto.acl")
-  await writeFile(aclFile, MOSQUITTO_TEST_ACL)
+  await writeFile(aclFile, readFileSync(SHIPPED_ACL, "utf8"))
   await writeFile(configPath, mosquittoConfig({ port, persistenceDir, ...(options.acl === true ? { aclFile } : {}) }))
 
   let child: ChildProcess | undefined
