@@ -171,6 +171,9 @@ type Job =
 const SEARCH_MAX_MESSAGES = 100_000
 const SEARCH_PAGE = 1000
 
+/** Resend requests answered at once; more are dropped (their readers give the gap up after a wait). */
+const MAX_CONCURRENT_RESENDS = 8
+
 /** How far back a resend request is looked up: 20 pages of 1,000 messages. */
 const RESEND_MAX_PAGES = 20
 
@@ -202,6 +205,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const acks: MessageId[] = []
   /** Resend requests found in the current batch: answered from the log once it is stored. */
   const resendRequests: Array<{ readonly topic: Topic; readonly missing: ReadonlyArray<number> }> = []
+  let resendsRunning = 0
   const counters = { dropped: 0, ignored: 0, received: 0, published: 0, acked: 0 }
   const subscribed = new Set<string>()
   let state: ChatState = profile.restored
@@ -372,7 +376,16 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       }
     }
     if (stored.length > 0) yield* notify({ _tag: "changed" })
-    for (const request of resendRequests.splice(0)) yield* Effect.forkIn(answerResend(request), scope)
+    for (const request of resendRequests.splice(0)) {
+      // Bounded: a flood of resend requests (each may read 20 pages of the log) waits its turn or is dropped.
+      if (resendsRunning >= MAX_CONCURRENT_RESENDS) {
+        counters.dropped += 1
+        yield* notify({ _tag: "dropped", topic: request.topic, reason: "resend request while too many are being answered" })
+        continue
+      }
+      resendsRunning += 1
+      yield* Effect.forkIn(answerResend(request).pipe(Effect.ensuring(Effect.sync(() => { resendsRunning -= 1 }))), scope)
+    }
   })
 
   /** Publishes again, same ids, the messages a reader says it never got: found by paging my log back. */
