@@ -275,6 +275,10 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
       if (!onMyControl) return drop(`${body._tag} outside my control topic`)
       if (body.to !== me) return drop(`${body._tag} addressed to ${body.to}`)
       if ((body._tag === "chat.accept" || body._tag === "chat.leave") && body.topic !== topics.talk(me, env.from)) return drop("wrong talk topic")
+      // A bound on unanswered requests from strangers: a flood of fake ids must not grow the state without end.
+      if (body._tag === "chat.request" && state.conversations[env.from] === undefined && pendingIncoming(state) >= MAX_PENDING_INCOMING) {
+        return drop(`more than ${MAX_PENDING_INCOMING} requests are waiting for an answer`)
+      }
       const kind = body._tag === "chat.request" ? "request" : body._tag === "chat.accept" ? "accept" : body._tag === "chat.refuse" ? "refuse" : "leave"
       return Result.succeed({
         _tag: "conversation.stance.received",
@@ -322,6 +326,15 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
       return Result.succeed({ _tag: "message.received", id: env.id, from: env.from, topic: topic as Topic, text: body.text, sentAt: env.ts, sentClock: env.clock, n: body.n })
     }
   }
+}
+
+/** Unanswered one-to-one requests kept at once; more from new senders are dropped. */
+export const MAX_PENDING_INCOMING = 200
+
+const pendingIncoming = (state: ChatState): number => {
+  let count = 0
+  for (const snapshot of Object.values(state.conversations)) if (snapshot.value === "incoming") count += 1
+  return count
 }
 
 /** Whether stepping `event` changes anything: unchanged control traffic is not logged. */

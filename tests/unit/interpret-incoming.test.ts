@@ -4,7 +4,8 @@
  */
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { decideIncoming, interpretIncoming } from "../../domain/chat/decide.ts"
+import { evolve } from "../../domain/chat/chat-state.ts"
+import { decideIncoming, interpretIncoming, MAX_PENDING_INCOMING } from "../../domain/chat/decide.ts"
 import type { GroupName, MessageId, UserId } from "../../domain/ids.ts"
 import { Cluster } from "../../domain/sim/cluster.ts"
 import type { Body, Envelope } from "../../domain/wire/messages.ts"
@@ -79,5 +80,23 @@ describe("incoming messages that must be dropped", () => {
     cluster.drain()
     const replayed = JSON.parse(request.payload) as Envelope
     expect(dropReason(interpretIncoming(b.state, request.topic, replayed))).toBe("duplicate")
+  })
+})
+
+describe("bounds on what strangers can make me keep", () => {
+  it("requests from new senders are dropped once MAX_PENDING_INCOMING wait for an answer", () => {
+    const cluster = new Cluster({ seed: 2, users: 1 })
+    cluster.command(0, { _tag: "session.start" })
+    const me = cluster.users[0]!
+    const context = { now: 1, newMessageId: () => "zzzzzzzz00000000" as MessageId }
+    let state = me.state
+    for (let i = 0; i < MAX_PENDING_INCOMING; i++) {
+      const from = `user-${50000 + i}`
+      const decided = decideIncoming(state, `${me.id}_control`, env(from, { _tag: "chat.request", to: me.id, attempt: 1, ends: 0 }), context)
+      if (Result.isFailure(decided)) throw new Error(decided.failure.reason)
+      for (const entry of decided.success) state = evolve(state, { seq: state.lastSeq + 1, ...entry })
+    }
+    const one = decideIncoming(state, `${me.id}_control`, env("user-60000", { _tag: "chat.request", to: me.id, attempt: 1, ends: 0 }), context)
+    expect(dropReason(one)).toMatch(/requests are waiting/)
   })
 })
