@@ -39,6 +39,8 @@ export interface Rejection {
 /** Why an incoming message was dropped: counted and logged, never shown as chat. */
 export interface Drop {
   readonly reason: string
+  /** Normal traffic (my own echoes, QoS 1 duplicates, repeats): counted, not reported as trouble. */
+  readonly routine: boolean
 }
 
 export type Command =
@@ -246,7 +248,8 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
 const chatBody = (command: Command, text: string, n: number): Body =>
   command._tag === "message.send" && command.target._tag === "group" ? { _tag: "group.message", group: command.target.group, text, n } : { _tag: "chat.message", text, n }
 
-const drop = (reason: string): Result.Result<never, Drop> => Result.fail({ reason })
+const drop = (reason: string): Result.Result<never, Drop> => Result.fail({ reason, routine: false })
+const routine = (reason: string): Result.Result<never, Drop> => Result.fail({ reason, routine: true })
 
 /**
  * An incoming envelope on `topic` → the event it means, or a drop. Every check that a spoofed or
@@ -255,8 +258,8 @@ const drop = (reason: string): Result.Result<never, Drop> => Result.fail({ reaso
  */
 export const interpretIncoming = (state: ChatState, topic: string, env: Envelope): Result.Result<DomainEvent, Drop> => {
   const me = requireMe(state)
-  if (env.from === me) return drop("my own message")
-  if (state.seen.has(seenKey(env.from, env.id))) return drop("duplicate")
+  if (env.from === me) return routine("my own message")
+  if (state.seen.has(seenKey(env.from, env.id))) return routine("duplicate")
   const where = parseTopic(topic)
   const body = env.body
   const onMyControl = where.kind === "control" && where.user === me
@@ -264,7 +267,7 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
     case "presence":
       // Only the per-user retained topic counts: the broker lets nobody else write it (ACL). The
       // copy on global_control is an announcement anyone could forge.
-      if (where.kind === "global") return drop("presence announcement on global_control (state follows the per-user topic)")
+      if (where.kind === "global") return routine("presence announcement on global_control (state follows the per-user topic)")
       if (where.kind !== "presence") return drop(`presence on ${where.kind} topic`)
       if (where.user !== env.from) return drop("presence for another user")
       return Result.succeed({ _tag: "presence.observed", user: env.from, status: body.status, session: body.session, connection: body.connection })
@@ -383,7 +386,7 @@ export const decideIncoming = (state: ChatState, topic: string, env: Envelope, c
   const event = interpreted.success
   const clock = Math.max(state.clock, env.clock) + 1
   if (event._tag !== "message.received") {
-    if (!changesSomething(state, event, clock, context.now)) return drop(`${env.body._tag} changes nothing`)
+    if (!changesSomething(state, event, clock, context.now)) return routine(`${env.body._tag} changes nothing`)
     return Result.succeed([entryFor(state, event, clock, context)])
   }
   const order = state.inbound[inboundKey(event.topic, event.from)]

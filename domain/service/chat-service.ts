@@ -183,9 +183,13 @@ const MAX_ENTRIES_PER_APPEND = 1024
 const chunks = <A>(items: ReadonlyArray<A>, size: number): ReadonlyArray<ReadonlyArray<A>> =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
 
-/** Drop reasons that are normal traffic (see decide.ts): counted, not reported. */
-const isRoutine = (reason: string): boolean =>
-  reason === "my own message" || reason === "duplicate" || reason.endsWith("changes nothing") || reason.startsWith("presence announcement on global_control")
+/** Why a job stored nothing; `routine` ones (see decide.ts) are counted, not reported. */
+interface Refusal {
+  readonly reason: string
+  readonly routine: boolean
+}
+
+const refusal = (reason: string): Refusal => ({ reason, routine: false })
 
 /** Jobs decided together and stored with ONE append (one fsync): the service-level group commit. */
 const MAX_BATCH = 256
@@ -265,11 +269,11 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       ), { discard: true })
 
   /** Decides one job against the provisional state; returns the entries to store (often one). */
-  const decideJob = (job: Job, provisional: ChatState, context: DecisionContext): Result.Result<ReadonlyArray<LogEntry>, string> => {
+  const decideJob = (job: Job, provisional: ChatState, context: DecisionContext): Result.Result<ReadonlyArray<LogEntry>, Refusal> => {
     switch (job._tag) {
       case "command": {
         const decided = decideCommand(provisional, job.command, context)
-        return Result.isFailure(decided) ? Result.fail(decided.failure.reason) : Result.succeed([decided.success])
+        return Result.isFailure(decided) ? Result.fail(refusal(decided.failure.reason)) : Result.succeed([decided.success])
       }
       case "gaps":
         return Result.succeed(decideGaps(provisional, context.now, options.gapWaitMs, context))
@@ -278,16 +282,16 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         const decoded = decodeEnvelope(job.incoming.payload)
         if (Result.isFailure(decoded)) {
           const failure = decoded.failure
-          return Result.fail(failure.reason === "oversize" ? `oversize (${failure.bytes} bytes)` : `${failure.reason}: ${failure.detail}`)
+          return Result.fail(refusal(failure.reason === "oversize" ? `oversize (${failure.bytes} bytes)` : `${failure.reason}: ${failure.detail}`))
         }
         if (decoded.success.body._tag === "chat.resend") {
           const asked = interpretResend(provisional, job.incoming.topic, decoded.success)
-          if (Result.isFailure(asked)) return Result.fail(asked.failure.reason)
+          if (Result.isFailure(asked)) return Result.fail(asked.failure)
           resendRequests.push(asked.success)
           return Result.succeed([])
         }
         const decided = decideIncoming(provisional, job.incoming.topic, decoded.success, context)
-        return Result.isFailure(decided) ? Result.fail(decided.failure.reason) : Result.succeed(decided.success)
+        return Result.isFailure(decided) ? Result.fail(decided.failure) : Result.succeed(decided.success)
       }
       case "acks": {
         if (acks.length === 0) return Result.succeed([])
@@ -315,17 +319,17 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       for (const part of shared) (commit ? part.commit() : part.rollback())
     }
     const stored: Array<{ readonly job: Job; readonly record: LogRecord }> = []
-    const rejected: Array<{ readonly job: Job; readonly reason: string }> = []
+    const rejected: Array<{ readonly job: Job } & Refusal> = []
     for (const job of jobs) {
-      let decided: Result.Result<ReadonlyArray<LogEntry>, string>
+      let decided: Result.Result<ReadonlyArray<LogEntry>, Refusal>
       try {
         decided = decideJob(job, provisional, context)
       } catch (defect) {
         // A broken invariant on one input must not take the chat down: drop it, say why.
-        decided = Result.fail(`internal error: ${String(defect).slice(0, 200)}`)
+        decided = Result.fail(refusal(`internal error: ${String(defect).slice(0, 200)}`))
       }
       if (Result.isFailure(decided)) {
-        rejected.push({ job, reason: decided.failure })
+        rejected.push({ job, ...decided.failure })
         continue
       }
       for (const entry of decided.success) {
@@ -342,7 +346,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         Effect.result,
       )
       if (Result.isFailure(appended)) {
-        for (const { job } of stored) rejected.push({ job, reason: `could not store: ${appended.failure.message}` })
+        for (const { job } of stored) rejected.push({ job, ...refusal(`could not store: ${appended.failure.message}`) })
         // A redelivery of what could not be stored must not look like a duplicate.
         settle(false)
         stored.length = 0
@@ -363,11 +367,11 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       if (message !== null) yield* notify({ _tag: "message", message })
       if (job._tag === "command") yield* Deferred.succeed(job.done, record).pipe(Effect.asVoid)
     }
-    for (const { job, reason } of rejected) {
+    for (const { job, reason, routine } of rejected) {
       if (job._tag === "command") yield* Deferred.fail(job.done, new CommandRejected({ message: reason }))
       else if (job._tag === "incoming") {
         // Echoes of my own messages, QoS 1 duplicates and repeats are normal traffic, not trouble.
-        if (isRoutine(reason)) {
+        if (routine) {
           counters.ignored += 1
           continue
         }
