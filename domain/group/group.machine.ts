@@ -11,7 +11,7 @@
  * The visible state is derived from the context: absent (no such group, or dissolved), listed (known,
  * not a member), joining (my request is pending), member, leading.
  */
-import { assign, setup } from "xstate"
+import { and, assign, setup } from "xstate"
 import type { GroupInfo } from "../wire/messages.ts"
 import { MAX_GROUP_MEMBERS } from "../wire/messages.ts"
 import type { UserId } from "../ids.ts"
@@ -335,7 +335,7 @@ export const groupMachine = setup({
           { guard: "isNewJoinRequest", actions: "recordPending" },
         ],
         "join.accept": {
-          guard: ({ context, event }) => context.pending.some((p) => p.user === event.user) && (context.info?.members.length ?? 0) < MAX_GROUP_MEMBERS,
+          guard: and(["hasPendingFrom", "hasRoom"]),
           target: "settling",
           // The information goes out BEFORE the acceptance: the broker then queues it for every member
           // before the new member can even learn it was accepted, let alone write to the group.
