@@ -103,6 +103,13 @@ describe.skipIf(!available)("chat client in tmux", () => {
     await tmux.waitFor("a", "the status buffer's draft kept too", (screen) => inputLine(screen) === "[status · commands only] /users later")
     await tmux.keys("a", "C-u", "M-2")
     await tmux.waitFor("a", "in the conversation again", (screen) => inputLine(screen) === `[@${idB}] draft for bob`)
+    // The broker goes away and comes back: the unsent line stays, and is sent after the reconnect.
+    await broker.stop()
+    await tmux.waitFor("a", "A sees the connection lost", (screen) => /reconnecting|disconnected/.test(screen), 20_000)
+    expect(inputLine(await tmux.capture("a"))).toBe(`[@${idB}] draft for bob`)
+    await broker.restart()
+    await tmux.waitFor("a", "A reconnected", (screen) => /● connected/.test(screen) && !/reconnecting/.test(screen), 20_000)
+    expect(inputLine(await tmux.capture("a"))).toBe(`[@${idB}] draft for bob`)
     await tmux.keys("a", "Enter")
     await tmux.waitFor("b", "B reads the draft once sent", `<${idA}> draft for bob`)
     await tmux.waitFor("a", "A's line is empty after sending", (screen) => inputLine(screen) === `[@${idB}]` && screen.includes(`<${idA}> draft for bob`))
