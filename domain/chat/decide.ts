@@ -144,10 +144,18 @@ const toOutgoing = (state: ChatState, clock: number, context: DecisionContext, a
 }
 
 /** Steps the event and packs the result; `extraOut` goes first (presence, chat text). */
-const entryFor = (state: ChatState, event: DomainEvent, clock: number, context: DecisionContext, extraOut: ReadonlyArray<Outgoing> = []): LogEntry => {
-  const { actions } = step(state, { seq: state.lastSeq + 1, at: context.now, clock, event })
-  return { at: context.now, clock, event, out: [...extraOut, ...toOutgoing(state, clock, context, actions, event)] }
-}
+const entryFor = (state: ChatState, event: DomainEvent, clock: number, context: DecisionContext, extraOut: ReadonlyArray<Outgoing> = []): LogEntry =>
+  entryFromStep(state, event, clock, context, step(state, { seq: state.lastSeq + 1, at: context.now, clock, event }), extraOut)
+
+/** The entry for an event already stepped (its actions become the wire messages). */
+const entryFromStep = (
+  state: ChatState,
+  event: DomainEvent,
+  clock: number,
+  context: DecisionContext,
+  stepped: { readonly actions: ReadonlyArray<StepAction> },
+  extraOut: ReadonlyArray<Outgoing> = [],
+): LogEntry => ({ at: context.now, clock, event, out: [...extraOut, ...toOutgoing(state, clock, context, stepped.actions, event)] })
 
 /** A user's command → one entry, or a rejection the user reads. */
 export const decideCommand = (state: ChatState, command: Command, context: DecisionContext): Result.Result<LogEntry, Rejection> => {
@@ -341,9 +349,9 @@ const pendingIncoming = (state: ChatState): number => {
 }
 
 /** Whether stepping `event` changes anything: unchanged control traffic is not logged. */
-const changesSomething = (state: ChatState, event: DomainEvent, clock: number, now: number): boolean => {
+const changesSomething = (state: ChatState, event: DomainEvent, stepped: { readonly state: ChatState; readonly actions: ReadonlyArray<StepAction> }): boolean => {
   if (event._tag === "message.received") return true
-  const { state: after, actions } = step(state, { seq: state.lastSeq + 1, at: now, clock, event })
+  const { state: after, actions } = stepped
   if (actions.length > 0) return true
   if (after.requests !== state.requests || after.acceptances !== state.acceptances) return true
   const same = (a: unknown, b: unknown, persist: (s: never) => unknown) =>
@@ -386,8 +394,10 @@ export const decideIncoming = (state: ChatState, topic: string, env: Envelope, c
   const event = interpreted.success
   const clock = Math.max(state.clock, env.clock) + 1
   if (event._tag !== "message.received") {
-    if (!changesSomething(state, event, clock, context.now)) return routine(`${env.body._tag} changes nothing`)
-    return Result.succeed([entryFor(state, event, clock, context)])
+    // Stepped once: to see whether it changes anything, and for the messages it sends.
+    const stepped = step(state, { seq: state.lastSeq + 1, at: context.now, clock, event })
+    if (!changesSomething(state, event, stepped)) return routine(`${env.body._tag} changes nothing`)
+    return Result.succeed([entryFromStep(state, event, clock, context, stepped)])
   }
   const order = state.inbound[inboundKey(event.topic, event.from)]
   const shown = order?.shown ?? 0
