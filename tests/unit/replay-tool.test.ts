@@ -4,7 +4,6 @@
  * lock, while the tool reads — and all three written with the record codec for `merge`. The
  * commands run in-process; the last suite runs the command line itself for exit codes and bytes.
  */
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -20,6 +19,7 @@ import { check, compareMerged, merge, state, stats, timeline, type Output } from
 import { inertJson } from "../../apps/replay/describe.ts"
 import { parseReplayOptions } from "../../apps/replay/options.ts"
 import { writeUserLogs } from "../../apps/sim/write-logs.ts"
+import { runProgram } from "../support/run-program.ts"
 
 /** Chat text that tries to drive the terminal: set the title, clear the screen, reverse the line, an 8-bit CSI. */
 const HOSTILE_TEXT = "\u001b]0;pwned\u0007 \u001b[2J evil \u202eexe.txt \u009b31m end"
@@ -269,16 +269,7 @@ describe("replay arguments", () => {
 
 describe("replay command line", () => {
   const MAIN = path.join(import.meta.dirname, "..", "..", "apps", "replay", "main.ts")
-  const runReplay = (args: ReadonlyArray<string>): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
-      child.on("error", reject)
-      child.on("close", (code) => resolve({ code, stdout, stderr }))
-    })
+  const runReplay = (args: ReadonlyArray<string>) => runProgram(MAIN, args)
 
   it("exits 0 on a clean log, 1 on a corrupt one, 2 on bad arguments; the terminal gets no escape sequence", async () => {
     const corrupt = path.join(tempDir("cli"), LOG_FILE)

@@ -2,31 +2,16 @@
  * The simulator's command line: bad input is refused with exit code 2 and one line saying why;
  * --help explains; a run prints the report, byte-identical per seed with --no-timing.
  */
-import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { parseSimOptions } from "../../apps/sim/options.ts"
+import { runProgram, type Ran } from "../support/run-program.ts"
 
 const ROOT = path.join(import.meta.dirname, "..", "..")
 const MAIN = path.join(ROOT, "apps", "sim", "main.ts")
 
-interface Ran {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
 /** Runs the simulator as a user would (through tsx), bounded in time. */
-const runSim = (args: ReadonlyArray<string>): Promise<Ran> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
+const runSim = (args: ReadonlyArray<string>): Promise<Ran> => runProgram(MAIN, args, { cwd: ROOT })
 
 const BAD_INPUT: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
   [["--users", "1"], /^sim: --users must be from 2 to 500, not 1\n$/],
