@@ -12,6 +12,8 @@
  *
  * Run: npx tsx bench/history.bench.ts [--runs N] [--large N] [--baseline N]
  */
+import { NodeCrypto } from "../adapters/system/node-crypto.ts"
+import { FileIdentityStore } from "../adapters/storage/identity-file.ts"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -102,6 +104,8 @@ const measureOnce = async (dir: string, screen: ReturnType<typeof headlessScreen
     log: FileEventLog.layer({ dir }),
     clock: SystemClock.layer,
     ids: SystemIds.layer,
+    crypto: NodeCrypto.layer,
+    identities: FileIdentityStore.layer({ dir }),
     transport: (profile) => memoryTransportLayer(broker, { clientId: profile.me, will: profile.willFor }),
   })
   try {

@@ -6,6 +6,7 @@
 import { Schema } from "effect"
 import { GroupName, MessageId, Topic, UserId } from "./ids.ts"
 import { Envelope, GroupInfo, PresenceStatus } from "./wire/messages.ts"
+import { PublicKeys } from "./trust/identity.ts"
 
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
@@ -26,9 +27,17 @@ export const MAX_OUT_PER_RECORD = 300
 
 export const DomainEvent = Schema.Union([
   // --- profile and my own sessions
-  Schema.TaggedStruct("profile.created", { user: UserId }),
+  /** `keys`: the identity's public keys (absent in logs from before signing): checked against the identity file at start. */
+  Schema.TaggedStruct("profile.created", { user: UserId, keys: Schema.optionalKey(PublicKeys) }),
   Schema.TaggedStruct("session.started", { session: PositiveInt }),
   Schema.TaggedStruct("session.ended", { session: PositiveInt }),
+  // --- trust: peers' keys, pinned on first contact (see trust/trust-state.ts)
+  Schema.TaggedStruct("peer.key.pinned", { user: UserId, keys: PublicKeys }),
+  /** A signed message came with other keys than the pinned ones: refused until the user trusts them. */
+  Schema.TaggedStruct("peer.key.changed", { user: UserId, keys: PublicKeys }),
+  Schema.TaggedStruct("peer.key.trusted", { user: UserId, keys: PublicKeys }),
+  /** A group's key for one version of its information, unwrapped from the leader's signed copy. */
+  Schema.TaggedStruct("group.key.received", { group: GroupName, version: NonNegativeInt, from: UserId, key: Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{43}$/)) }),
   // --- presence of others
   Schema.TaggedStruct("presence.observed", { user: UserId, status: PresenceStatus, session: NonNegativeInt, connection: NonNegativeInt }),
   // --- one-to-one negotiation: my decisions (sent) and the peer's stances (received)

@@ -8,9 +8,9 @@ import type { AcceptanceEntry, ChatState, RequestEntry, TopicSummary } from "../
 import type { ChatTarget } from "../../domain/chat/decide.ts"
 import type { GroupName, UserId } from "../../domain/ids.ts"
 import type { ConnectionState } from "../../domain/ports/transport.port.ts"
-import type { ChatMessage, ChatNotice, ChatService, GroupListing, UserListing } from "../../domain/service/chat-service.ts"
+import type { ChatMessage, ChatNotice, ChatService, GroupListing, UserListing, WhoIs } from "../../domain/service/chat-service.ts"
 
-export type { ChatMessage, ChatNotice, ConnectionState, GroupListing, UserListing }
+export type { ChatMessage, ChatNotice, ConnectionState, GroupListing, UserListing, WhoIs }
 
 /** How a conversation last ended, for the UI's notes ("refused", "left", …). */
 export type ConversationOutcome = "none" | "refused" | "refused-by-me" | "timed-out" | "left" | "peer-left"
@@ -25,6 +25,8 @@ export interface ChatSnapshot {
   readonly topics: Readonly<Record<string, TopicSummary>>
   readonly outcomes: Readonly<Record<string, ConversationOutcome>>
   readonly lastSeq: number
+  /** Users whose keys changed: their messages are refused until trusted (/whois, /trust). */
+  readonly keyChanges: ReadonlyArray<string>
 }
 
 export type ChatAction =
@@ -38,6 +40,7 @@ export type ChatAction =
   | { readonly _tag: "refuseConversation"; readonly user: string; readonly reason: string | null }
   | { readonly _tag: "leaveConversation"; readonly user: string }
   | { readonly _tag: "send"; readonly target: ChatTarget; readonly text: string }
+  | { readonly _tag: "trustKeys"; readonly user: string }
 
 export type ActionOutcome = { readonly ok: true } | { readonly ok: false; readonly error: string }
 
@@ -60,6 +63,7 @@ export interface ChatPort {
   perform(action: ChatAction): Promise<ActionOutcome>
   history(target: ChatTarget, page: { readonly beforeSeq?: number; readonly limit: number }): Promise<HistoryResult | { readonly error: string }>
   search(target: ChatTarget, query: string, limit: number): Promise<SearchResult | { readonly error: string }>
+  whois(user: string): Promise<WhoIs | { readonly error: string }>
   /** Calls `listener` for every notice until the returned function is called. */
   subscribe(listener: (notice: ChatNotice) => void): () => void
   /** Publishes offline and disconnects. */
@@ -105,6 +109,8 @@ export const bridgeChatService = (service: ChatService["Service"]): ChatPort => 
         return service.leaveConversation(action.user)
       case "send":
         return service.send(action.target, action.text)
+      case "trustKeys":
+        return service.trustKeys(action.user)
     }
   }
   return {
@@ -121,6 +127,7 @@ export const bridgeChatService = (service: ChatService["Service"]): ChatPort => 
             topics: state.topics,
             outcomes: outcomesOf(state),
             lastSeq: state.lastSeq,
+            keyChanges: Object.keys(state.trust.keyChanges),
           }
         }),
       ),
@@ -134,6 +141,8 @@ export const bridgeChatService = (service: ChatService["Service"]): ChatPort => 
       Effect.runPromiseExit(service.search(target, query, { limit })).then((exit) =>
         Exit.isSuccess(exit) ? exit.value : { error: describeFailure(exit.cause) },
       ),
+    whois: (user) =>
+      Effect.runPromiseExit(service.whois(user)).then((exit) => (Exit.isSuccess(exit) ? exit.value : { error: describeFailure(exit.cause) })),
     subscribe: (listener) => {
       const fiber = Effect.runFork(service.notices.pipe(Stream.runForEach((notice) => Effect.sync(() => listener(notice)))))
       return () => {

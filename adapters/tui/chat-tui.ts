@@ -20,6 +20,7 @@ import { ListPopup, PromptPopup, QuestionPopup, type ListItem, type Popup, type 
 import { cleanPastedText, escapeTags } from "./sanitize.ts"
 import { seg, styledLine } from "./styled.ts"
 import { renderTimeline, timeOfDay } from "./timeline.ts"
+import { describeWhoIs } from "./whois-view.ts"
 import type { UiStateStore } from "./ui-state-store.ts"
 import { conversationWord, membershipWord, promptText, renderSidebar, renderStatusBar, renderTitle, type BufferSummary } from "./views.ts"
 
@@ -410,6 +411,12 @@ export class ChatTui {
   // --- what changed between two snapshots, as notes
 
   private noteChanges(before: ChatSnapshot, after: ChatSnapshot): void {
+    for (const user of after.keyChanges) {
+      if (before.keyChanges.includes(user)) continue
+      const text = `WARNING: ${user} now signs with different keys. Their messages are refused. If they reinstalled, compare safety numbers (/whois ${user}) and /trust ${user}; otherwise someone may be posing as them.`
+      this.note(STATUS_KEY, text, "error")
+      if (this.buffers.has(`@${user}`)) this.note(`@${user}`, text, "error")
+    }
     const usersBefore = new Map(before.users.map((u) => [u.user as string, u]))
     for (const user of after.users) {
       const old = usersBefore.get(user.user)
@@ -638,7 +645,21 @@ export class ChatTui {
       case "open":
         if (command.target === "status") return this.activate(STATUS_KEY)
         return this.open(command.target)
+      case "whois":
+        return this.whois(command.user)
+      case "trust":
+        if (await this.perform({ _tag: "trustKeys", user: command.user })) this.note(this.activeKey, `${command.user}'s new keys are trusted: their messages are accepted again`, "event")
+        return
     }
+  }
+
+  private async whois(named: string | null): Promise<void> {
+    const target = this.buffers.get(this.activeKey)?.target ?? null
+    const user = named ?? (target?.kind === "peer" ? target.user : null)
+    if (user === null) return this.note(this.activeKey, "whose keys? /whois user-NNNNN", "error")
+    const result = await this.port.whois(user)
+    if ("error" in result) return this.note(this.activeKey, result.error, "error")
+    for (const line of describeWhoIs(result, this.me)) this.note(this.activeKey, line.text, line.level)
   }
 
   private async say(text: string, line: string): Promise<void> {

@@ -29,6 +29,8 @@ export type SlashCommand =
   | { readonly _tag: "acceptances" }
   | { readonly _tag: "search"; readonly query: string }
   | { readonly _tag: "open"; readonly target: BufferTarget | "status" }
+  | { readonly _tag: "whois"; readonly user: string | null }
+  | { readonly _tag: "trust"; readonly user: string }
   | { readonly _tag: "quit" }
 
 export type ParsedInput =
@@ -56,6 +58,8 @@ export const COMMANDS: ReadonlyArray<CommandHelp> = [
   { name: "acceptances", usage: "/acceptances", summary: "accepted requests and the topic each opened", aliases: [] },
   { name: "search", usage: "/search TEXT", summary: "find TEXT in this conversation's history (newest first)", aliases: ["find", "grep"] },
   { name: "open", usage: "/open user-NNNNN | #group | status", summary: "switch to a conversation, a group or the status buffer", aliases: ["go", "switch"] },
+  { name: "whois", usage: "/whois [user-NNNNN]", summary: "a user's key fingerprint and your safety number (default: this conversation's peer)", aliases: ["keys"] },
+  { name: "trust", usage: "/trust user-NNNNN", summary: "accept a user's changed keys (compare the safety number first)", aliases: [] },
   { name: "menu", usage: "/menu", summary: "the menu (also Ctrl-O; F1..F8 open its items directly)", aliases: [] },
   { name: "help", usage: "/help [command]", summary: "commands and keys", aliases: ["?"] },
   { name: "quit", usage: "/quit", summary: "announce offline and exit (also Ctrl-Q, Ctrl-C)", aliases: ["exit", "q"] },
@@ -202,6 +206,17 @@ export const parseInput = (line: string): ParsedInput => {
       if (word === undefined) return ok({ _tag: "leave", target: null })
       const target = arity(1) ? parseBufferTarget(word) : null
       return target === null ? usage(name) : ok({ _tag: "leave", target })
+    }
+    case "whois": {
+      const [word] = args
+      if (word === undefined) return ok({ _tag: "whois", user: null })
+      const user = arity(1) ? normaliseUser(word) : null
+      return user === null ? usage(name) : ok({ _tag: "whois", user })
+    }
+    case "trust": {
+      const [word] = args
+      const user = word !== undefined && arity(1) ? normaliseUser(word) : null
+      return user === null ? usage(name) : ok({ _tag: "trust", user })
     }
     case "open": {
       const [word] = args

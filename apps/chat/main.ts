@@ -10,6 +10,8 @@ import * as path from "node:path"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
 import { MqttUserDirectory } from "../../adapters/mqtt/user-directory.ts"
+import { NodeCrypto } from "../../adapters/system/node-crypto.ts"
+import { FileIdentityStore } from "../../adapters/storage/identity-file.ts"
 import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
 import { SystemClock, SystemIds } from "../../adapters/system/system.ts"
 import { bridgeChatService } from "../../adapters/tui/chat-port.ts"
@@ -120,6 +122,8 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     log: FileEventLog.layer({ dir: options.profileDir }),
     clock: SystemClock.layer,
     ids: SystemIds.layer,
+    crypto: NodeCrypto.layer,
+    identities: FileIdentityStore.layer({ dir: options.profileDir }),
     directory: MqttUserDirectory.layer({ url: broker.url }),
     transport: (profile) =>
       MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor, onLog: (line) => diagnostics.write(line) }),

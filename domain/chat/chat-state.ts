@@ -14,6 +14,7 @@ import { presenceMachine } from "../presence/presence.machine.ts"
 import type { DomainEvent, LogRecord, Outgoing } from "../events.ts"
 import { topics, type GroupName, type MessageId, type Topic, type UserId } from "../ids.ts"
 import type { GroupInfo } from "../wire/messages.ts"
+import { initialTrustState, stepTrust, type TrustState } from "../trust/trust-state.ts"
 
 export type PresenceSnapshot = SnapshotFrom<typeof presenceMachine>
 export type ConversationSnapshot = SnapshotFrom<typeof conversationMachine>
@@ -88,6 +89,8 @@ export interface ChatState {
   readonly acceptances: ReadonlyArray<AcceptanceEntry>
   readonly topics: Readonly<Record<string, TopicSummary>>
   readonly inbound: Readonly<Record<string, InboundOrder>>
+  /** Pinned keys of peers, key changes waiting for a decision, group keys (trust/trust-state.ts). */
+  readonly trust: TrustState
   /** Envelope ids already handled, for dropping QoS 1 duplicates. Bounded FIFO. */
   readonly seen: SeenIds
   /** Sends not yet acknowledged by the broker: resent after a restart. */
@@ -212,6 +215,7 @@ export const initialChatState = (): ChatState => ({
   acceptances: [],
   topics: {},
   inbound: {},
+  trust: initialTrustState(),
   seen: new SeenIds(),
   outbox: new Outbox(),
 })
@@ -505,6 +509,11 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
       for (const id of event.ids) state.outbox.delete(id)
       return { state, actions: [] }
     }
+    case "peer.key.pinned":
+    case "peer.key.changed":
+    case "peer.key.trusted":
+    case "group.key.received":
+      return { state: { ...state, trust: stepTrust(state.trust, event) }, actions: [] }
   }
 }
 

@@ -22,6 +22,7 @@ import {
   type StepAction,
 } from "./chat-state.ts"
 import { conversationMachine } from "../conversation/conversation.machine.ts"
+import type { PublicKeys } from "../trust/identity.ts"
 import { groupMachine } from "../group/group.machine.ts"
 import { presenceMachine } from "../presence/presence.machine.ts"
 
@@ -44,7 +45,8 @@ export interface Drop {
 }
 
 export type Command =
-  | { readonly _tag: "profile.create"; readonly user: UserId }
+  /** `keys`: the identity's public keys (the simulator's users have none). */
+  | { readonly _tag: "profile.create"; readonly user: UserId; readonly keys?: PublicKeys }
   | { readonly _tag: "session.start" }
   | { readonly _tag: "session.end" }
   | { readonly _tag: "conversation.request"; readonly peer: UserId }
@@ -58,6 +60,8 @@ export type Command =
   | { readonly _tag: "group.accept"; readonly group: GroupName; readonly user: UserId }
   | { readonly _tag: "group.refuse"; readonly group: GroupName; readonly user: UserId; readonly reason: string }
   | { readonly _tag: "group.leave"; readonly group: GroupName }
+  /** Accept a peer's changed keys (after comparing the safety number out of band). */
+  | { readonly _tag: "peer.trust"; readonly peer: UserId }
 
 export type ChatTarget = { readonly _tag: "peer"; readonly peer: UserId } | { readonly _tag: "group"; readonly group: GroupName }
 
@@ -162,7 +166,7 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
   const clock = state.clock + 1
   if (command._tag === "profile.create") {
     if (state.me !== null) return reject(`this profile already is ${state.me}`)
-    return Result.succeed({ at: context.now, clock, event: { _tag: "profile.created", user: command.user }, out: [] })
+    return Result.succeed({ at: context.now, clock, event: { _tag: "profile.created", user: command.user, ...(command.keys === undefined ? {} : { keys: command.keys }) }, out: [] })
   }
   if (state.me === null) return reject("create the profile first")
   const me = state.me
@@ -234,6 +238,12 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
         return command._tag === "group.accept"
           ? Result.succeed({ _tag: "group.accept.sent", group: command.group, member: command.user })
           : Result.succeed({ _tag: "group.refuse.sent", group: command.group, member: command.user, reason: command.reason.slice(0, 200) })
+      }
+      case "peer.trust": {
+        const changed = state.trust.keyChanges[command.peer]
+        return changed === undefined
+          ? reject(`no changed keys of ${command.peer} wait for a decision`)
+          : Result.succeed({ _tag: "peer.key.trusted", user: command.peer, keys: changed })
       }
       case "group.leave": {
         const view = groupView(state, command.group)
@@ -309,6 +319,10 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
       if (view !== "active" && view !== "outgoing") return drop(`chat message while the conversation is ${view}`)
       return Result.succeed({ _tag: "message.received", id: env.id, from: env.from, topic: topic as Topic, text: body.text, sentAt: env.ts, sentClock: env.clock, n: body.n })
     }
+    case "chat.sealed":
+    case "group.sealed":
+      // The frame layer (wire/frame.ts) opens these before anything is decided; a sealed body here was not opened.
+      return drop(`${body._tag} that was not decrypted`)
     case "chat.resend":
       // Not a change of state: the service answers it from the log (see interpretResend).
       return drop("resend request (answered from the log, not stored)")

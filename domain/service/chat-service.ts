@@ -21,8 +21,11 @@ import { GroupName, topics, UserId, type MessageId, type Topic } from "../ids.ts
 import { EventLog, EventLogError, type HistoryPage } from "../ports/event-log.port.ts"
 import { WallClock } from "../ports/clock.port.ts"
 import { IdSource } from "../ports/id-source.port.ts"
-import { Transport, type ConnectionState, type Incoming } from "../ports/transport.port.ts"
-import { decodeEnvelope, envelopeBytes, type GroupInfo } from "../wire/messages.ts"
+import { Transport, TransportError, type ConnectionState, type Incoming } from "../ports/transport.port.ts"
+import type { GroupInfo } from "../wire/messages.ts"
+import { Crypto } from "../ports/crypto.port.ts"
+import { fingerprint, safetyNumber, type PublicKeys } from "../trust/identity.ts"
+import { decideKeyChange, decideOpened } from "../trust/decide-trust.ts"
 import type { ConversationContext } from "../conversation/conversation.machine.ts"
 import { Profile } from "./profile.ts"
 
@@ -55,6 +58,17 @@ export interface ChatMessage {
   /** Sender's clock for received messages, my clock for sent ones (ms). */
   readonly at: number
   readonly mine: boolean
+}
+
+export interface WhoIs {
+  readonly user: UserId
+  /** Pinned on first contact; null when nothing signed from them was stored yet. */
+  readonly keys: PublicKeys | null
+  readonly fingerprint: string | null
+  /** The same 60 digits on both screens when nobody sits between. */
+  readonly safetyNumber: string | null
+  /** Other keys they signed with since: refused until trusted. */
+  readonly changed: { readonly keys: PublicKeys; readonly fingerprint: string; readonly safetyNumber: string } | null
 }
 
 /** What the UI listens to. */
@@ -140,6 +154,10 @@ export class ChatService extends Context.Service<ChatService, {
    * `limit`; looks back through at most SEARCH_MAX_MESSAGES messages.
    */
   search(target: ChatTarget, query: string, options: { readonly limit: number }): Effect.Effect<{ readonly matches: ReadonlyArray<ChatMessage>; readonly searched: number; readonly complete: boolean }, CommandRejected>
+  /** A user's keys as pinned here, their fingerprint and our safety number; a change waiting for a decision. */
+  whois(user: string): Effect.Effect<WhoIs, CommandRejected>
+  /** Accepts a user's changed keys (compare the safety number first). */
+  trustKeys(user: string): Effect.Effect<void, CommandRejected>
   /** Publishes offline and disconnects cleanly. */
   shutdown(): Effect.Effect<void>
   /** Parsing helpers for user input (CLI, slash commands). */
@@ -202,6 +220,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const transport = yield* Transport
   const clock = yield* WallClock
   const ids = yield* IdSource
+  const crypto = yield* Crypto
+  const channel = profile.channel
   const scope = yield* Scope.Scope
   const me = profile.me
   const work = yield* Queue.bounded<Job>(MAX_QUEUED_JOBS)
@@ -255,7 +275,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   /** Publishes in order; the broker's acknowledgement is logged later, in a batch. */
   const publishAll = (outs: ReadonlyArray<Outgoing>) =>
     Effect.forEach(outs, (out) =>
-      transport.publish(out.topic, envelopeBytes(out.envelope), { retain: out.retain }).pipe(
+      sealed(out).pipe(
+        Effect.flatMap((payload) => transport.publish(out.topic, payload, { retain: out.retain })),
         Effect.tap(() =>
           Effect.sync(() => {
             counters.acked += 1
@@ -268,6 +289,19 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         Effect.tap(() => Effect.sync(() => { counters.published += 1 })),
       ), { discard: true })
 
+  /**
+   * Signed (and for chat text, encrypted) with the state as stored. What cannot be sealed yet (no key
+   * of the peer) stays in the outbox: it goes out with the next start.
+   */
+  const sealed = (out: Outgoing) =>
+    Effect.suspend(() => {
+      const bytes = channel.seal(state, out)
+      return Result.isSuccess(bytes) ? Effect.succeed(bytes.success) : Effect.fail(new TransportError({ reason: "rejected", message: bytes.failure }))
+    })
+
+  /** Key changes seen in the current batch: reported once the batch is done. */
+  const keyWarnings: Array<{ readonly topic: string; readonly reason: string }> = []
+
   /** Decides one job against the provisional state; returns the entries to store (often one). */
   const decideJob = (job: Job, provisional: ChatState, context: DecisionContext): Result.Result<ReadonlyArray<LogEntry>, Refusal> => {
     switch (job._tag) {
@@ -279,18 +313,22 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         return Result.succeed(decideGaps(provisional, context.now, options.gapWaitMs, context))
       case "incoming": {
         counters.received += 1
-        const decoded = decodeEnvelope(job.incoming.payload)
-        if (Result.isFailure(decoded)) {
-          const failure = decoded.failure
-          return Result.fail(refusal(failure.reason === "oversize" ? `oversize (${failure.bytes} bytes)` : `${failure.reason}: ${failure.detail}`))
+        // Verified (and decrypted) before anything is decided: the sender is the key's owner.
+        const opened = channel.open(provisional, job.incoming.topic, job.incoming.payload)
+        if (Result.isFailure(opened)) {
+          const change = opened.failure.keyChange
+          const noted = change === undefined ? null : decideKeyChange(provisional, change, context)
+          if (noted === null) return Result.fail({ reason: opened.failure.reason, routine: opened.failure.routine })
+          keyWarnings.push({ topic: job.incoming.topic, reason: opened.failure.reason })
+          return Result.succeed([noted])
         }
-        if (decoded.success.body._tag === "chat.resend") {
-          const asked = interpretResend(provisional, job.incoming.topic, decoded.success)
+        if (opened.success.envelope.body._tag === "chat.resend") {
+          const asked = interpretResend(provisional, job.incoming.topic, opened.success.envelope)
           if (Result.isFailure(asked)) return Result.fail(asked.failure)
           resendRequests.push(asked.success)
           return Result.succeed([])
         }
-        const decided = decideIncoming(provisional, job.incoming.topic, decoded.success, context)
+        const decided = decideOpened(provisional, job.incoming.topic, opened.success, context)
         return Result.isFailure(decided) ? Result.fail(decided.failure) : Result.succeed(decided.success)
       }
       case "acks": {
@@ -378,6 +416,10 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         counters.dropped += 1
         yield* notify({ _tag: "dropped", topic: job.incoming.topic.slice(0, 120), reason })
       }
+    }
+    for (const warning of keyWarnings.splice(0)) {
+      counters.dropped += 1
+      yield* notify({ _tag: "dropped", topic: warning.topic.slice(0, 120), reason: warning.reason })
     }
     if (stored.length > 0) yield* notify({ _tag: "changed" })
     for (const request of resendRequests.splice(0)) {
@@ -484,7 +526,11 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     yield* run({ _tag: "session.end" }).pipe(Effect.ignore)
     const context = yield* decisionContext
     const offline = presenceOut(state, state.clock, context, "offline", { session: state.session, connection: currentConnection })
-    yield* transport.close(offline.map((out) => ({ topic: out.topic, payload: envelopeBytes(out.envelope), retain: out.retain })))
+    const lastWords = offline.flatMap((out) => {
+      const bytes = channel.seal(state, out)
+      return Result.isSuccess(bytes) ? [{ topic: out.topic, payload: bytes.success, retain: out.retain }] : []
+    })
+    yield* transport.close(lastWords)
   })
   yield* Effect.addFinalizer(() => shutdown)
 
@@ -574,6 +620,22 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       }
       return { matches, searched, complete }
     }),
+    whois: (input) =>
+      parseUser(input).pipe(
+        Effect.map((user): WhoIs => {
+          const mine = { user: me, keys: profile.keys }
+          const keys = user === me ? profile.keys : state.trust.pins[user] ?? null
+          const changed = user === me ? undefined : state.trust.keyChanges[user]
+          return {
+            user,
+            keys,
+            fingerprint: keys === null ? null : fingerprint(crypto, keys),
+            safetyNumber: keys === null || user === me ? null : safetyNumber(crypto, mine, { user, keys }),
+            changed: changed === undefined ? null : { keys: changed, fingerprint: fingerprint(crypto, changed), safetyNumber: safetyNumber(crypto, mine, { user, keys: changed }) },
+          }
+        }),
+      ),
+    trustKeys: (input) => parseUser(input).pipe(Effect.flatMap((peer) => run({ _tag: "peer.trust", peer })), Effect.asVoid),
     shutdown: () => shutdown,
     parseUser,
     parseGroup,

@@ -1,59 +1,124 @@
 /**
- * The profile: who I am, restored from the log before anything connects. The transport needs the
- * user id (it is the MQTT client id) and the Last Will (offline presence of the coming session), so
- * the profile is opened first and the transport layer is built from it.
+ * The profile: who I am, restored from the log and the identity file before anything connects. The
+ * transport needs the user id (it is the MQTT client id) and the Last Will (offline presence of the
+ * coming session, signed), so the profile is opened first and the transport layer is built from it.
+ *
+ * The identity (user id and key seeds) lives apart from the log (IdentityStore), and each is checked
+ * against the other at start: a damaged log never makes a new user, a lost identity file is never
+ * silently replaced by new keys (peers have pinned the old ones).
  */
 import { Context, Effect, Layer, Option, Result, Stream } from "effect"
 import { evolve, initialChatState, requireMe, type ChatState } from "../chat/chat-state.ts"
 import { decideCommand, presenceOut } from "../chat/decide.ts"
-import type { Outgoing } from "../events.ts"
+import type { LogRecord, Outgoing } from "../events.ts"
 import type { MessageId, Topic, UserId } from "../ids.ts"
 import { EventLog, EventLogError } from "../ports/event-log.port.ts"
 import { WallClock } from "../ports/clock.port.ts"
 import { IdSource } from "../ports/id-source.port.ts"
+import { Crypto } from "../ports/crypto.port.ts"
+import { IdentityStore, IdentityStoreError } from "../ports/identity-store.port.ts"
 import { UserDirectory, UserDirectoryError } from "../ports/user-directory.port.ts"
-import { envelopeBytes } from "../wire/messages.ts"
+import { publicKeysOf, restoreIdentity, storeIdentity, type Identity, type PublicKeys } from "../trust/identity.ts"
+import { makeSecureChannel, type SecureChannel } from "../trust/secure-channel.ts"
 
 export interface ProfileSnapshot {
   readonly me: UserId
+  /** My keys, public half (what peers pin). */
+  readonly keys: PublicKeys
+  /** Signs and encrypts what I send, verifies and decrypts what I receive. */
+  readonly channel: SecureChannel
   /** The state replayed from the log. */
   readonly restored: ChatState
   /** Records replayed. */
   readonly replayed: number
   /** The session this run will start (the log's last + 1). */
   readonly session: number
-  /** The Last Will of connection N of the coming session: offline presence, retained. */
+  /** The Last Will of connection N of the coming session: offline presence, retained, signed. */
   readonly willFor: (connection: number) => { readonly topic: Topic; readonly payload: Uint8Array; readonly retain: true }
 }
 
+const damaged = (message: string) => new EventLogError({ reason: "corrupt", message })
+
+/** Folds the log; the first record must be the profile's creation, or the log is not this profile's. */
+const replayLog = Effect.fnUntraced(function* (log: EventLog["Service"]) {
+  let state = initialChatState()
+  let replayed = 0
+  let createdKeys: PublicKeys | undefined
+  yield* log.replay().pipe(
+    Stream.runForEach((record: LogRecord) => {
+      if (state.me === null && record.event._tag !== "profile.created") {
+        return Effect.fail(damaged(
+          `the profile's log starts with record ${record.seq} (${record.event._tag}), not with the profile's creation: its first record is damaged or missing. Nothing was changed; the identity file still holds your id and keys (see npm run replay -- check).`,
+        ))
+      }
+      return Effect.sync(() => {
+        if (record.event._tag === "profile.created") createdKeys = record.event.keys
+        state = evolve(state, record)
+        replayed += 1
+      })
+    }),
+  )
+  return { state, replayed, createdKeys }
+})
+
+const newIdentity = Effect.fnUntraced(function* (user: UserId) {
+  const crypto = yield* Crypto
+  const signSeed = yield* crypto.newSecret
+  const agreeSeed = yield* crypto.newSecret
+  return { user, signSeed, agreeSeed } satisfies Identity
+})
+
+/** The identity for this log: the stored one (checked against the log), or a new one saved first. */
+const openIdentity = Effect.fnUntraced(function* (state: ChatState, replayed: number, createdKeys: PublicKeys | undefined) {
+  const crypto = yield* Crypto
+  const store = yield* IdentityStore
+  const log = yield* EventLog
+  const stored = yield* store.load
+  if (Option.isSome(stored)) {
+    const identity = restoreIdentity(stored.value)
+    if (identity === null) return yield* new IdentityStoreError({ reason: "corrupt", message: "the identity file's keys are damaged; restore it from a backup" })
+    if (state.me !== null && identity.user !== state.me) {
+      return yield* damaged(`the identity file is ${identity.user}'s but the log is ${state.me}'s: they belong to different profiles`)
+    }
+    if (createdKeys !== undefined && createdKeys !== publicKeysOf(crypto, identity)) {
+      return yield* damaged(`the identity file's keys are not the ones ${identity.user} was created with`)
+    }
+    return identity
+  }
+  if (createdKeys !== undefined) {
+    return yield* new IdentityStoreError({ reason: "corrupt", message: `the identity file of ${state.me ?? "this profile"} is missing; restore it from a backup (new keys would not be the ones your peers pinned)` })
+  }
+  if (state.me === null && (replayed > 0 || log.recovery.corruptRecords.length > 0)) {
+    return yield* damaged("the log has damaged records and no profile creation; refusing to start as a new user")
+  }
+  // A new profile (or one from before signing): the identity is saved BEFORE the log names it.
+  const identity = yield* newIdentity(state.me ?? (yield* drawFreeUserId))
+  yield* store.save(storeIdentity(identity))
+  return identity
+})
+
 export class Profile extends Context.Service<Profile, ProfileSnapshot>()("mqtt-chat/domain/service/Profile") {
-  /** Replays the log; a new profile gets a fresh user id, appended as its first record. */
+  /** Replays the log and opens the identity; a new profile gets a fresh user id and keys. */
   static readonly layer = Layer.effect(
     Profile,
     Effect.gen(function* () {
       const log = yield* EventLog
       const clock = yield* WallClock
-      const ids = yield* IdSource
-      let state = initialChatState()
-      let replayed = 0
-      yield* log.replay().pipe(
-        Stream.runForEach((record) =>
-          Effect.sync(() => {
-            state = evolve(state, record)
-            replayed += 1
-          }),
-        ),
-      )
+      const crypto = yield* Crypto
+      const replayedLog = yield* replayLog(log)
+      let state = replayedLog.state
+      const identity = yield* openIdentity(state, replayedLog.replayed, replayedLog.createdKeys)
+      const keys = publicKeysOf(crypto, identity)
       if (state.me === null) {
-        const user = yield* drawFreeUserId(ids)
         const now = yield* clock.now
-        const entry = decideCommand(state, { _tag: "profile.create", user }, { now, newMessageId: () => { throw new Error("no ids needed") } })
+        const entry = decideCommand(state, { _tag: "profile.create", user: identity.user, keys }, { now, newMessageId: () => { throw new Error("no ids needed") } })
         if (Result.isFailure(entry)) return yield* new EventLogError({ reason: "invalid", message: entry.failure.reason })
         const [record] = yield* log.append([entry.success])
         if (record === undefined) return yield* new EventLogError({ reason: "io", message: "the profile record was not stored" })
         state = evolve(state, record)
       }
       const me = requireMe(state)
+      const channel = makeSecureChannel(crypto, identity)
       const now = yield* clock.now
       const session = state.session + 1
       const restored = state
@@ -62,9 +127,9 @@ export class Profile extends Context.Service<Profile, ProfileSnapshot>()("mqtt-c
         const id = `will${me.slice(5)}s${session}c${connection}` as MessageId
         const [out] = presenceOut(restored, restored.clock, { now, newMessageId: () => id }, "offline", { session, connection })
         if (out === undefined) throw new Error("presence announcement missing")
-        return willMessage(out)
+        return willMessage(channel, restored, out)
       }
-      return Profile.of({ me, restored, replayed, session, willFor })
+      return Profile.of({ me, keys, channel, restored, replayed: replayedLog.replayed, session, willFor })
     }),
   )
 }
@@ -73,16 +138,20 @@ export class Profile extends Context.Service<Profile, ProfileSnapshot>()("mqtt-c
 const MAX_ID_DRAWS = 20
 
 /** A fresh id that no other user has (when a directory is provided; otherwise the first drawn). */
-const drawFreeUserId = (ids: IdSource["Service"]) =>
-  Effect.gen(function* () {
-    const directory = yield* Effect.serviceOption(UserDirectory)
-    for (let draw = 0; draw < MAX_ID_DRAWS; draw++) {
-      const candidate = yield* ids.newUserId
-      if (Option.isNone(directory)) return candidate
-      const taken = yield* directory.value.isTaken(candidate)
-      if (!taken) return candidate
-    }
-    return yield* new UserDirectoryError({ message: `no free user id after ${MAX_ID_DRAWS} draws` })
-  })
+const drawFreeUserId = Effect.gen(function* () {
+  const ids = yield* IdSource
+  const directory = yield* Effect.serviceOption(UserDirectory)
+  for (let draw = 0; draw < MAX_ID_DRAWS; draw++) {
+    const candidate = yield* ids.newUserId
+    if (Option.isNone(directory)) return candidate
+    const taken = yield* directory.value.isTaken(candidate)
+    if (!taken) return candidate
+  }
+  return yield* new UserDirectoryError({ message: `no free user id after ${MAX_ID_DRAWS} draws` })
+})
 
-const willMessage = (out: Outgoing) => ({ topic: out.topic, payload: envelopeBytes(out.envelope), retain: true as const })
+const willMessage = (channel: SecureChannel, state: ChatState, out: Outgoing) => {
+  const sealed = channel.seal(state, out)
+  if (Result.isFailure(sealed)) throw new Error(`the Last Will could not be signed: ${sealed.failure}`)
+  return { topic: out.topic, payload: sealed.success, retain: true as const }
+}

@@ -13,10 +13,19 @@ export const MAX_TEXT_CHARS = 4000
 export const MAX_GROUP_MEMBERS = 256
 /** Message numbers one resend request may ask for. */
 export const MAX_RESEND_NUMBERS = 256
+/**
+ * Bytes of a signed frame on the wire (wire/frame.ts), checked before JSON.parse. Larger than the
+ * plaintext cap: base64 ciphertext grows text by a third, and group information carries one
+ * wrapped key per member.
+ */
+export const MAX_FRAME_BYTES = 64 * 1024
+/** Characters of one base64url ciphertext box: 4,000 characters of 3-byte UTF-8, nonce and tag. */
+export const MAX_BOX_CHARS = 16_100
 
 const Text = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(MAX_TEXT_CHARS))
 const Reason = Schema.String.check(Schema.isMaxLength(200))
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const Box = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]+$/), Schema.isMaxLength(MAX_BOX_CHARS))
 
 export const PresenceStatus = Schema.Literals(["online", "offline"])
 export type PresenceStatus = typeof PresenceStatus.Type
@@ -33,6 +42,11 @@ export const GroupInfo = Schema.Struct({
   foundedBy: UserId,
   /** Set when the last member left: the name is free again. */
   dissolved: Schema.Boolean,
+  /**
+   * Wire only: this version's group key, wrapped by the leader for each member (wire/frame.ts).
+   * The receiver takes its own and strips the list before anything is decided or stored.
+   */
+  keys: Schema.optionalKey(Schema.Array(Schema.Struct({ member: UserId, box: Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{1,100}$/)) })).check(Schema.isMaxLength(MAX_GROUP_MEMBERS))),
 })
 export type GroupInfo = typeof GroupInfo.Type
 
@@ -62,6 +76,13 @@ export const Body = Schema.Union([
   Schema.TaggedStruct("group.refuse", { group: GroupName, to: UserId, attempt: Attempt, reason: Reason }),
   Schema.TaggedStruct("group.leave", { group: GroupName }),
   Schema.TaggedStruct("group.message", { group: GroupName, text: Text, n: Attempt }),
+  /**
+   * Wire only: chat text as it travels, encrypted end to end (wire/frame.ts). The receiver opens it
+   * into chat.message / group.message; the plain forms are refused from the wire.
+   */
+  Schema.TaggedStruct("chat.sealed", { n: Attempt, box: Box }),
+  /** `epoch`: the version of the group information whose key sealed it. */
+  Schema.TaggedStruct("group.sealed", { group: GroupName, n: Attempt, epoch: NonNegativeInt, box: Box }),
 ])
 export type Body = typeof Body.Type
 export type BodyTag = Body["_tag"]
@@ -75,10 +96,6 @@ export const Envelope = Schema.Struct({
   /** Lamport clock: merges the logs of different users in causal order. */
   clock: NonNegativeInt,
   body: Body,
-  /** Reserved: base64 Ed25519 signature over the canonical envelope without `sig`. Not checked yet. */
-  sig: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(200))),
-  /** Reserved: base64 ciphertext replacing `body` for end-to-end encryption. Not used yet. */
-  enc: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(MAX_PAYLOAD_BYTES))),
 })
 export type Envelope = typeof Envelope.Type
 
@@ -109,8 +126,9 @@ export const decodeEnvelope = (bytes: Uint8Array): Result.Result<Envelope, Decod
   return decodeEnvelopeText(text)
 }
 
-export const decodeEnvelopeText = (text: string): Result.Result<Envelope, DecodeFailure> => {
-  if (text.length > MAX_PAYLOAD_BYTES) return Result.fail({ reason: "oversize", bytes: text.length })
+/** `maxChars`: the plaintext cap by default; a frame's inner envelope may be as large as the frame. */
+export const decodeEnvelopeText = (text: string, maxChars: number = MAX_PAYLOAD_BYTES): Result.Result<Envelope, DecodeFailure> => {
+  if (text.length > maxChars) return Result.fail({ reason: "oversize", bytes: text.length })
   const decoded = decodeEnvelopeJson(text)
   if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
   const probe = probeVersion(text)

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import mqtt from "mqtt"
 import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
 import { knownUserIds, MqttUserDirectory } from "../../adapters/mqtt/user-directory.ts"
+import { FileIdentityStore } from "../../adapters/storage/identity-file.ts"
 import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
 import { replay, stateToJson } from "../../domain/chat/chat-state.ts"
 import type { GroupName, UserId } from "../../domain/ids.ts"
@@ -47,6 +48,7 @@ export function chatSuite(kind: BrokerKind): void {
     const start = async (dir: string) => {
       const user = await startUser({
         log: FileEventLog.layer({ dir }),
+        identities: FileIdentityStore.layer({ dir }),
         transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
       })
       running.push(user)
@@ -133,7 +135,7 @@ export function chatSuite(kind: BrokerKind): void {
       // Offline users keep their id: their retained presence says offline, but it is there.
       expect((await knownUserIds({ url: broker.url })).has(a.service.me)).toBe(true)
       const b = await startUser({
-        log: FileEventLog.layer({ dir: newProfileDir() }),
+        ...((dir) => ({ log: FileEventLog.layer({ dir }), identities: FileIdentityStore.layer({ dir }) }))(newProfileDir()),
         directory: MqttUserDirectory.layer({ url: broker.url }),
         transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
       })

@@ -4,6 +4,7 @@
  *   tsx tests/support/chat-child.ts <broker-url> <profile-dir>
  */
 import { Effect } from "effect"
+import { FileIdentityStore } from "../../adapters/storage/identity-file.ts"
 import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
 import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
 import { startUser } from "./chat-user.ts"
@@ -15,6 +16,7 @@ if (url === undefined || dir === undefined) {
 }
 const user = await startUser({
   log: FileEventLog.layer({ dir }),
+  identities: FileIdentityStore.layer({ dir }),
   transport: (profile) => MqttTransport.layer({ url, clientId: profile.me, will: profile.willFor }),
 })
 console.log(`READY ${user.service.me}`)

@@ -7,6 +7,9 @@ import { chatServiceLayer } from "../../domain/service/compose.ts"
 import type { ProfileSnapshot } from "../../domain/service/profile.ts"
 import { SystemClock, SystemIds } from "../../adapters/system/system.ts"
 import type { IdSource } from "../../domain/ports/id-source.port.ts"
+import type { Crypto } from "../../domain/ports/crypto.port.ts"
+import { IdentityStore } from "../../domain/ports/identity-store.port.ts"
+import { NodeCrypto } from "../../adapters/system/node-crypto.ts"
 import type { UserDirectory } from "../../domain/ports/user-directory.port.ts"
 
 export interface RunningUser {
@@ -22,6 +25,9 @@ export async function startUser(options: {
   readonly transport: (profile: ProfileSnapshot) => Layer.Layer<Transport, unknown>
   readonly serviceOptions?: ChatServiceOptions
   readonly ids?: Layer.Layer<IdSource>
+  /** Where the identity is kept: in memory unless given (pass FileIdentityStore beside a file log to restart it). */
+  readonly identities?: Layer.Layer<IdentityStore>
+  readonly crypto?: Layer.Layer<Crypto>
   readonly directory?: Layer.Layer<UserDirectory, unknown>
 }): Promise<RunningUser> {
   const scope = await Effect.runPromise(Scope.make())
@@ -29,6 +35,8 @@ export async function startUser(options: {
     log: options.log,
     clock: SystemClock.layer,
     ids: options.ids ?? SystemIds.layer,
+    crypto: options.crypto ?? NodeCrypto.layer,
+    identities: options.identities ?? IdentityStore.layerMemory(),
     ...(options.directory ? { directory: options.directory } : {}),
     transport: options.transport,
     ...(options.serviceOptions ? { options: options.serviceOptions } : {}),

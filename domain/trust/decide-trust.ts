@@ -1,0 +1,47 @@
+/**
+ * Decisions about keys, around the protocol's own: a verified frame's sender is pinned with the first
+ * record it causes, a key change is noted once for the user to decide on, a group key is kept when
+ * the group's leader gave it. Pure, like chat/decide.ts.
+ */
+import { Result } from "effect"
+import { requireMe, step, type ChatState } from "../chat/chat-state.ts"
+import { decideIncoming, type DecisionContext, type Drop } from "../chat/decide.ts"
+import type { LogEntry } from "../events.ts"
+import type { GroupName, UserId } from "../ids.ts"
+import type { PublicKeys } from "./identity.ts"
+import type { OpenedFrame } from "./secure-channel.ts"
+
+/** Whether the key is one the group's leader of that version gave, once the entries are applied. */
+const givenByLeader = (state: ChatState, entries: ReadonlyArray<LogEntry>, group: GroupName, version: number, from: UserId): boolean => {
+  let after = state
+  for (const entry of entries) after = step(after, { seq: after.lastSeq + 1, ...entry }).state
+  const info = after.groups[group]?.context.info ?? null
+  // Information the group's machine did not adopt (not from its leader, an older version) gives no key.
+  return info !== null && info.leader === from && info.version === version
+}
+
+/** A verified, decrypted frame → the entries to store: the protocol's decision plus what trust adds. */
+export const decideOpened = (state: ChatState, topic: string, opened: OpenedFrame, context: DecisionContext): Result.Result<ReadonlyArray<LogEntry>, Drop> => {
+  const env = opened.envelope
+  const decided = decideIncoming(state, topic, env, context)
+  const gained = opened.groupKey
+  const known = gained !== null && (state.trust.groupKeys[gained.group] ?? []).some((k) => k.version === gained.version && k.from === env.from)
+  const entries = Result.isSuccess(decided) ? decided.success : []
+  const keyEntry: LogEntry | null =
+    gained !== null && !known && givenByLeader(state, entries, gained.group, gained.version, env.from)
+      ? { at: context.now, clock: (entries.at(-1)?.clock ?? state.clock + 1), event: { _tag: "group.key.received", group: gained.group, version: gained.version, from: env.from, key: gained.key }, out: [] }
+      : null
+  if (entries.length === 0 && keyEntry === null) return decided
+  const pin: LogEntry | null =
+    env.from !== requireMe(state) && state.trust.pins[env.from] === undefined
+      ? { at: context.now, clock: state.clock + 1, event: { _tag: "peer.key.pinned", user: env.from, keys: opened.keys }, out: [] }
+      : null
+  return Result.succeed([...(pin === null ? [] : [pin]), ...entries, ...(keyEntry === null ? [] : [keyEntry])])
+}
+
+/** A validly signed frame under keys other than the pinned ones: noted once per new key. */
+export const decideKeyChange = (state: ChatState, change: { readonly user: UserId; readonly keys: PublicKeys }, context: DecisionContext): LogEntry | null => {
+  if (state.trust.pins[change.user] === undefined || state.trust.pins[change.user] === change.keys) return null
+  if (state.trust.keyChanges[change.user] === change.keys) return null
+  return { at: context.now, clock: state.clock + 1, event: { _tag: "peer.key.changed", user: change.user, keys: change.keys }, out: [] }
+}
