@@ -12,7 +12,7 @@
  *   the backlog, where Mosquitto's `max_queued_messages` bounds it) instead of growing our
  *   memory. Nothing is dropped for lack of room. What a crash loses is what was acknowledged
  *   but not yet consumed: at most `incomingCapacity` messages;
- * - payloads over MAX_PAYLOAD_BYTES are acknowledged (else the broker would redeliver them
+ * - payloads over MAX_FRAME_BYTES are acknowledged (else the broker would redeliver them
  *   forever), dropped, counted and logged, never queued;
  * - TCP_NODELAY on the socket: Nagle's algorithm otherwise sets a 40 ms latency floor;
  * - reconnects with exponential backoff and jitter, bounded by `reconnectMaxMs`;
@@ -26,7 +26,7 @@ import type { IClientOptions, IPublishPacket } from "mqtt"
 import type { Topic } from "../../domain/ids.ts"
 import { Transport, TransportError } from "../../domain/ports/transport.port.ts"
 import type { ConnectionState, Incoming } from "../../domain/ports/transport.port.ts"
-import { MAX_PAYLOAD_BYTES } from "../../domain/wire/messages.ts"
+import { MAX_FRAME_BYTES } from "../../domain/wire/messages.ts"
 
 /** The will of one connection: the app's offline presence names the connection it belongs to. */
 export type WillFor = (connection: number) => LastWill
@@ -161,7 +161,7 @@ export const make = Effect.fnUntraced(function*(
   }
   const willFor: WillFor | undefined = options.will === undefined ? undefined : typeof options.will === "function" ? options.will : () => options.will as LastWill
   const firstWill = willFor?.(1)
-  if (firstWill !== undefined && (FORBIDDEN_IN_PUBLISH_TOPIC.test(firstWill.topic) || firstWill.topic.length === 0 || firstWill.payload.byteLength > MAX_PAYLOAD_BYTES)) {
+  if (firstWill !== undefined && (FORBIDDEN_IN_PUBLISH_TOPIC.test(firstWill.topic) || firstWill.topic.length === 0 || firstWill.payload.byteLength > MAX_FRAME_BYTES)) {
     return yield* new TransportError({ reason: "rejected", message: `invalid Last Will on ${JSON.stringify(firstWill.topic).slice(0, 80)}` })
   }
   const toMqttWill = (will: LastWill) => ({ topic: will.topic, payload: asBuffer(will.payload), qos: 1 as const, retain: will.retain ?? true })
@@ -206,9 +206,9 @@ export const make = Effect.fnUntraced(function*(
   // Every packet reaches the broker's queue or our consumer: see the header for the backpressure.
   client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void): void => {
     const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload
-    if (payload.byteLength > MAX_PAYLOAD_BYTES) {
+    if (payload.byteLength > MAX_FRAME_BYTES) {
       counters.droppedOversize += 1
-      log(`${tag} dropped ${payload.byteLength}-byte payload on ${packet.topic.slice(0, 80)} (cap ${MAX_PAYLOAD_BYTES})`)
+      log(`${tag} dropped ${payload.byteLength}-byte payload on ${packet.topic.slice(0, 80)} (cap ${MAX_FRAME_BYTES})`)
       return done()
     }
     const message: Incoming = {
@@ -284,8 +284,8 @@ export const make = Effect.fnUntraced(function*(
     if (topic.length === 0 || topic.length > MAX_TOPIC_CHARS || FORBIDDEN_IN_PUBLISH_TOPIC.test(topic)) {
       return new TransportError({ reason: "rejected", message: `refusing to publish to topic ${JSON.stringify(topic).slice(0, 80)}` })
     }
-    if (payload.byteLength > MAX_PAYLOAD_BYTES) {
-      return new TransportError({ reason: "rejected", message: `payload of ${payload.byteLength} bytes exceeds ${MAX_PAYLOAD_BYTES}: receivers would drop it` })
+    if (payload.byteLength > MAX_FRAME_BYTES) {
+      return new TransportError({ reason: "rejected", message: `payload of ${payload.byteLength} bytes exceeds ${MAX_FRAME_BYTES}: receivers would drop it` })
     }
     return undefined
   }

@@ -18,7 +18,7 @@ import type { MqttTransportOptions, MqttTransportService } from "../../adapters/
 import type { Topic } from "../../domain/ids.ts"
 import { Transport } from "../../domain/ports/transport.port.ts"
 import type { ConnectionState, Incoming } from "../../domain/ports/transport.port.ts"
-import { MAX_PAYLOAD_BYTES } from "../../domain/wire/messages.ts"
+import { MAX_FRAME_BYTES } from "../../domain/wire/messages.ts"
 import type { BrokerHandle, BrokerStartOptions } from "../support/brokers.ts"
 import { freePort } from "../support/free-port.ts"
 
@@ -269,22 +269,22 @@ export function transportContract(
         expect(sender.stats().connectionLosses).toBeGreaterThanOrEqual(1)
       })), 30_000)
 
-    it("drops and counts payloads over MAX_PAYLOAD_BYTES, and refuses to send them", () =>
+    it("drops and counts payloads over MAX_FRAME_BYTES, and refuses to send them", () =>
       run(Effect.gen(function*() {
         const topic = nextTopic("oversize")
         const receiver = yield* connect(nextUser())
         const inbox = yield* collectIncoming(receiver)
         yield* receiver.subscribe([topic])
         const raw = yield* rawClient(broker.url)
-        yield* Effect.promise(() => raw.publishAsync(topic, Buffer.alloc(MAX_PAYLOAD_BYTES + 1, 120), { qos: 1 }))
-        yield* Effect.promise(() => raw.publishAsync(topic, Buffer.alloc(MAX_PAYLOAD_BYTES, 121), { qos: 1 }))
+        yield* Effect.promise(() => raw.publishAsync(topic, Buffer.alloc(MAX_FRAME_BYTES + 1, 120), { qos: 1 }))
+        yield* Effect.promise(() => raw.publishAsync(topic, Buffer.alloc(MAX_FRAME_BYTES, 121), { qos: 1 }))
         yield* Effect.promise(() => raw.publishAsync(topic, "after", { qos: 1 }))
         yield* eventually("the messages after the oversize one", () => inbox.on(topic).length >= 2, 5_000, () =>
           JSON.stringify({ sizes: inbox.on(topic).map((message) => message.payload.byteLength), stats: receiver.stats() }))
-        expect(inbox.on(topic).map((message) => message.payload.byteLength)).toEqual([MAX_PAYLOAD_BYTES, 5])
+        expect(inbox.on(topic).map((message) => message.payload.byteLength)).toEqual([MAX_FRAME_BYTES, 5])
         expect(receiver.stats().droppedOversize).toBe(1)
 
-        const refused = yield* Effect.flip(receiver.publish(topic, new Uint8Array(MAX_PAYLOAD_BYTES + 1), { retain: false }))
+        const refused = yield* Effect.flip(receiver.publish(topic, new Uint8Array(MAX_FRAME_BYTES + 1), { retain: false }))
         expect(refused.reason).toBe("rejected")
       })))
 

@@ -53,7 +53,7 @@ export function mosquittoConfig(options: { readonly port: number; readonly persi
     "max_queued_messages 100000",
     "set_tcp_nodelay true",
     // As in adapters/broker/mosquitto.conf.
-    "max_packet_size 65536",
+    "max_packet_size 131072",
     "log_dest stderr",
     "log_type error",
     "log_type warning",
