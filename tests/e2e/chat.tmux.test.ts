@@ -89,6 +89,13 @@ describe.skipIf(!available)("chat client in tmux", () => {
     await tmux.line("b", "hello from bob")
     await tmux.waitFor("a", "A reads B's message", `<${idB}> hello from bob`)
 
+    // Both compare their safety number: the same 60 digits on both screens.
+    const safety = /safety number with user-[0-9]+: ((?:[0-9]{5} ){11}[0-9]{5})/
+    await tmux.line("a", "/whois")
+    await tmux.line("b", "/whois")
+    const [onA, onB] = await Promise.all([tmux.waitFor("a", "A's safety number", safety), tmux.waitFor("b", "B's safety number", safety)])
+    expect(safety.exec(onA)?.[1]).toBe(safety.exec(onB)?.[1])
+
     // The unsent line belongs to its conversation (as in WeeChat): it stays there on a switch
     // (Alt-1: the status buffer, with its own line) and comes back; Enter sends it there.
     const inputLine = (screen: string): string => screen.trimEnd().split("\n").pop() ?? ""
