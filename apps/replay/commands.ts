@@ -151,9 +151,18 @@ export const state = (target: string, atSeq: number | undefined, out: Output): n
     return EXIT_CORRUPT
   }
   if (atSeq !== undefined && folded.success.lastSeq < atSeq) out.note(`note: the log ends at seq ${folded.success.lastSeq}, before ${atSeq}`)
-  lines(out, inertJson(stateToJson(folded.success)))
+  lines(out, inertJson(withoutSecrets(stateToJson(folded.success))))
   return EXIT_OK
 }
+
+/** Group keys are secrets: the state shows which versions are held, never the keys. */
+const withoutSecrets = (json: ReturnType<typeof stateToJson>) => ({
+  ...json,
+  trust: {
+    ...json.trust,
+    groupKeys: Object.fromEntries(Object.entries(json.trust.groupKeys).map(([group, keys]) => [group, keys.map((k) => ({ ...k, key: "(secret)" }))])),
+  },
+})
 
 // --- merge
 

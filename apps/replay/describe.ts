@@ -82,6 +82,13 @@ export const describeEvent = (event: DomainEvent): string => {
     }
     case "outbox.acked":
       return `${event.ids.length} send${event.ids.length === 1 ? "" : "s"} acknowledged`
+    case "peer.key.pinned":
+    case "peer.key.changed":
+    case "peer.key.trusted":
+      return `${event.user} keys ${event.keys.slice(0, 12)}…`
+    case "group.key.received":
+      // The key itself is a secret: a debugging tool must not print it.
+      return `${event.group} v${event.version} key from ${event.from} (not shown)`
     default:
       // An event this tool does not know yet (a newer log): its fields, so nothing is hidden.
       return describeFields(event)

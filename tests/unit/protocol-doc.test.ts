@@ -35,7 +35,7 @@ describe("docs/protocol.md", () => {
   it("every envelope example decodes", () => {
     for (const example of examples.filter((e) => /"v": ?1/.test(e.json) && !e.json.startsWith('{"v":2'))) {
       const decoded = decodeEnvelopeText(example.json)
-      expect(Result.isSuccess(decoded), `${example.json.slice(0, 120)}: ${Result.isFailure(decoded) ? decoded.failure.detail : ""}`).toBe(true)
+      expect(Result.isSuccess(decoded), `${example.json.slice(0, 120)}: ${Result.isFailure(decoded) ? JSON.stringify(decoded.failure) : ""}`).toBe(true)
     }
   })
 })

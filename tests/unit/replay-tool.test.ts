@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { FileEventLog, LOCK_FILE, LOG_FILE } from "../../adapters/storage/file-event-log.ts"
 import { replay, stateToJson } from "../../domain/chat/chat-state.ts"
 import type { LogRecord } from "../../domain/events.ts"
-import type { GroupName } from "../../domain/ids.ts"
+import type { GroupName, UserId } from "../../domain/ids.ts"
 import { EventLog } from "../../domain/ports/event-log.port.ts"
 import { Cluster } from "../../domain/sim/cluster.ts"
 import { check, compareMerged, merge, state, stats, timeline, type Output } from "../../apps/replay/commands.ts"
@@ -292,5 +292,26 @@ describe("replay command line", () => {
     expect(shown.stdout).not.toMatch(DANGEROUS)
     expect(wrong.code).toBe(2)
     expect(wrong.stderr).toBe('replay: --at must be a positive integer, not "x"\n')
+  })
+})
+
+describe("secrets in a log", () => {
+  it("timeline and state show which group keys are held, never the keys", async () => {
+    const dir = tempDir("secrets")
+    const secret = "S3cr3tGr0upKeyS3cr3tGr0upKeyS3cr3tGr0upKey0"
+    const localScope = await Effect.runPromise(Scope.make())
+    const context = await Effect.runPromise(Layer.buildWithScope(FileEventLog.layer({ dir }), localScope))
+    await Effect.runPromise(Context.get(context, EventLog).append([
+      { at: 1, clock: 1, event: { _tag: "profile.created", user: "user-10001" as UserId }, out: [] },
+      { at: 2, clock: 2, event: { _tag: "group.key.received", group: "club" as GroupName, version: 3, from: "user-20002" as UserId, key: secret }, out: [] },
+    ]))
+    await Effect.runPromise(Scope.close(localScope, Exit.void))
+    const shown = capture()
+    expect(timeline(dir, 1, undefined, shown.out)).toBe(0)
+    expect(state(dir, undefined, shown.out)).toBe(0)
+    const all = shown.lines.join("\n")
+    expect(all).toContain("club v3 key from user-20002 (not shown)")
+    expect(all).toContain("(secret)")
+    expect(all).not.toContain(secret)
   })
 })
