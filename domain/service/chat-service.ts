@@ -209,6 +209,9 @@ interface Refusal {
 
 const refusal = (reason: string): Refusal => ({ reason, routine: false })
 
+/** Outbox entries remembered as waiting for a key; beyond this they wait for the next start. */
+const MAX_UNSEALED = 10_000
+
 /** Jobs decided together and stored with ONE append (one fsync): the service-level group commit. */
 const MAX_BATCH = 256
 /** Bound on queued work: a flood of incoming messages waits here, and the transport waits for room. */
@@ -296,8 +299,18 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const sealed = (out: Outgoing) =>
     Effect.suspend(() => {
       const bytes = channel.seal(state, out)
-      return Result.isSuccess(bytes) ? Effect.succeed(bytes.success) : Effect.fail(new TransportError({ reason: "rejected", message: bytes.failure }))
+      if (Result.isSuccess(bytes)) return Effect.succeed(bytes.success)
+      if (unsealed.size < MAX_UNSEALED) unsealed.add(out.envelope.id)
+      return Effect.fail(new TransportError({ reason: "rejected", message: bytes.failure }))
     })
+  /** Outbox entries that could not be sealed (a peer's or group's key missing): tried again when keys arrive. */
+  const unsealed = new Set<MessageId>()
+  const retryUnsealed = Effect.suspend(() => {
+    if (unsealed.size === 0) return Effect.void
+    const waiting = state.outbox.values().filter((out) => unsealed.has(out.envelope.id))
+    unsealed.clear()
+    return publishAll(waiting)
+  })
 
   /** Key changes seen in the current batch: reported once the batch is done. */
   const keyWarnings: Array<{ readonly topic: string; readonly reason: string }> = []
@@ -399,6 +412,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     if (stored.length > 0) {
       yield* syncSubscriptions
       yield* publishAll(stored.flatMap(({ record }) => record.out))
+      if (stored.some(({ record }) => record.event._tag === "peer.key.pinned" || record.event._tag === "peer.key.trusted" || record.event._tag === "group.key.received")) yield* retryUnsealed
     }
     for (const { job, record } of stored) {
       const message = messageOf(record, me)
