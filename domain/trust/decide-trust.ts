@@ -31,12 +31,25 @@ export const decideOpened = (state: ChatState, topic: string, opened: OpenedFram
     gained !== null && !known && givenByLeader(state, entries, gained.group, gained.version, env.from)
       ? { at: context.now, clock: (entries.at(-1)?.clock ?? state.clock + 1), event: { _tag: "group.key.received", group: gained.group, version: gained.version, from: env.from, key: gained.key }, out: [] }
       : null
-  if (entries.length === 0 && keyEntry === null) return decided
   const pin: LogEntry | null =
     env.from !== requireMe(state) && state.trust.pins[env.from] === undefined
       ? { at: context.now, clock: state.clock + 1, event: { _tag: "peer.key.pinned", user: env.from, keys: opened.keys }, out: [] }
       : null
+  if (entries.length === 0 && keyEntry === null) {
+    // Someone I already talk with but never pinned (a log from before signing): their first signed
+    // frame pins them even when it changes nothing else. Strangers get no record for nothing.
+    return pin !== null && knownPeer(state, env.from) ? Result.succeed([pin]) : decided
+  }
   return Result.succeed([...(pin === null ? [] : [pin]), ...entries, ...(keyEntry === null ? [] : [keyEntry])])
+}
+
+/** A user I have a conversation with, or who is in a group I am in. */
+const knownPeer = (state: ChatState, user: UserId): boolean => {
+  if (state.conversations[user] !== undefined) return true
+  for (const snapshot of Object.values(state.groups)) {
+    if ((snapshot.value === "member" || snapshot.value === "leading") && (snapshot.context.info?.members.includes(user) ?? false)) return true
+  }
+  return false
 }
 
 /** A validly signed frame under keys other than the pinned ones: noted once per new key. */
