@@ -64,8 +64,15 @@ export function mosquittoConfig(options: { readonly port: number; readonly persi
   return `${lines.join("\n")}\n`
 }
 
-/** `acl`: enforce the deployment's access rules (adapters/broker/mosquitto.acl); off for raw broker tests. */
-export async function startMosquitto(options: { readonly persistenceDir?: string; readonly acl?: boolean } = {}): Promise<MosquittoHandle> {
+export interface MosquittoStartOptions {
+  readonly persistenceDir?: string
+  /** Enforce the deployment's access rules (adapters/broker/mosquitto.acl); off for raw broker tests. */
+  readonly acl?: boolean
+  /** A whole configuration of one's own instead (`acl` is then ignored); `workDir` is removed on dispose. */
+  readonly config?: (settings: { readonly port: number; readonly persistenceDir: string; readonly workDir: string }) => Promise<string>
+}
+
+export async function startMosquitto(options: MosquittoStartOptions = {}): Promise<MosquittoHandle> {
   const binary = mosquittoBinary()
   if (binary === undefined) throw new Error("mosquitto is not installed (apt-get install mosquitto)")
   const workDir = await mkdtemp(join(tmpdir(), "mqtt-chat-mosquitto-"))
@@ -75,7 +82,10 @@ export async function startMosquitto(options: { readonly persistenceDir?: string
   const configPath = join(workDir, "mosquitto.conf")
   const aclFile = join(workDir, "mosquitto.acl")
   await writeFile(aclFile, readFileSync(SHIPPED_ACL, "utf8"))
-  await writeFile(configPath, mosquittoConfig({ port, persistenceDir, ...(options.acl === true ? { aclFile } : {}) }))
+  const config = options.config === undefined
+    ? mosquittoConfig({ port, persistenceDir, ...(options.acl === true ? { aclFile } : {}) })
+    : await options.config({ port, persistenceDir, workDir })
+  await writeFile(configPath, config)
 
   let child: ChildProcess | undefined
   let output = ""
