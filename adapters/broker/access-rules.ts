@@ -61,8 +61,8 @@ export const mosquittoAcl = (users: Iterable<string>, staticRules: string = read
   const kept: string[] = []
   const skipped: string[] = []
   for (const user of users) (ACL_SAFE_USERNAME.test(user) ? kept : skipped).push(user)
-  const sections = kept.map((user) => `user ${user}\ntopic read ${user}${CONTROL_SUFFIX}\ntopic write +\n`)
-  const denials = kept.map((user) => `pattern deny ${user}${CONTROL_SUFFIX}\n`)
-  const text = [staticRules.trimEnd(), "", GENERATED_MARKER, `# ${kept.length} users`, "pattern read +", ...denials, "", ...sections].join("\n")
-  return { text: `${text.trimEnd()}\n`, skipped }
+  const lines = [staticRules.trimEnd(), "", GENERATED_MARKER, `# ${kept.length} users`, "pattern read +"]
+  for (const user of kept) lines.push(`pattern deny ${user}${CONTROL_SUFFIX}`)
+  for (const user of kept) lines.push("", `user ${user}`, `topic read ${user}${CONTROL_SUFFIX}`, "topic write +")
+  return { text: `${lines.join("\n")}\n`, skipped }
 }

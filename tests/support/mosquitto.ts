@@ -17,6 +17,8 @@ export interface MosquittoHandle {
   stop(signal?: NodeJS.Signals): Promise<void>
   /** Stops it if it runs (SIGTERM), then starts it again on the same port with the same store. */
   restart(): Promise<void>
+  /** SIGHUP: Mosquitto reads its password and ACL files again. */
+  reload(): void
   /** Stops it and removes the temp directory. */
   dispose(): Promise<void>
   /** What the broker wrote to stderr/stdout, for failure messages (bounded). */
@@ -129,6 +131,9 @@ export async function startMosquitto(options: MosquittoStartOptions = {}): Promi
     restart: async () => {
       await stop("SIGTERM")
       await launch()
+    },
+    reload: () => {
+      child?.kill("SIGHUP")
     },
     dispose: async () => {
       await stop("SIGTERM")
