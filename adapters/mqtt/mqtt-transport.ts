@@ -381,6 +381,9 @@ export const make = Effect.fnUntraced(function*(
   /** Ends the MQTT.js client within `timeoutMs`: a DISCONNECT when nothing is in flight, else drop the socket. */
   const endClient = (timeoutMs: number): Promise<void> =>
     new Promise<void>((resolve) => {
+      // MQTT.js re-arms its reconnect timer after a refused CONNACK even when ended in between
+      // (with `manualConnect` its `end` clears `disconnecting`): a period of 0 stops that for good.
+      client.options.reconnectPeriod = 0
       const clean = client.connected && Object.keys(client.outgoing).length === 0
       const fallback = setTimeout(() => {
         log(`${tag} DISCONNECT did not finish in ${timeoutMs} ms: dropping the socket`)
