@@ -19,7 +19,7 @@ const ROOT = join(import.meta.dirname, "..", "..")
 const TSX = join(ROOT, "node_modules", ".bin", "tsx")
 const underCi = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false"
 const hasTmux = (await tmuxAvailable()) || underCi
-const available = (hasTmux && !lockedMosquittoKind.skip) || underCi
+const available = (hasTmux && !lockedMosquittoKind.skip && lockedMosquittoKind.tls) || underCi
 
 /** The lines a failed start printed before the shell's `EXIT=n`, and n. */
 const outcome = (screen: string): { readonly lines: ReadonlyArray<string>; readonly exit: number } => {
