@@ -15,23 +15,32 @@
  * - the store's answers are handed back in call order (`inCallOrder`), so messages of one kind
  *   from one publisher keep their order, as they do on Mosquitto.
  *
+ * With `passwordFile` (Mosquitto's format, adapters/broker/password-file.ts) it checks who connects
+ * as mosquitto-secure.conf does (docs/decisions/009): a username and password from the file, a
+ * client id equal to the username (refused otherwise: Mosquitto replaces it instead), and the
+ * access rules of `lockedDownMay` on every publish, Will and delivery. The file is read at start.
+ *
  * Known limits, unlike Mosquitto's `max_queued_messages`: aedes has no cap on a client's offline
  * queue, so it is bounded only by the disk. Bounded here: packets a client sends before its
  * CONNECT finished (`queueLimit`), inbound QoS 2 in flight, deliveries in flight (`concurrency`),
  * and a frozen subscriber is disconnected after `drainTimeout` instead of stalling everyone.
  */
-import { mkdir } from "node:fs/promises"
+import { mkdir, readFile, stat } from "node:fs/promises"
 import * as net from "node:net"
 import { Aedes } from "aedes"
-import type { AedesOptions } from "aedes"
+import type { AedesOptions, AuthenticateError } from "aedes"
+import { anonymousMayPublish, lockedDownMay } from "./access-rules.ts"
+import { DECOY_HASH, MAX_PASSWORD_FILE_BYTES, parsePasswordFile, verifyPassword } from "./password-file.ts"
 import levelPersistence from "aedes-persistence-level"
 import { ClassicLevel } from "classic-level"
 
 export interface EmbeddedBrokerOptions {
   /** 0 picks a free port; the handle tells which. */
   readonly port: number
-  /** Default 127.0.0.1: the broker accepts anonymous clients, so never on a public interface by default. */
+  /** Default 127.0.0.1: without `passwordFile` the broker accepts anonymous clients, so never on a public interface by default. */
   readonly host?: string
+  /** Mosquitto's password file: when given, only its users get in, under their username as client id, with the access rules. */
+  readonly passwordFile?: string
   /** Directory of the LevelDB store; absent = in memory, lost on close. One broker per directory. */
   readonly persistenceDir?: string
   readonly onLog?: (line: string) => void
@@ -62,17 +71,51 @@ const tuning = {
   connectTimeout: 10_000,
 } satisfies AedesOptions
 
-const PRESENCE_PREFIX = "global_control/presence/"
+/** The users of a password file, or a clear error: a broker that cannot read its users must not start open. */
+const loadUsers = async (file: string): Promise<ReadonlyMap<string, string>> => {
+  const size = (await stat(file)).size
+  if (size > MAX_PASSWORD_FILE_BYTES) throw new Error(`password file ${file} is ${size} bytes, more than ${MAX_PASSWORD_FILE_BYTES}`)
+  const parsed = parsePasswordFile(await readFile(file, "utf8"))
+  if (parsed.problems.length > 0) throw new Error(`password file ${file}: ${parsed.problems.slice(0, 3).join("; ")}${parsed.problems.length > 3 ? ` (and ${parsed.problems.length - 3} more)` : ""}`)
+  return parsed.entries
+}
 
-/** Whether `clientId` may publish on `topic`: only another user's presence is off limits. */
-export const mayPublish = (clientId: string, topic: string): boolean =>
-  !topic.startsWith(PRESENCE_PREFIX) || topic === `${PRESENCE_PREFIX}${clientId}`
+const refusal = (returnCode: 4 | 5, message: string): AuthenticateError => Object.assign(new Error(message), { returnCode })
+
+/** The hooks that check who connects and what they may do: Mosquitto's secure configuration, in code. */
+const lockedDown = (users: ReadonlyMap<string, string>, log: (line: string) => void) => ({
+  authenticate: (client, username, password, done) => {
+    const hash = username === undefined ? undefined : users.get(username)
+    // Verified against a decoy when the user is unknown: the answer takes as long either way.
+    verifyPassword(password ?? Buffer.alloc(0), hash ?? DECOY_HASH).then(
+      (matches) => {
+        if (!matches || hash === undefined || password === undefined) {
+          log(`[aedes] refused ${JSON.stringify(username ?? "(no username)").slice(0, 40)}: bad username or password`)
+          return done(refusal(4, "bad user name or password"), false)
+        }
+        if (client.id !== username) {
+          log(`[aedes] refused ${username}: client id ${JSON.stringify(client.id).slice(0, 40)} is not its username`)
+          return done(refusal(5, "the client id must be the username"), false)
+        }
+        done(null, true)
+      },
+      (error: unknown) => done(refusal(5, `cannot check the password: ${error instanceof Error ? error.message : String(error)}`), false),
+    )
+  },
+  authorizePublish: (client, packet, callback) => {
+    callback(lockedDownMay(client?.id ?? "", "write", packet.topic) ? null : new Error(`${client?.id} may not publish on ${packet.topic}`))
+  },
+  // Every subscription is granted, as on Mosquitto; what it may receive is decided per message.
+  authorizeForward: (client, packet) => (lockedDownMay(client.id, "read", packet.topic) ? packet : null),
+}) satisfies Pick<AedesOptions, "authenticate" | "authorizePublish" | "authorizeForward">
 
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const host = options.host ?? "127.0.0.1"
   const log = options.onLog ?? (() => {})
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) throw new Error(`invalid port ${options.port}`)
 
+  // Before anything is opened: a broker that cannot read its users does not start.
+  const users = options.passwordFile === undefined ? undefined : await loadUsers(options.passwordFile)
   let db: ClassicLevel<string, Buffer> | undefined
   if (options.persistenceDir !== undefined) {
     await mkdir(options.persistenceDir, { recursive: true })
@@ -89,8 +132,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       },
       // The same rule as mosquitto.acl: presence (and the Last Will) only under your own client id.
       authorizePublish: (client, packet, callback) => {
-        callback(mayPublish(client?.id ?? "", packet.topic) ? null : new Error(`${client?.id} may not publish on ${packet.topic}`))
+        callback(anonymousMayPublish(client?.id ?? "", packet.topic) ? null : new Error(`${client?.id} may not publish on ${packet.topic}`))
       },
+      ...(users === undefined ? {} : lockedDown(users, log)),
       ...(db === undefined ? {} : { persistence: inCallOrder(levelPersistence(db)) }),
     })
   } catch (error) {
@@ -124,7 +168,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   if (address === null || typeof address === "string") throw new Error("embedded broker: server has no TCP address")
   const port = address.port
   const url = `mqtt://${host.includes(":") ? `[${host}]` : host}:${port}`
-  log(`[aedes] listening on ${url}${db === undefined ? " (in memory)" : ` (store ${options.persistenceDir})`}`)
+  log(`[aedes] listening on ${url}${db === undefined ? " (in memory)" : ` (store ${options.persistenceDir})`}${users === undefined ? ", anonymous" : `, ${users.size} users from ${options.passwordFile}`}`)
 
   let closing: Promise<void> | undefined
   const close = (): Promise<void> => {

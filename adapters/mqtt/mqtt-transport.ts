@@ -17,9 +17,13 @@
  * - TCP_NODELAY on the socket: Nagle's algorithm otherwise sets a 40 ms latency floor;
  * - reconnects with exponential backoff and jitter, bounded by `reconnectMaxMs`;
  * - the first connection must succeed within `connectTimeoutMs`, or building fails with a
- *   TransportError that says where it tried and what went wrong.
+ *   TransportError that says where it tried and what went wrong. A broker that refuses the login
+ *   (CONNACK 4 or 5) or a TLS certificate that does not verify fails it at once: retrying until
+ *   the deadline would only hide why.
+ * - `mqtts://` is TLS, checked against `ca` (a private CA) or else the system's CAs.
  */
 import * as net from "node:net"
+import * as tls from "node:tls"
 import { Cause, Deferred, Effect, Exit, Layer, PubSub, Queue, Scope, Stream } from "effect"
 import { MqttClient, ErrorWithReasonCode } from "mqtt"
 import type { IClientOptions, IPublishPacket } from "mqtt"
@@ -39,10 +43,15 @@ export interface LastWill {
 }
 
 export interface MqttTransportOptions {
-  /** `mqtt://host:port` (or `tcp://`). Only plain TCP: the deployment listens on loopback. */
+  /** `mqtt://host:port` (or `tcp://`), or `mqtts://host:port` for TLS (default port 8883). */
   readonly url: string
   /** The user id: the broker keys the persistent session by it. */
   readonly clientId: string
+  /** Login, for a broker that checks who connects; a broker with `use_username_as_clientid` wants it equal to `clientId`. */
+  readonly username?: string
+  readonly password?: string
+  /** PEM certificate(s) of the CA that signed the broker's certificate (`mqtts://` only); default the system's CAs. */
+  readonly ca?: string | Buffer
   /**
    * Published by the broker (QoS 1) when the connection dies without a clean DISCONNECT. A function
    * gets the number of the connection about to be made (1, 2, …) and is asked again before every
@@ -103,6 +112,7 @@ export const reconnectDelayMs = (attempt: number, minMs: number, maxMs: number, 
 interface BrokerAddress {
   readonly host: string
   readonly port: number
+  readonly tls: boolean
 }
 
 const parseBrokerUrl = (url: string): BrokerAddress | undefined => {
@@ -112,16 +122,39 @@ const parseBrokerUrl = (url: string): BrokerAddress | undefined => {
   } catch {
     return undefined
   }
-  if (parsed.protocol !== "mqtt:" && parsed.protocol !== "tcp:") return undefined
-  const port = parsed.port === "" ? 1883 : Number(parsed.port)
+  const secure = parsed.protocol === "mqtts:"
+  if (parsed.protocol !== "mqtt:" && parsed.protocol !== "tcp:" && !secure) return undefined
+  const port = parsed.port === "" ? (secure ? 8883 : 1883) : Number(parsed.port)
   if (!Number.isInteger(port) || port <= 0 || port > 65535 || parsed.hostname === "") return undefined
   // `new URL` keeps IPv6 literals in brackets; net.connect wants them bare.
-  return { host: parsed.hostname.replace(/^\[(.*)\]$/, "$1"), port }
+  return { host: parsed.hostname.replace(/^\[(.*)\]$/, "$1"), port, tls: secure }
 }
 
-const socketTo = (address: BrokerAddress) => (): net.Socket => {
-  const socket = net.createConnection({ host: address.host, port: address.port, noDelay: true })
+/** OpenSSL's and Node's codes for a certificate that does not verify: a retry cannot fix them. */
+const isCertificateError = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | undefined)?.code
+  return typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT|ERR_SSL/.test(code)
+}
+
+/**
+ * A fresh socket per connection attempt. MQTT.js ignores stream errors other than a few socket
+ * codes (a failed certificate check would look like silence), so TLS errors go to `onTlsError`.
+ */
+const socketTo = (address: BrokerAddress, ca?: string | Buffer, onTlsError?: (error: Error) => void) => (): net.Socket => {
+  if (!address.tls) {
+    const socket = net.createConnection({ host: address.host, port: address.port, noDelay: true })
+    socket.setNoDelay(true)
+    return socket
+  }
+  const socket = tls.connect({
+    host: address.host,
+    port: address.port,
+    // SNI takes host names only; an IP address is checked against the certificate's IP entries.
+    ...(net.isIP(address.host) === 0 ? { servername: address.host } : {}),
+    ...(ca === undefined ? {} : { ca }),
+  })
   socket.setNoDelay(true)
+  if (onTlsError !== undefined) socket.on("error", onTlsError)
   return socket
 }
 
@@ -151,7 +184,7 @@ export const make = Effect.fnUntraced(function*(
   const log = options.onLog ?? (() => {})
   const address = parseBrokerUrl(options.url)
   if (address === undefined) {
-    return yield* new TransportError({ reason: "rejected", message: `unsupported broker url ${JSON.stringify(options.url)}: expected mqtt://host:port` })
+    return yield* new TransportError({ reason: "rejected", message: `unsupported broker url ${JSON.stringify(options.url)}: expected mqtt://host:port or mqtts://host:port` })
   }
   if (!CLIENT_ID_PATTERN.test(options.clientId)) {
     return yield* new TransportError({ reason: "rejected", message: `invalid MQTT client id ${JSON.stringify(options.clientId).slice(0, 40)}` })
@@ -200,8 +233,18 @@ export const make = Effect.fnUntraced(function*(
     resubscribe: true,
     manualConnect: true,
     ...(firstWill === undefined ? {} : { will: toMqttWill(firstWill) }),
+    ...(options.username === undefined ? {} : { username: options.username }),
+    ...(options.password === undefined ? {} : { password: options.password }),
   }
-  const client = new MqttClient(socketTo(address), clientOptions)
+  const refuseFirstConnect = (message: string): void => {
+    Deferred.doneUnsafe(firstConnect, Exit.fail(new TransportError({ reason: "rejected", message })))
+  }
+  const onTlsError = (error: Error): void => {
+    lastError = `TLS: ${describeError(error)}`
+    log(`${tag} ${lastError}`)
+    if (!everConnected && isCertificateError(error)) refuseFirstConnect(`${options.url}: the broker's certificate does not verify (${describeError(error)})${options.ca === undefined ? "; for a private CA give its certificate (--ca FILE)" : ""}`)
+  }
+  const client = new MqttClient(socketTo(address, options.ca, onTlsError), clientOptions)
 
   // Every packet reaches the broker's queue or our consumer: see the header for the backpressure.
   client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void): void => {
@@ -260,7 +303,10 @@ export const make = Effect.fnUntraced(function*(
     log(`${tag} error: ${lastError}`)
     if (!everConnected && error instanceof ErrorWithReasonCode) {
       // The broker answered and said no: retrying until the deadline would only hide that.
-      Deferred.doneUnsafe(firstConnect, Exit.fail(new TransportError({ reason: "rejected", message: `${options.url} refused ${options.clientId}: ${lastError}` })))
+      const login = error.code === 4 || error.code === 5
+      refuseFirstConnect(login
+        ? `${options.url} refused the login of ${options.username ?? `client ${options.clientId} (no username given)`}: ${error.code === 4 ? "bad username or password" : "not authorized"}`
+        : `${options.url} refused ${options.clientId}: ${lastError}`)
     }
   })
 
@@ -335,6 +381,9 @@ export const make = Effect.fnUntraced(function*(
   /** Ends the MQTT.js client within `timeoutMs`: a DISCONNECT when nothing is in flight, else drop the socket. */
   const endClient = (timeoutMs: number): Promise<void> =>
     new Promise<void>((resolve) => {
+      // MQTT.js re-arms its reconnect timer after a refused CONNACK even when ended in between
+      // (with `manualConnect` its `end` clears `disconnecting`): a period of 0 stops that for good.
+      client.options.reconnectPeriod = 0
       const clean = client.connected && Object.keys(client.outgoing).length === 0
       const fallback = setTimeout(() => {
         log(`${tag} DISCONNECT did not finish in ${timeoutMs} ms: dropping the socket`)

@@ -14,6 +14,8 @@ export interface MqttUserDirectoryOptions {
   /** How long to collect retained messages after the subscription is granted (they come at once). */
   readonly settleMs?: number
   readonly connectTimeoutMs?: number
+  /** The private CA of an mqtts:// broker. */
+  readonly ca?: string | Buffer
 }
 
 const PRESENCE_PREFIX = "global_control/presence/"
@@ -31,6 +33,7 @@ export const knownUserIds = (options: MqttUserDirectoryOptions): Promise<Readonl
       clientId: `probe-${randomBytes(6).toString("hex")}`,
       reconnectPeriod: 0,
       connectTimeout: options.connectTimeoutMs ?? 5_000,
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
     })
     const fail = (error: Error) => {
       client.end(true)
@@ -64,8 +67,16 @@ export const MqttUserDirectory = {
         isTaken: (user: UserId) =>
           Effect.tryPromise({
             try: () => (snapshot ??= knownUserIds(options)),
-            catch: (cause) =>
-              new UserDirectoryError({ message: `cannot reach the MQTT broker at ${options.url} to check that a new user id is free (${cause instanceof Error ? cause.message : String(cause)})` }),
+            catch: (cause) => {
+              const reason = cause instanceof Error ? cause.message : String(cause)
+              // CONNACK 4 or 5: the broker checks who connects, and this probe has no login.
+              const refused = (cause as { code?: unknown } | undefined)?.code === 4 || (cause as { code?: unknown } | undefined)?.code === 5
+              return new UserDirectoryError({
+                message: refused
+                  ? `the MQTT broker at ${options.url} lets in only users with a login (${reason}): start the chat with its credentials`
+                  : `cannot reach the MQTT broker at ${options.url} to check that a new user id is free (${reason})`,
+              })
+            },
           }).pipe(Effect.map((known) => known.has(user))),
       })
     }),

@@ -37,6 +37,8 @@ export interface BrokerChoiceOptions {
   readonly brokerSource: string | null
   readonly embeddedPort: number
   readonly dataDir: string
+  /** When set, a started embedded broker lets in only this password file's users. */
+  readonly embeddedPasswordFile?: string | null
   readonly log: (line: string) => void
 }
 
@@ -52,7 +54,13 @@ const startLocal = async (options: BrokerChoiceOptions): Promise<EmbeddedBroker 
   try {
     // Loaded only when needed: aedes and LevelDB add ~100 ms to every start otherwise.
     const { startEmbeddedBroker } = await import("../../adapters/broker/embedded-broker.ts")
-    return await startEmbeddedBroker({ port: options.embeddedPort, host: "127.0.0.1", persistenceDir: embeddedStoreDir(options.dataDir), onLog: options.log })
+    return await startEmbeddedBroker({
+      port: options.embeddedPort,
+      host: "127.0.0.1",
+      persistenceDir: embeddedStoreDir(options.dataDir),
+      ...(options.embeddedPasswordFile == null ? {} : { passwordFile: options.embeddedPasswordFile }),
+      onLog: options.log,
+    })
   } catch (error) {
     if (isAddressInUse(error)) return null
     throw new BrokerUnavailable(`could not start the embedded broker on port ${options.embeddedPort} (store ${embeddedStoreDir(options.dataDir)}): ${describe(error)}`)

@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Result, Scope } from "effect"
 import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
 import { MqttUserDirectory } from "../../adapters/mqtt/user-directory.ts"
 import { NodeCrypto } from "../../adapters/system/node-crypto.ts"
@@ -19,10 +19,12 @@ import { ChatTui } from "../../adapters/tui/chat-tui.ts"
 import { createLayout, createScreen } from "../../adapters/tui/layout.ts"
 import { fileUiStateStore } from "../../adapters/tui/ui-state-store.ts"
 import { EventLog, type RecoveryReport } from "../../domain/ports/event-log.port.ts"
+import { Transport, type TransportError } from "../../domain/ports/transport.port.ts"
 import { ChatService, defaultChatServiceOptions } from "../../domain/service/chat-service.ts"
 import { chatServiceLayer } from "../../domain/service/compose.ts"
 import { Profile } from "../../domain/service/profile.ts"
 import { BrokerTakeover, BrokerUnavailable, chooseBroker, type BrokerChoice } from "./broker-choice.ts"
+import { loadBrokerSecrets, LoginMismatch, loginIds, type BrokerSecrets } from "./credentials.ts"
 import { DiagnosticsLog } from "./diagnostics-log.ts"
 import { parseOptions, type ChatOptions } from "./options.ts"
 
@@ -55,11 +57,17 @@ const withTimeout = <A>(promise: Promise<A>, ms: number): Promise<A | undefined>
   })
 
 /** The one line a failed start deserves, from the error the layers failed with. */
-const describeStartFailure = (error: unknown, options: ChatOptions, broker: BrokerChoice): string => {
+const describeStartFailure = (error: unknown, options: ChatOptions, broker: BrokerChoice, secrets: BrokerSecrets): string => {
   const tagged = error as { readonly _tag?: string; readonly reason?: string; readonly message?: string }
   if (tagged._tag === "EventLogError" && tagged.reason === "locked") return `profile "${options.profile}" is already open: ${tagged.message ?? "another mqtt-chat holds its lock"}`
   if (tagged._tag === "UserDirectoryError") return tagged.message ?? "cannot give the new profile a free user id"
   if (tagged._tag === "EventLogError") return `cannot open the profile's log in ${options.profileDir}: ${tagged.message ?? "unknown error"}`
+  if (tagged._tag === "LoginMismatch") return tagged.message ?? "the profile's user id is not the login's username"
+  // The broker answered and said no (login, certificate): its words, and where the login came from.
+  if (tagged._tag === "TransportError" && tagged.reason === "rejected") {
+    const message = tagged.message ?? "the broker refused"
+    return secrets.login !== null && message.includes("refused the login") ? `${message} (login from ${secrets.login.source})` : message
+  }
   if (tagged._tag === "TransportError") return `cannot reach the MQTT broker at ${broker.url}: ${tagged.message ?? "unknown error"}`
   return `could not start: ${tagged.message ?? String(error)}`
 }
@@ -92,6 +100,9 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
   if (process.stdin.isTTY !== true || process.stdout.isTTY !== true) {
     return fail("needs an interactive terminal: stdin and stdout must both be a TTY (for scripted runs use npm run sim)", EXIT_USAGE)
   }
+  const loaded = loadBrokerSecrets(options, env)
+  if (Result.isFailure(loaded)) return fail(loaded.failure, EXIT_FAILURE)
+  const secrets = loaded.success
 
   try {
     fs.mkdirSync(options.profileDir, { recursive: true, mode: 0o700 })
@@ -105,6 +116,7 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     brokerSource: options.brokerSource,
     embeddedPort: options.embeddedPort,
     dataDir: options.dataDir,
+    embeddedPasswordFile: options.embeddedPasswordFile,
     log: (line: string) => diagnostics.write(line),
   }
 
@@ -118,21 +130,33 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
   diagnostics.write(broker.announcement)
 
   const scope = Effect.runSync(Scope.make())
-  const layer = chatServiceLayer({
+  const { login } = secrets
+  const ca = secrets.ca === null ? {} : { ca: secrets.ca }
+  const layer = chatServiceLayer<TransportError | LoginMismatch>({
     log: FileEventLog.layer({ dir: options.profileDir }),
     clock: SystemClock.layer,
-    ids: SystemIds.layer,
+    // With a login the user id is the username: a new profile takes it, and needs no free id.
+    ids: login === null ? SystemIds.layer : loginIds(login.username),
     crypto: NodeCrypto.layer,
     identities: FileIdentityStore.layer({ dir: options.profileDir }),
-    directory: MqttUserDirectory.layer({ url: broker.url }),
+    ...(login === null ? { directory: MqttUserDirectory.layer({ url: broker.url, ...ca }) } : {}),
     transport: (profile) =>
-      MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor, onLog: (line) => diagnostics.write(line) }),
+      login !== null && profile.me !== login.username
+        ? Layer.effect(Transport, Effect.fail(new LoginMismatch({ message: `profile "${options.profile}" is ${profile.me}, but the login (${login.source}) is ${login.username}: the broker would file its messages under another user; use that user's own profile (--profile NAME)` })))
+        : MqttTransport.layer({
+          url: broker.url,
+          clientId: profile.me,
+          will: profile.willFor,
+          ...(login === null ? {} : { username: login.username, password: login.password }),
+          ...ca,
+          onLog: (line) => diagnostics.write(line),
+        }),
     options: { ...defaultChatServiceOptions, requestTimeoutMs: options.requestTimeoutMs },
   })
   const built = await Effect.runPromiseExit(Layer.buildWithScope(layer, scope))
   if (Exit.isFailure(built)) {
     const error = Exit.findErrorOption(built)
-    const message = describeStartFailure(error._tag === "Some" ? error.value : built.cause, options, broker)
+    const message = describeStartFailure(error._tag === "Some" ? error.value : built.cause, options, broker, secrets)
     diagnostics.write(`start failed: ${message}`)
     await Effect.runPromise(Scope.close(scope, Exit.void))
     await broker.embedded?.close()
@@ -149,6 +173,7 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
   const startupNotes = [
     { text: broker.announcement, level: "info" as const },
     { text: `Profile "${options.profile}" (${options.profileDir}): you are ${profile.me}; ${profile.replayed} log records restored.`, level: "info" as const },
+    ...(login === null ? [] : [{ text: `Logged in to the broker as ${login.username} (from ${login.source}).`, level: "info" as const }]),
     ...recoveryNotes(recovery).map((text) => ({ text, level: "error" as const })),
   ]
 

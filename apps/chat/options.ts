@@ -16,6 +16,15 @@ export interface ChatOptions {
   readonly profileDir: string
   readonly embeddedPort: number
   readonly requestTimeoutMs: number
+  /** `--credentials FILE`: the login (username = user id, password), as broker:add-user writes it. */
+  readonly credentialsFile: string | null
+  /** The login's username without a file (`--username`, else MQTT_USERNAME); the password is MQTT_PASSWORD. */
+  readonly username: string | null
+  readonly usernameSource: "--username" | "MQTT_USERNAME" | null
+  /** `--ca FILE`: the private CA that signed an mqtts:// broker's certificate. */
+  readonly caFile: string | null
+  /** `--embedded-password-file FILE`: the embedded broker, when started, lets in only these users. */
+  readonly embeddedPasswordFile: string | null
 }
 
 export type ParsedOptions =
@@ -35,9 +44,18 @@ export const usage = (env: NodeJS.ProcessEnv): string => `mqtt-chat — a termin
 Usage: npm start -- [options]        (or: npx tsx apps/chat/main.ts [options])
 
 Options:
-  --broker URL                 the MQTT broker, mqtt://host:port (default: $MQTT_URL; without either,
-                               mqtt://127.0.0.1:<embedded-port> if a broker answers there, else an
-                               embedded broker is started on that port)
+  --broker URL                 the MQTT broker, mqtt://host:port or mqtts://host:port (TLS)
+                               (default: $MQTT_URL; without either, mqtt://127.0.0.1:<embedded-port>
+                               if a broker answers there, else an embedded broker is started there)
+  --credentials FILE           log in to the broker with this file's {"username", "password"}
+                               (owner-only; made by npm run broker:add-user); the username is
+                               your user id. Or: MQTT_USERNAME (or --username NAME) and
+                               MQTT_PASSWORD in the environment. Never a password as an option.
+  --ca FILE                    the CA certificate (PEM) that signed an mqtts:// broker's
+                               certificate, for a private CA (default: the system's CAs)
+  --embedded-password-file FILE
+                               if the embedded broker is started, it lets in only the users of
+                               this Mosquitto password file, with the locked-down access rules
   --profile NAME               profile to use: one user id, its history and settings
                                (letters, digits, '_', '.', '-'; default "${DEFAULT_PROFILE}")
   --data-dir DIR               where profiles and the embedded broker's store live
@@ -70,9 +88,9 @@ export const checkBrokerUrl = (url: string): string | null => {
   } catch {
     return `not a URL: ${JSON.stringify(url.slice(0, 80))} (expected mqtt://host:port)`
   }
-  if (parsed.protocol !== "mqtt:" && parsed.protocol !== "tcp:") return `unsupported scheme ${parsed.protocol} in ${JSON.stringify(url.slice(0, 80))}: only mqtt:// (plain TCP) is supported`
+  if (parsed.protocol !== "mqtt:" && parsed.protocol !== "tcp:" && parsed.protocol !== "mqtts:") return `unsupported scheme ${parsed.protocol} in ${JSON.stringify(url.slice(0, 80))}: only mqtt:// (plain TCP) and mqtts:// (TLS) are supported`
   if (parsed.hostname === "") return `no host in ${JSON.stringify(url.slice(0, 80))}`
-  if (parsed.username !== "" || parsed.password !== "") return "credentials in the broker URL are not supported"
+  if (parsed.username !== "" || parsed.password !== "") return "credentials in the broker URL are not supported: use --credentials FILE, or MQTT_USERNAME and MQTT_PASSWORD"
   if (parsed.pathname !== "" && parsed.pathname !== "/") return `unexpected path ${JSON.stringify(parsed.pathname.slice(0, 40))} in the broker URL`
   if (parsed.port !== "") {
     const port = Number(parsed.port)
@@ -95,10 +113,13 @@ const parseSeconds = (text: string): number | null => {
 
 const expandHome = (dir: string): string => (dir === "~" ? os.homedir() : dir.startsWith("~/") ? path.join(os.homedir(), dir.slice(2)) : dir)
 
-const VALUE_OPTIONS = ["--broker", "--profile", "--data-dir", "--embedded-port", "--request-timeout"] as const
+const VALUE_OPTIONS = ["--broker", "--profile", "--data-dir", "--embedded-port", "--request-timeout", "--credentials", "--username", "--ca", "--embedded-password-file"] as const
 type ValueOption = (typeof VALUE_OPTIONS)[number]
 
+const PASSWORD_ON_COMMAND_LINE = "--password: a password given as an option can be read by every user of this machine (ps) and stays in your shell history; use --credentials FILE, or MQTT_PASSWORD in the environment"
+
 export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): ParsedOptions => {
+  if (argv.some((argument) => argument === "--password" || argument.startsWith("--password=") || argument === "-P")) return { kind: "error", message: PASSWORD_ON_COMMAND_LINE }
   const split = splitArguments(argv, VALUE_OPTIONS)
   if (split.kind === "help") return { kind: "help", text: usage(env) }
   if (split.kind === "error") return split
@@ -126,6 +147,19 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
   const timeoutSeconds = timeoutText === undefined ? DEFAULT_REQUEST_TIMEOUT_SECONDS : parseSeconds(timeoutText)
   if (timeoutSeconds === null) return { kind: "error", message: `--request-timeout: ${JSON.stringify(timeoutText?.slice(0, 20))} is not a number of seconds (more than 0, at most ${MAX_REQUEST_TIMEOUT_SECONDS})` }
 
+  const credentialsFile = values.get("--credentials") ?? null
+  const usernameArgument = values.get("--username")
+  if (credentialsFile !== null && usernameArgument !== undefined) return { kind: "error", message: "--credentials and --username: give one (the file holds the username)" }
+  const usernameEnv = env.MQTT_USERNAME !== undefined && env.MQTT_USERNAME !== "" ? env.MQTT_USERNAME : undefined
+  // An explicit file beats the environment.
+  const username = credentialsFile !== null ? null : (usernameArgument ?? usernameEnv ?? null)
+  const usernameSource = username === null ? null : usernameArgument !== undefined ? "--username" : "MQTT_USERNAME"
+
+  const caFile = values.get("--ca") ?? null
+  if (caFile !== null && !(brokerUrl?.startsWith("mqtts:") ?? false)) return { kind: "error", message: "--ca is for a TLS broker: give --broker mqtts://host:port (or MQTT_URL)" }
+  const embeddedPasswordFile = values.get("--embedded-password-file") ?? null
+  const resolved = (file: string | null) => (file === null ? null : path.resolve(expandHome(file)))
+
   return {
     kind: "run",
     options: {
@@ -136,6 +170,11 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
       profileDir: path.join(dataDir, "profiles", profile),
       embeddedPort,
       requestTimeoutMs: Math.round(timeoutSeconds * 1000),
+      credentialsFile: resolved(credentialsFile),
+      username,
+      usernameSource,
+      caFile: resolved(caFile),
+      embeddedPasswordFile: resolved(embeddedPasswordFile),
     },
   }
 }

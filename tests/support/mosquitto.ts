@@ -17,6 +17,8 @@ export interface MosquittoHandle {
   stop(signal?: NodeJS.Signals): Promise<void>
   /** Stops it if it runs (SIGTERM), then starts it again on the same port with the same store. */
   restart(): Promise<void>
+  /** SIGHUP: Mosquitto reads its password and ACL files again. */
+  reload(): void
   /** Stops it and removes the temp directory. */
   dispose(): Promise<void>
   /** What the broker wrote to stderr/stdout, for failure messages (bounded). */
@@ -64,8 +66,15 @@ export function mosquittoConfig(options: { readonly port: number; readonly persi
   return `${lines.join("\n")}\n`
 }
 
-/** `acl`: enforce the deployment's access rules (adapters/broker/mosquitto.acl); off for raw broker tests. */
-export async function startMosquitto(options: { readonly persistenceDir?: string; readonly acl?: boolean } = {}): Promise<MosquittoHandle> {
+export interface MosquittoStartOptions {
+  readonly persistenceDir?: string
+  /** Enforce the deployment's access rules (adapters/broker/mosquitto.acl); off for raw broker tests. */
+  readonly acl?: boolean
+  /** A whole configuration of one's own instead (`acl` is then ignored); `workDir` is removed on dispose. */
+  readonly config?: (settings: { readonly port: number; readonly persistenceDir: string; readonly workDir: string }) => Promise<string>
+}
+
+export async function startMosquitto(options: MosquittoStartOptions = {}): Promise<MosquittoHandle> {
   const binary = mosquittoBinary()
   if (binary === undefined) throw new Error("mosquitto is not installed (apt-get install mosquitto)")
   const workDir = await mkdtemp(join(tmpdir(), "mqtt-chat-mosquitto-"))
@@ -75,7 +84,10 @@ export async function startMosquitto(options: { readonly persistenceDir?: string
   const configPath = join(workDir, "mosquitto.conf")
   const aclFile = join(workDir, "mosquitto.acl")
   await writeFile(aclFile, readFileSync(SHIPPED_ACL, "utf8"))
-  await writeFile(configPath, mosquittoConfig({ port, persistenceDir, ...(options.acl === true ? { aclFile } : {}) }))
+  const config = options.config === undefined
+    ? mosquittoConfig({ port, persistenceDir, ...(options.acl === true ? { aclFile } : {}) })
+    : await options.config({ port, persistenceDir, workDir })
+  await writeFile(configPath, config)
 
   let child: ChildProcess | undefined
   let output = ""
@@ -119,6 +131,9 @@ export async function startMosquitto(options: { readonly persistenceDir?: string
     restart: async () => {
       await stop("SIGTERM")
       await launch()
+    },
+    reload: () => {
+      child?.kill("SIGHUP")
     },
     dispose: async () => {
       await stop("SIGTERM")

@@ -7,7 +7,7 @@ export interface Ran {
   readonly stderr: string
 }
 
-export const runProgram = (main: string, args: ReadonlyArray<string>, options: { readonly cwd?: string } = {}): Promise<Ran> =>
+export const runProgram = (main: string, args: ReadonlyArray<string>, options: { readonly cwd?: string; readonly env?: NodeJS.ProcessEnv } = {}): Promise<Ran> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", main, ...args], { ...options, stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 })
     let stdout = ""

@@ -26,6 +26,11 @@ describe("parseOptions", () => {
       profileDir: "/data/mqtt-chat/profiles/default",
       embeddedPort: 1883,
       requestTimeoutMs: 86_400_000,
+      credentialsFile: null,
+      username: null,
+      usernameSource: null,
+      caFile: null,
+      embeddedPasswordFile: null,
     })
     expect(defaultDataDir({})).toBe(path.join(os.homedir(), ".local", "share", "mqtt-chat"))
     expect(defaultDataDir({ XDG_DATA_HOME: "relative/dir" })).toBe(path.join(os.homedir(), ".local", "share", "mqtt-chat"))
@@ -45,11 +50,28 @@ describe("parseOptions", () => {
     const parsed = parseOptions(["--help"], {})
     expect(parsed.kind).toBe("help")
     const text = parsed.kind === "help" ? parsed.text : ""
-    for (const option of ["--broker", "--profile", "--data-dir", "--embedded-port", "--request-timeout", "--help"]) expect(text).toContain(option)
+    for (const option of ["--broker", "--profile", "--data-dir", "--embedded-port", "--request-timeout", "--credentials", "--ca", "--embedded-password-file", "MQTT_PASSWORD", "--help"]) expect(text).toContain(option)
+  })
+
+  it("a login: --credentials FILE (beats MQTT_USERNAME), or --username / MQTT_USERNAME; --ca only for mqtts://", () => {
+    const fromFile = run(["--credentials", "/k/alice.json", "--broker", "mqtts://h", "--ca", "/k/ca.crt"], { MQTT_USERNAME: "user-9" })
+    expect([fromFile.credentialsFile, fromFile.username, fromFile.caFile, fromFile.brokerUrl]).toEqual(["/k/alice.json", null, "/k/ca.crt", "mqtts://h"])
+    expect(run(["--username", "user-7"], { MQTT_USERNAME: "user-9" })).toMatchObject({ username: "user-7", usernameSource: "--username" })
+    expect(run([], { MQTT_USERNAME: "user-9" })).toMatchObject({ username: "user-9", usernameSource: "MQTT_USERNAME" })
+    expect(run(["--embedded-password-file", "/etc/p"]).embeddedPasswordFile).toBe("/etc/p")
+    expect(error(["--ca", "/k/ca.crt"])).toMatch(/--ca is for a TLS broker/)
+    expect(error(["--ca", "/k/ca.crt", "--broker", "mqtt://h"])).toMatch(/--ca is for a TLS broker/)
+    expect(error(["--credentials", "a", "--username", "user-1"])).toMatch(/give one/)
+  })
+
+  it("never takes a password as an option, and says why", () => {
+    for (const argv of [["--password", "hunter2"], ["--password=hunter2"], ["-P", "hunter2"], ["--broker", "mqtt://h", "--password", "x"]]) {
+      expect(error(argv)).toMatch(/^--password: .*ps.*--credentials FILE, or MQTT_PASSWORD/)
+    }
   })
 
   it("refuses bad values with one line each", () => {
-    expect(error(["--broker", "http://x"])).toMatch(/only mqtt:\/\//)
+    expect(error(["--broker", "http://x"])).toMatch(/only mqtt:\/\/ \(plain TCP\) and mqtts:\/\//)
     expect(error(["--broker", "nonsense"])).toMatch(/not a URL/)
     expect(error([], { MQTT_URL: "mqtt://u:p@h:1" })).toMatch(/^MQTT_URL: credentials/)
     expect(error(["--broker", "mqtt://h:70000"])).toMatch(/not a URL|invalid port/)
@@ -67,8 +89,9 @@ describe("parseOptions", () => {
     for (const message of [error(["--broker", "x"]), error(["--nope"])]) expect(message).not.toContain("\n")
   })
 
-  it("checkBrokerUrl accepts mqtt:// and tcp:// with a host", () => {
+  it("checkBrokerUrl accepts mqtt://, tcp:// and mqtts:// with a host", () => {
     expect(checkBrokerUrl("mqtt://127.0.0.1:1883")).toBeNull()
+    expect(checkBrokerUrl("mqtts://broker.example:8883")).toBeNull()
     expect(checkBrokerUrl("tcp://broker.local")).toBeNull()
     expect(checkBrokerUrl("mqtt://[::1]:1883")).toBeNull()
     expect(checkBrokerUrl("mqtt://h:1883/path")).toMatch(/unexpected path/)
