@@ -15,6 +15,15 @@
  *
  * docs/protocol.md, section 8, lists each field, its bound and why.
  */
+import { Schema } from "effect"
+
+/**
+ * The stored form of every number: any safe integer (>= 0, >= 1). The log's schema (events.ts) and
+ * the structure of an envelope (messages.ts, which the log stores inside records) use these; the
+ * wire's tighter bounds below are checked on top, on what arrives (`wireLimitViolation`).
+ */
+export const StoredNonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+export const StoredPositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
 /**
  * Counters a sender keeps: attempts, `ends`/`refuses`, message numbers `n`, group `version`,

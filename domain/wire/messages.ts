@@ -4,7 +4,7 @@
  */
 import { Result, Schema } from "effect"
 import { GroupName, MessageId, Topic, UserId } from "../ids.ts"
-import { isBoundedInt, MAX_COUNTER, MAX_TIMESTAMP_MS, MAX_WIRE_CLOCK } from "./limits.ts"
+import { isBoundedInt, MAX_COUNTER, MAX_TIMESTAMP_MS, MAX_WIRE_CLOCK, StoredNonNegativeInt, StoredPositiveInt } from "./limits.ts"
 
 export const PROTOCOL_VERSION = 1
 /** Bytes, checked BEFORE JSON.parse: a megabyte payload must not cost a megabyte parse. */
@@ -17,7 +17,8 @@ export const MAX_RESEND_NUMBERS = 256
 
 const Text = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(MAX_TEXT_CHARS))
 const Reason = Schema.String.check(Schema.isMaxLength(200))
-const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+/** Structure only (the log stores envelopes); the wire's bounds are `wireLimitViolation`, below. */
+const NonNegativeInt = StoredNonNegativeInt
 
 export const PresenceStatus = Schema.Literals(["online", "offline"])
 export type PresenceStatus = typeof PresenceStatus.Type
@@ -38,7 +39,7 @@ export const GroupInfo = Schema.Struct({
 export type GroupInfo = typeof GroupInfo.Type
 
 /** A side's attempt number in a one-to-one negotiation (see conversation.machine.ts). */
-const Attempt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+const Attempt = StoredPositiveInt
 
 export const Body = Schema.Union([
   /** `session`: the sender's process start count; `connection`: its connect count within that session. */
