@@ -96,6 +96,16 @@ export const presenceOut = (
   ]
 }
 
+/**
+ * The retained information of a group I lead, published again as it stands (not logged: it repairs
+ * the broker's copy, see retained.ts), or nothing if I do not lead it.
+ */
+export const groupInfoOut = (state: ChatState, clock: number, context: DecisionContext, group: GroupName): ReadonlyArray<Outgoing> => {
+  const info = state.groups[group]?.context.info
+  if (groupView(state, group) !== "leading" || info === null || info === undefined) return []
+  return [{ topic: topics.groupInfo(group), retain: true, envelope: envelope(state, clock, context, { _tag: "group.info", info }) }]
+}
+
 /** Machine actions → wire messages. */
 const toOutgoing = (state: ChatState, clock: number, context: DecisionContext, actions: ReadonlyArray<StepAction>, event: DomainEvent): ReadonlyArray<Outgoing> => {
   const me = requireMe(state)
