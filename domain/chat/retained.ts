@@ -8,12 +8,15 @@
  * those topics leaves the broker's copy wrong (`spoilsMyRetained`). Not logged: a repair that is
  * lost is made again at the next connection.
  *
- * A valid rival founding of a group's name is not "junk": the group machine decides it
- * (group.machine.ts, `rivalDisplaces`), and publishes mine again when the rival gives way — two
- * owners who both repaired against each other would answer each other for ever.
+ * A valid rival founding of a group's name is decided by the group machine (group.machine.ts,
+ * `rivalDisplaces`), which publishes mine again, logged, when the rival's holders give way
+ * (`answersRival`). A rival that lived as well gives way to nobody: that one is repaired here, at
+ * the service's rate (once a second), so two such leaders answer each other at that rate, not in
+ * a storm and not in the log.
  */
 import { parseTopic, type GroupName } from "../ids.ts"
 import type { Envelope, GroupInfo } from "../wire/messages.ts"
+import { answersRival, shouldAdopt } from "../group/group.machine.ts"
 import { groupView, type ChatState } from "./chat-state.ts"
 
 export type RetainedOwner = { readonly kind: "presence" } | { readonly kind: "group"; readonly group: GroupName }
@@ -48,8 +51,14 @@ export const spoilsMyRetained = (state: ChatState, topic: string, env: Envelope 
   const owner: RetainedOwner = { kind: "group", group: where.group }
   if (env === null || env.body._tag !== "group.info" || env.body.info.name !== where.group) return owner
   const info = env.body.info
-  // Another founding: the machine's business. Above my version in my name: the machine outbids it.
-  if (info.foundedBy !== held.foundedBy || info.foundedClock !== held.foundedClock || info.version > held.version) return null
+  const context = state.groups[where.group]!.context
+  if (info.foundedBy !== held.foundedBy || info.foundedClock !== held.foundedClock) {
+    // Another founding. If it takes the name, I no longer lead (nothing to repair); if the group
+    // machine answers it, that is logged; otherwise (a rival that lived too) the copy is repaired here.
+    return shouldAdopt(held, info, env.from, context.buried) || answersRival(held, info) ? null : owner
+  }
+  // Above my version in my name: the machine outbids it.
+  if (info.version > held.version) return null
   return env.from === me && sameInfo(info, held) ? null : owner
 }
 

@@ -117,17 +117,27 @@ export const compareGroupInfo = (a: GroupInfo, b: GroupInfo): number => {
  * - A dissolved name is taken by a later founding (its founder saw the tombstone: its clock is higher).
  * - A dissolution never erases a live group of another founding.
  * - A group in which something happened (version > 1: someone joined or left) is never displaced.
- * - A fresh founding gives way to one in which something happened (its founder was offline, or
- *   did not see the other in time); between two fresh foundings the later wins, everywhere alike.
+ * - A fresh group (version 1) gives way to a later founding (the later Lamport clock, then the
+ *   greater founder), everywhere alike: two users who created one name at once, before anyone
+ *   joined, end in one group.
  *
- * A fresh group (nobody joined yet) can still be taken by a rival founding: docs/protocol.md, Known gaps.
+ * A fresh group (nobody joined yet) can still be taken by a later founding: docs/protocol.md, Known gaps.
  */
 export const rivalDisplaces = (held: GroupInfo, rival: GroupInfo, buried: Lineage | null = null): boolean => {
   if (buried !== null && compareLineage(rival, buried) <= 0) return false
   if (held.dissolved) return compareGroupInfo(rival, held) > 0
   if (rival.dissolved || !isFresh(held)) return false
-  return !isFresh(rival) || compareGroupInfo(rival, held) > 0
+  return compareGroupInfo(rival, held) > 0
 }
+
+/**
+ * Whether the leader of `mine` answers the rival founding `rival` (which did not take the name) by
+ * publishing its information again, logged: only when the rival's holders give way to mine or it
+ * has no leader left to answer back (a dissolution, a fresh founding). Against a rival that lived as
+ * well, neither gives way: the service repairs the retained copy instead, at most once a second
+ * (domain/chat/retained.ts), so two such leaders cannot answer each other without bound.
+ */
+export const answersRival = (mine: GroupInfo, rival: GroupInfo): boolean => rival.dissolved || isFresh(rival) || rivalDisplaces(rival, mine)
 
 /**
  * Whether `incoming`, published by `from`, replaces what we know. Only a leader writes: the leader
@@ -331,7 +341,7 @@ export const groupMachine = setup({
         guard: ({ context, event }) =>
           event.type === "info.receive" && viewOfGroup(context) === "leading" && context.info !== null &&
           event.info.name === context.info.name && !sameLineage(context.info, event.info) &&
-          (event.info.dissolved || isFresh(event.info) || rivalDisplaces(event.info, context.info)),
+          !shouldAdopt(context.info, event.info, event.from, context.buried) && answersRival(context.info, event.info),
         actions: { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) },
       },
     ],

@@ -52,6 +52,22 @@ describe("erased or overwritten retained state", () => {
     })
   }
 
+  it("a rival founding that claims to have lived overwrites the retained copy: the leader restores its own", async () => {
+    const broker = new MemoryBroker({ autoFlush: true })
+    const leader = await start(broker)
+    await leader.run(leader.service.createGroup(team))
+    await eventually("retained", () => broker.hasRetained(topics.groupInfo(team)))
+    const rival = JSON.stringify({
+      v: 1, id: "rival0000001", from: "user-66666", ts: 1, clock: 5,
+      body: { _tag: "group.info", info: { name: "team", leader: "user-66666", members: ["user-66666", "user-66667"], version: 7, foundedClock: 0, foundedBy: "user-66666", dissolved: false } },
+    })
+    broker.publish({ topic: topics.groupInfo(team), payload: bytes(rival), retain: true })
+    await eventually("the retained copy is the leader's again", () => new TextDecoder().decode(retainedPayload(broker, topics.groupInfo(team))).includes(`"leader":"${leader.service.me}"`))
+    expect((await leader.run(leader.service.listGroups())).find((g) => g.name === team)?.me).toBe("leading")
+    const later = await start(broker)
+    await eventually("a later user sees the leader's group", async () => (await later.run(later.service.listGroups())).find((g) => g.name === team)?.leader === leader.service.me)
+  })
+
   it("erased while its leader was offline: the leader restores it when it connects again", async () => {
     const broker = new MemoryBroker({ autoFlush: true })
     const dir = mkdtempSync(join(tmpdir(), "mqtt-chat-retained-"))

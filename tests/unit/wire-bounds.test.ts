@@ -260,6 +260,15 @@ describe("founding clash", () => {
     expect(groupView(b.state, team)).toBe("member")
   })
 
+  it("a founding that claims to have lived (a high version) does not take even a fresh group's name unless it is later", () => {
+    const { cluster, a, c } = twoUsers()
+    cluster.command(0, { _tag: "group.create", group: team })
+    cluster.drain()
+    const rival: GroupInfo = { name: team, leader: c.id, members: [c.id], version: 99, foundedClock: 0, foundedBy: c.id, dissolved: false }
+    inject(cluster, a.id, topics.groupInfo(team), json(c.id, { _tag: "group.info", info: rival }, { clock: 10 }))
+    expect(groupView(a.state, team)).toBe("leading")
+  })
+
   it("two foundings of a name in which nothing happened yet still resolve the same way everywhere (the later wins)", () => {
     const { cluster, a, b, c } = twoUsers()
     cluster.command(0, { _tag: "group.create", group: team })
