@@ -5,11 +5,14 @@
  */
 import { Schema } from "effect"
 import { GroupName, MessageId, Topic, UserId } from "./ids.ts"
+import { StoredNonNegativeInt, StoredPositiveInt } from "./wire/limits.ts"
 import { Envelope, GroupInfo, PresenceStatus } from "./wire/messages.ts"
 import { PublicKeys } from "./trust/identity.ts"
 
-const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+// Any safe integer: a record an older version stored, with numbers the wire now refuses, must still
+// open (domain/wire/limits.ts). The fold clamps the clock; the UI shows any time.
+const NonNegativeInt = StoredNonNegativeInt
+const PositiveInt = StoredPositiveInt
 const Reason = Schema.String.check(Schema.isMaxLength(200))
 const Text = Schema.String.check(Schema.isMaxLength(4000))
 

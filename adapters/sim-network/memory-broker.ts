@@ -181,6 +181,11 @@ export class MemoryBroker {
     return this.retained.has(topic)
   }
 
+  /** The retained payload on `topic`, if any. */
+  retainedPayload(topic: string): Uint8Array | undefined {
+    return this.retained.get(topic)?.payload
+  }
+
   pending(): number {
     let total = 0
     for (const session of this.sessions.values()) if (session.connection) total += session.queue.length

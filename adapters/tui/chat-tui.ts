@@ -17,7 +17,7 @@ import type { Layout } from "./layout.ts"
 import { Drafts } from "./drafts.ts"
 import type { LineEditor } from "./line-editor.ts"
 import { ListPopup, PromptPopup, QuestionPopup, type ListItem, type Popup, type Suggestion } from "./popups.ts"
-import { cleanPastedText, escapeTags } from "./sanitize.ts"
+import { cleanPastedText, escapeTags, sanitizeText } from "./sanitize.ts"
 import { seg, styledLine } from "./styled.ts"
 import { renderTimeline, timeOfDay } from "./timeline.ts"
 import { describeWhoIs } from "./whois-view.ts"
@@ -177,7 +177,8 @@ export class ChatTui {
     switch (notice._tag) {
       case "dropped":
         // Drops are routine (own echoes, duplicates, stale presence): the file has them, the screen does not.
-        this.options.diagnostics(`dropped a message on ${notice.topic}: ${notice.reason}`)
+        // The topic and the reason can carry a sender's bytes: inert in the file too (someone tails it).
+        this.options.diagnostics(sanitizeText(`dropped a message on ${notice.topic}: ${notice.reason}`, { keepNewlines: false }))
         return
       case "error":
         this.problems += 1

@@ -18,21 +18,33 @@ export const nickColour = (user: string): string => {
 
 const pad2 = (n: number): string => String(n).padStart(2, "0")
 
+/**
+ * A stored time as a Date, or null when no Date can hold it. The wire refuses such times now
+ * (domain/wire/limits.ts), but a log written before may hold one: every time shown goes through here.
+ */
+const dateOf = (ms: number): Date | null => {
+  const date = new Date(ms)
+  return Number.isNaN(date.getTime()) ? null : date
+}
+
 /** Local "HH:MM". */
 export const timeOfDay = (ms: number): string => {
-  const date = new Date(ms)
-  return `${pad2(date.getHours())}:${pad2(date.getMinutes())}`
+  const date = dateOf(ms)
+  return date === null ? "--:--" : `${pad2(date.getHours())}:${pad2(date.getMinutes())}`
 }
 
 /** Local calendar day, for grouping. */
 export const dayKey = (ms: number): string => {
-  const date = new Date(ms)
-  return `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())}`
+  const date = dateOf(ms)
+  return date === null ? "unknown" : `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())}`
 }
 
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric" })
 
-export const dayLabel = (ms: number): string => dayFormat.format(new Date(ms))
+export const dayLabel = (ms: number): string => {
+  const date = dateOf(ms)
+  return date === null ? "unknown date" : dayFormat.format(date)
+}
 
 export const EARLIER_DIVIDER = "── ↑ earlier: restored from the log ──"
 

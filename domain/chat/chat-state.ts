@@ -15,6 +15,7 @@ import type { DomainEvent, LogRecord, Outgoing } from "../events.ts"
 import { topics, type GroupName, type MessageId, type Topic, type UserId } from "../ids.ts"
 import type { GroupInfo } from "../wire/messages.ts"
 import { initialTrustState, stepTrust, type TrustState } from "../trust/trust-state.ts"
+import { clockCeiling } from "../wire/limits.ts"
 
 export type PresenceSnapshot = SnapshotFrom<typeof presenceMachine>
 export type ConversationSnapshot = SnapshotFrom<typeof conversationMachine>
@@ -528,7 +529,10 @@ export const evolve = (state: ChatState, record: LogRecord): ChatState => {
   if (received !== null) stepped.seen.add(received)
   const resendable = record.out.filter(isResendable)
   for (const out of resendable) stepped.outbox.add(out)
-  return { ...stepped, lastSeq: record.seq, clock: Math.max(stepped.clock, record.clock) }
+  // Never above what a clock can have counted at the record's time (limits.ts): a record stored
+  // before that bound existed, with a clock near 2^53, leaves a clock that still counts and that
+  // every receiver accepts.
+  return { ...stepped, lastSeq: record.seq, clock: Math.min(Math.max(stepped.clock, record.clock), clockCeiling(record.at)) }
 }
 
 /** Duplicate detection key of an incoming event: sender and envelope id (ids are unique per sender). */

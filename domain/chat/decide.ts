@@ -7,7 +7,9 @@
 import { Result } from "effect"
 import type { DomainEvent, LogEntry, LogRecord, Outgoing } from "../events.ts"
 import { parseTopic, topics, type GroupName, type MessageId, type Topic, type UserId } from "../ids.ts"
-import { envelopeBytes, MAX_GROUP_MEMBERS, MAX_PAYLOAD_BYTES, MAX_RESEND_NUMBERS, MAX_TEXT_CHARS, PROTOCOL_VERSION, type Body, type Envelope } from "../wire/messages.ts"
+import { envelopeBytes, MAX_GROUP_MEMBERS, MAX_PAYLOAD_BYTES, MAX_RESEND_NUMBERS, MAX_TEXT_CHARS, PROTOCOL_VERSION, wireLimitViolation, type Body, type Envelope, type GroupInfo } from "../wire/messages.ts"
+import { MAX_COUNTER } from "../wire/limits.ts"
+import { believableTime, implausibleNumbers } from "./plausible.ts"
 import {
   conversationView,
   groupView,
@@ -98,6 +100,16 @@ export const presenceOut = (
   ]
 }
 
+/**
+ * The retained information of a group I lead, published again as it stands (not logged: it repairs
+ * the broker's copy, see retained.ts), or nothing if I do not lead it.
+ */
+export const groupInfoOut = (state: ChatState, clock: number, context: DecisionContext, group: GroupName): ReadonlyArray<Outgoing> => {
+  const info = state.groups[group]?.context.info
+  if (groupView(state, group) !== "leading" || info === null || info === undefined) return []
+  return [{ topic: topics.groupInfo(group), retain: true, envelope: envelope(state, clock, context, { _tag: "group.info", info }) }]
+}
+
 /** Machine actions → wire messages. */
 const toOutgoing = (state: ChatState, clock: number, context: DecisionContext, actions: ReadonlyArray<StepAction>, event: DomainEvent): ReadonlyArray<Outgoing> => {
   const me = requireMe(state)
@@ -173,6 +185,8 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
   const event = ((): Result.Result<DomainEvent, Rejection> => {
     switch (command._tag) {
       case "session.start":
+        // The session number is in every presence message: it must stay within what receivers accept.
+        if (state.session + 1 > MAX_COUNTER) return reject(`this profile has reached the limit of ${MAX_COUNTER} sessions`)
         return Result.succeed({ _tag: "session.started", session: state.session + 1 })
       case "session.end":
         return state.online ? Result.succeed({ _tag: "session.ended", session: state.session }) : reject("not online")
@@ -260,7 +274,21 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
   // Every message must fit the receivers' cap once encoded (JSON escapes can grow text sixfold).
   const oversize = entry.out.find((out) => envelopeBytes(out.envelope).byteLength > MAX_PAYLOAD_BYTES)
   if (oversize !== undefined) return reject(`too long once encoded (over ${MAX_PAYLOAD_BYTES} bytes); shorten it`)
+  // …and carry only numbers every receiver's decoder accepts (a counter at its limit stops here).
+  const beyond = beyondWireLimits([entry])
+  if (beyond !== null) return reject(`not sent: ${beyond}`)
   return Result.succeed(entry)
+}
+
+/** The first outgoing envelope with a number outside the wire's limits (limits.ts), said in words; null if none. */
+const beyondWireLimits = (entries: ReadonlyArray<LogEntry>): string | null => {
+  for (const entry of entries) {
+    for (const out of entry.out) {
+      const violation = wireLimitViolation(out.envelope)
+      if (violation !== undefined) return `${out.envelope.body._tag} would pass the protocol's limit at ${violation.path.join(".")} (${violation.issue})`
+    }
+  }
+  return null
 }
 
 const chatBody = (command: Command, text: string, n: number): Body =>
@@ -276,7 +304,7 @@ const routine = (reason: string): Result.Result<never, Drop> => Result.fail({ re
  */
 export const interpretIncoming = (state: ChatState, topic: string, env: Envelope): Result.Result<DomainEvent, Drop> => {
   const me = requireMe(state)
-  if (env.from === me) return routine("my own message")
+  if (env.from === me && !(env.body._tag === "group.info" && forgedInMyName(state, env.body.info))) return routine("my own message")
   if (state.seen.has(seenKey(env.from, env.id))) return routine("duplicate")
   const where = parseTopic(topic)
   const body = env.body
@@ -353,6 +381,17 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
   }
 }
 
+/**
+ * Information of a group I lead, "from me", with a version I never reached: someone wrote it in my
+ * name (my own echoes carry versions I already hold). The group machine answers it by publishing
+ * the true information above it, so every member takes mine again.
+ */
+const forgedInMyName = (state: ChatState, info: GroupInfo): boolean => {
+  const held = state.groups[info.name]?.context.info
+  return groupView(state, info.name) === "leading" && held !== null && held !== undefined &&
+    held.foundedBy === info.foundedBy && held.foundedClock === info.foundedClock && info.version > held.version
+}
+
 /** Unanswered one-to-one requests kept at once; more from new senders are dropped. */
 export const MAX_PENDING_INCOMING = 200
 
@@ -405,13 +444,18 @@ const groupNameOf = (event: DomainEvent): GroupName | null => {
 export const decideIncoming = (state: ChatState, topic: string, env: Envelope, context: DecisionContext): Result.Result<ReadonlyArray<LogEntry>, Drop> => {
   const interpreted = interpretIncoming(state, topic, env)
   if (Result.isFailure(interpreted)) return Result.fail(interpreted.failure)
-  const event = interpreted.success
+  // Numbers its sender cannot have sent would wedge a conversation or brick the log: never stored.
+  const implausible = implausibleNumbers(state, env, interpreted.success, context.now)
+  if (implausible !== null) return drop(implausible)
+  const event = believableTime(interpreted.success, context.now)
   const clock = Math.max(state.clock, env.clock) + 1
   if (event._tag !== "message.received") {
     // Stepped once: to see whether it changes anything, and for the messages it sends.
     const stepped = step(state, { seq: state.lastSeq + 1, at: context.now, clock, event })
     if (!changesSomething(state, event, stepped)) return routine(`${env.body._tag} changes nothing`)
-    return Result.succeed([entryFromStep(state, event, clock, context, stepped)])
+    const entry = entryFromStep(state, event, clock, context, stepped)
+    const beyond = beyondWireLimits([entry])
+    return beyond === null ? Result.succeed([entry]) : drop(`the answer is not sent: ${beyond}`)
   }
   const order = state.inbound[inboundKey(event.topic, event.from)]
   const shown = order?.shown ?? 0

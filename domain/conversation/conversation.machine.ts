@@ -19,7 +19,8 @@
  * The machine does no I/O: the `send.stance` action comes back as data from `transition` and the
  * shell publishes it.
  */
-import { assign, setup } from "xstate"
+import { and, assign, setup } from "xstate"
+import { MAX_COUNTER, MAX_STEP } from "../wire/limits.ts"
 
 /** A side's position. `attempt` grows by one at each change of mind; the highest attempt wins. */
 export interface Stance {
@@ -82,6 +83,9 @@ export const viewOf = (mine: Stance, theirs: Stance): ConversationView => {
 
 const next = (current: Stance, change: Omit<Stance, "attempt">): Stance => ({ attempt: current.attempt + 1, ...change })
 
+/** The message that carries a stance as it stands (re-sent when the peer holds a wrong idea of mine). */
+const kindOf = (stance: Stance): StanceKind => (stance.wants ? (stance.conditional ? "accept" : "request") : "leave")
+
 export const conversationMachine = setup({
   types: {
     context: {} as ConversationContext,
@@ -92,7 +96,14 @@ export const conversationMachine = setup({
     "send.stance": (_, _params: { kind: StanceKind; stance: Stance }) => {},
     ask: assign(({ context }) => ({
       // Asking again after I left keeps the peer's ended acceptance ended: the peer is asked anew.
-      mine: next(context.mine, { wants: true, conditional: false, refuses: context.mine.refuses === context.theirs.attempt ? context.mine.refuses : null }),
+      // After the peer left, the request names that leave: ending a stance that does not want
+      // changes nothing, but a peer who never made that attempt learns that someone spoke in its
+      // name, and goes past it (passTheirBelief).
+      mine: next(context.mine, {
+        wants: true,
+        conditional: false,
+        refuses: context.mine.refuses === context.theirs.attempt || (!context.theirs.wants && context.theirs.attempt > 0) ? context.theirs.attempt : null,
+      }),
     })),
     acceptTheirs: assign(({ context }) => ({ mine: next(context.mine, { wants: true, conditional: true, refuses: null }) })),
     refuseTheirs: assign(({ context }) => ({
@@ -113,10 +124,22 @@ export const conversationMachine = setup({
       }
     }),
     outcome: assign((_, params: { outcome: ConversationContext["lastOutcome"] }) => ({ lastOutcome: params.outcome })),
+    /**
+     * The peer's stance names an attempt of mine that I never made: someone spoke in my name (a
+     * forged leave the peer believed). My next attempt goes past it, so the peer hears me again.
+     */
+    passTheirBelief: assign(({ context, event }) => {
+      if (event.type !== "stance.receive" || event.stance.refuses === null) throw new Error(`passTheirBelief on ${event.type}`)
+      return { mine: { ...context.mine, attempt: event.stance.refuses + 1 } }
+    }),
   },
   guards: {
     /** Only a later attempt of the peer counts: duplicates and reordered stale messages do nothing. */
     isNewerStance: ({ context, event }) => event.type === "stance.receive" && event.stance.attempt > context.theirs.attempt,
+    /** It ends an attempt of mine beyond my latest (within MAX_STEP, and with room to go past it). */
+    namesAnAttemptINeverMade: ({ context, event }) =>
+      event.type === "stance.receive" && event.stance.refuses !== null && event.stance.refuses > context.mine.attempt &&
+      event.stance.refuses - context.mine.attempt <= MAX_STEP && event.stance.refuses < MAX_COUNTER,
     isActive: ({ context }) => viewOf(context.mine, context.theirs) === "active",
     isOutgoing: ({ context }) => viewOf(context.mine, context.theirs) === "outgoing",
     isIncoming: ({ context }) => viewOf(context.mine, context.theirs) === "incoming",
@@ -127,7 +150,14 @@ export const conversationMachine = setup({
   context: ({ input }) => ({ peer: input.peer, topic: input.topic, mine: NO_STANCE, theirs: NO_STANCE, lastOutcome: "none" }),
   initial: "settling",
   on: {
-    "stance.receive": { guard: "isNewerStance", target: ".settling", actions: "recordTheirs" },
+    "stance.receive": [
+      {
+        guard: and(["isNewerStance", "namesAnAttemptINeverMade"]),
+        target: ".settling",
+        actions: ["recordTheirs", "passTheirBelief", { type: "send.stance", params: ({ context }) => ({ kind: kindOf(context.mine), stance: context.mine }) }],
+      },
+      { guard: "isNewerStance", target: ".settling", actions: "recordTheirs" },
+    ],
   },
   states: {
     /** Transient: routes to the state the two stances mean. Every change passes through here. */

@@ -14,6 +14,10 @@
 import { and, assign, setup } from "xstate"
 import type { GroupInfo } from "../wire/messages.ts"
 import { MAX_GROUP_MEMBERS } from "../wire/messages.ts"
+import { MAX_COUNTER, MAX_STEP } from "../wire/limits.ts"
+import { answersRival, buryIfDissolved, sameLineage, shouldAdopt, type Lineage } from "./group-info.ts"
+
+export { answersRival, compareGroupInfo, rivalDisplaces, shouldAdopt, type Lineage } from "./group-info.ts"
 import type { UserId } from "../ids.ts"
 
 /** Bound on pending join requests and remembered refusals at the leader. */
@@ -44,6 +48,11 @@ export interface GroupContext {
   readonly pending: ReadonlyArray<PendingJoin>
   /** Leader only: the last refused attempt per user, so a duplicated request is not asked again. */
   readonly refused: Readonly<Record<string, number>>
+  /**
+   * The latest founding of this name I have seen dissolved: information of it, or of any earlier
+   * founding, is stale (a copy delayed behind the dissolution) and never adopted again.
+   */
+  readonly buried: Lineage | null
 }
 
 export interface GroupInput {
@@ -71,39 +80,6 @@ export type GroupAction =
   | { readonly type: "send.refuseAll"; readonly params: { readonly refusals: ReadonlyArray<PendingJoin>; readonly reason: string } }
 
 export type GroupView = "absent" | "listed" | "joining" | "member" | "leading"
-
-const sameLineage = (a: GroupInfo, b: GroupInfo): boolean => a.foundedBy === b.foundedBy && a.foundedClock === b.foundedClock
-
-/**
- * A total order on group information: founding (Lamport clock, then founder), then version. Every
- * client adopts the greatest it has seen, so all views converge whatever the delivery order. A later
- * founding wins a name: whoever re-creates a dissolved group has seen the dissolution, so its clock
- * is higher; two truly simultaneous foundings resolve the same way everywhere.
- */
-export const compareGroupInfo = (a: GroupInfo, b: GroupInfo): number => {
-  if (a.foundedClock !== b.foundedClock) return a.foundedClock - b.foundedClock
-  if (a.foundedBy !== b.foundedBy) return a.foundedBy < b.foundedBy ? -1 : 1
-  return a.version - b.version
-}
-
-/**
- * Whether `incoming`, published by `from`, replaces what we know. Only a leader writes: the leader
- * the information names, or (handing over, or dissolving) the current leader of the same group.
- */
-export const shouldAdopt = (current: GroupInfo | null, incoming: GroupInfo, from: UserId): boolean => {
-  if (current === null) return from === incoming.leader
-  if (incoming.name !== current.name) return false
-  // Within one group only its current leader writes: information naming itself, or handing over
-  // (naming a successor, itself no longer a member). A different founding is written by the leader
-  // it names.
-  const authorised = sameLineage(current, incoming)
-    ? (from === current.leader && (incoming.leader === from || !incoming.members.includes(from))) ||
-      // A leader handed the lead to while I was away (I missed the handover): one of the members
-      // I know, publishing itself as leader. Without signatures members are trusted this far.
-      (from === incoming.leader && current.members.includes(from))
-    : from === incoming.leader
-  return authorised && compareGroupInfo(incoming, current) > 0
-}
 
 export const viewOfGroup = (context: GroupContext): GroupView => {
   const info = context.info
@@ -141,20 +117,22 @@ export const groupMachine = setup({
     "send.leave": (_, _params: { leader: UserId }) => {},
     /** One refusal per pending request: they would wait forever for a leader who left. */
     "send.refuseAll": (_, _params: { refusals: ReadonlyArray<PendingJoin>; reason: string }) => {},
-    found: assign(({ event }) => {
+    found: assign(({ context, event }) => {
       if (event.type !== "group.create") throw new Error(`found on ${event.type}`)
-      return { info: event.info, leaving: false, pending: [], refused: {} }
+      return { info: event.info, leaving: false, pending: [], refused: {}, buried: context.info === null ? context.buried : buryIfDissolved(context.buried, context.info) }
     }),
     adopt: assign(({ context, event }) => {
       if (event.type !== "info.receive") throw new Error(`adopt on ${event.type}`)
       const members = new Set(event.info.members)
       return {
         info: event.info,
+        buried: buryIfDissolved(context.buried, event.info),
         // Requests of users who became members (or whose group dissolved) are no longer pending.
         pending: event.info.dissolved ? [] : context.pending.filter((p) => !members.has(p.user)),
       }
     }),
-    askToJoin: assign(({ context }) => ({ joinAttempt: context.joinAttempt + 1, leaving: false })),
+    // Past any refused attempt, also one I never made (a join forged in my name and refused).
+    askToJoin: assign(({ context }) => ({ joinAttempt: Math.max(context.joinAttempt, context.refusedAttempt) + 1, leaving: false })),
     recordPending: assign(({ context, event }) => {
       if (event.type !== "join.receive") throw new Error(`recordPending on ${event.type}`)
       const others = context.pending.filter((p) => p.user !== event.from)
@@ -189,10 +167,18 @@ export const groupMachine = setup({
     /** The leader leaves: hand over to the earliest member, or dissolve when alone. */
     leaveAsLeader: assign(({ context }) => {
       const info = withoutMember(mustHaveInfo(context), context.me)
-      return { info, leaving: true, pending: [], settledAttempt: context.joinAttempt }
+      return { info, leaving: true, pending: [], settledAttempt: context.joinAttempt, buried: buryIfDissolved(context.buried, info) }
     }),
     /** I was named leader after I left: pass it on to the next member (or dissolve). */
-    handOverAgain: assign(({ context }) => ({ info: withoutMember(mustHaveInfo(context), context.me), pending: [] })),
+    handOverAgain: assign(({ context }) => {
+      const info = withoutMember(mustHaveInfo(context), context.me)
+      return { info, pending: [], buried: buryIfDissolved(context.buried, info) }
+    }),
+    /** Information of my group in my name with a version I never reached: mine goes above it. */
+    outbid: assign(({ context, event }) => {
+      if (event.type !== "info.receive") throw new Error(`outbid on ${event.type}`)
+      return { info: { ...mustHaveInfo(context), version: event.info.version + 1 } }
+    }),
     /** Leadership was handed to me by information the old leader published: publish it as mine. */
     takeOverLeadership: assign(({ context }) => {
       const info = mustHaveInfo(context)
@@ -201,11 +187,15 @@ export const groupMachine = setup({
   },
   guards: {
     canFound: ({ context }) => viewOfGroup(context) === "absent",
-    isAdoptable: ({ context, event }) => event.type === "info.receive" && shouldAdopt(context.info, event.info, event.from),
+    isAdoptable: ({ context, event }) => event.type === "info.receive" && shouldAdopt(context.info, event.info, event.from, context.buried),
     /** Information naming me leader that I did not publish: the previous leader handed over. */
     isHandoverToMe: ({ context, event }) =>
       event.type === "info.receive" && event.info.leader === context.me && event.from !== context.me && !event.info.dissolved &&
-      shouldAdopt(context.info, event.info, event.from),
+      shouldAdopt(context.info, event.info, event.from, context.buried),
+    /** My group's information "from me" with a version I never published: written in my name. */
+    isForgedInMyName: ({ context, event }) =>
+      event.type === "info.receive" && event.from === context.me && viewOfGroup(context) === "leading" && context.info !== null &&
+      sameLineage(context.info, event.info) && event.info.version > context.info.version && event.info.version < MAX_COUNTER,
     isLeading: ({ context }) => viewOfGroup(context) === "leading",
     isMember: ({ context }) => viewOfGroup(context) === "member",
     isJoining: ({ context }) => viewOfGroup(context) === "joining",
@@ -221,8 +211,11 @@ export const groupMachine = setup({
     hasPendingFrom: ({ context, event }) =>
       (event.type === "join.accept" || event.type === "join.refuse") && context.pending.some((p) => p.user === event.user),
     hasRoom: ({ context }) => (context.info?.members.length ?? 0) < MAX_GROUP_MEMBERS,
+    // My latest attempt, or one beyond it that someone made in my name: the leader now ignores
+    // anything of mine up to it, so my next request goes past it (askToJoin).
     isRefusalOfMyAttempt: ({ context, event }) =>
-      event.type === "refuse.receive" && event.attempt === context.joinAttempt && event.attempt > context.refusedAttempt,
+      event.type === "refuse.receive" && event.attempt >= context.joinAttempt && event.attempt - context.joinAttempt <= MAX_STEP &&
+      event.attempt > context.refusedAttempt,
     isLeaveOfMember: ({ context, event }) =>
       event.type === "leave.receive" && event.from !== context.me && (context.info?.members.includes(event.from) ?? false),
   },
@@ -238,15 +231,17 @@ export const groupMachine = setup({
     leaving: false,
     pending: [],
     refused: {},
+    buried: null,
   }),
   initial: "settling",
   on: {
     "info.receive": [
+      { guard: "isForgedInMyName", actions: ["outbid", { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) }] },
       {
         // Handed the lead while my own leave was on its way: I leave as leader in turn.
         guard: ({ context, event }) =>
           event.type === "info.receive" && context.leaving && event.info.leader === context.me && !event.info.dissolved &&
-          shouldAdopt(context.info, event.info, event.from),
+          shouldAdopt(context.info, event.info, event.from, context.buried),
         target: ".settling",
         actions: ["adopt", "handOverAgain", { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) }],
       },
@@ -256,18 +251,19 @@ export const groupMachine = setup({
         actions: ["adopt", "takeOverLeadership", { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) }],
       },
       {
-        guard: ({ context, event }) => event.type === "info.receive" && context.leaving && event.info.members.includes(context.me) && shouldAdopt(context.info, event.info, event.from),
+        guard: ({ context, event }) => event.type === "info.receive" && context.leaving && event.info.members.includes(context.me) && shouldAdopt(context.info, event.info, event.from, context.buried),
         target: ".settling",
         actions: ["adopt", { type: "send.leave", params: ({ context }) => ({ leader: mustHaveInfo(context).leader }) }],
       },
       { guard: "isAdoptable", target: ".settling", actions: "adopt" },
       {
-        // A losing founding of my group's name was published (it is now the retained copy): publish
-        // mine again, so clients that subscribe later see the winner.
+        // A founding of my group's name that does not take it was published (it is now the retained
+        // copy): publish mine again, so clients that subscribe later see mine. Not against a rival
+        // that lived as well (neither gives way): the two leaders would answer each other for ever.
         guard: ({ context, event }) =>
           event.type === "info.receive" && viewOfGroup(context) === "leading" && context.info !== null &&
           event.info.name === context.info.name && !sameLineage(context.info, event.info) &&
-          compareGroupInfo(event.info, context.info) < 0,
+          !shouldAdopt(context.info, event.info, event.from, context.buried) && answersRival(context.info, event.info),
         actions: { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) },
       },
     ],

@@ -15,7 +15,8 @@ import {
   type ChatState,
   type RequestEntry,
 } from "../chat/chat-state.ts"
-import { decideCommand, decideGaps, decideIncoming, interpretResend, presenceOut, resendable, targetTopic, type ChatTarget, type Command, type DecisionContext } from "../chat/decide.ts"
+import { decideCommand, decideGaps, decideIncoming, groupInfoOut, interpretResend, presenceOut, resendable, targetTopic, type ChatTarget, type Command, type DecisionContext } from "../chat/decide.ts"
+import { ledGroups, spoilsMyRetained, type RetainedOwner } from "../chat/retained.ts"
 import type { LogEntry, LogRecord, Outgoing } from "../events.ts"
 import { GroupName, topics, UserId, type MessageId, type Topic } from "../ids.ts"
 import { EventLog, EventLogError, type HistoryPage } from "../ports/event-log.port.ts"
@@ -189,6 +190,9 @@ type Job =
 const SEARCH_MAX_MESSAGES = 100_000
 const SEARCH_PAGE = 1000
 
+/** A retained copy of mine is published again at most this often (see `repairs`). */
+const REPAIR_INTERVAL_MS = 1000
+
 /** Resend requests answered at once; more are dropped (their readers give the gap up after a wait). */
 const MAX_CONCURRENT_RESENDS = 8
 
@@ -233,6 +237,13 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   /** Resend requests found in the current batch: answered from the log once it is stored. */
   const resendRequests: Array<{ readonly topic: Topic; readonly missing: ReadonlyArray<number> }> = []
   let resendsRunning = 0
+  /**
+   * Retained copies of mine seen erased or overwritten, published again after the batch; at most
+   * once a REPAIR_INTERVAL_MS per copy (the sweep publishes what had to wait): an attacker erasing
+   * in a loop, or a second profile with my id, costs one publish a second, not a storm.
+   */
+  const repairs = new Map<string, RetainedOwner>()
+  const lastRepairAt = new Map<string, number>()
   const counters = { dropped: 0, ignored: 0, received: 0, published: 0, acked: 0 }
   const subscribed = new Set<string>()
   let state: ChatState = profile.restored
@@ -314,6 +325,36 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
 
   /** Key changes seen in the current batch: reported once the batch is done. */
   const keyWarnings: Array<{ readonly topic: string; readonly reason: string }> = []
+  /** My presence as announced on the current connection, or null while not connected. */
+  const myPresence = () => (connectedSince !== null && state.online && !closing ? { session: state.session, connection: currentConnection } : null)
+
+  const noteRetained = (current: ChatState, topic: string, env: Parameters<typeof spoilsMyRetained>[2]) => {
+    const owner = spoilsMyRetained(current, topic, env, myPresence())
+    if (owner !== null) repairs.set(owner.kind === "presence" ? "presence" : owner.group, owner)
+  }
+
+  /** Publishes the repairs that are due; the others wait for the sweep. */
+  const flushRepairs = Effect.gen(function* () {
+    if (repairs.size === 0) return
+    const now = yield* clock.now
+    const due: RetainedOwner[] = []
+    for (const [key, owner] of repairs) {
+      if (now - (lastRepairAt.get(key) ?? -Infinity) < REPAIR_INTERVAL_MS) continue
+      repairs.delete(key)
+      lastRepairAt.set(key, now)
+      due.push(owner)
+    }
+    if (due.length > 0) yield* publishAll(retainedCopies(due, yield* decisionContext))
+  })
+
+  /** What I own that is retained, as it stands: my presence, or a group I lead (retained.ts). */
+  const retainedCopies = (owners: Iterable<RetainedOwner>, context: DecisionContext): ReadonlyArray<Outgoing> => {
+    const position = myPresence()
+    return [...owners].flatMap((owner) =>
+      owner.kind === "group" ? groupInfoOut(state, state.clock, context, owner.group)
+      : position === null ? []
+      : presenceOut(state, state.clock, context, "online", position).filter((out) => out.retain))
+  }
 
   /** Decides one job against the provisional state; returns the entries to store (often one). */
   const decideJob = (job: Job, provisional: ChatState, context: DecisionContext): Result.Result<ReadonlyArray<LogEntry>, Refusal> => {
@@ -328,6 +369,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         counters.received += 1
         // Verified (and decrypted) before anything is decided: the sender is the key's owner.
         const opened = channel.open(provisional, job.incoming.topic, job.incoming.payload)
+        noteRetained(provisional, job.incoming.topic, Result.isSuccess(opened) ? opened.success.envelope : null)
         if (Result.isFailure(opened)) {
           const change = opened.failure.keyChange
           const noted = change === undefined ? null : decideKeyChange(provisional, change, context)
@@ -436,6 +478,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       yield* notify({ _tag: "dropped", topic: warning.topic.slice(0, 120), reason: warning.reason })
     }
     if (stored.length > 0) yield* notify({ _tag: "changed" })
+    // Against the stored state: a group I no longer lead after this batch is not mine to repair.
+    yield* flushRepairs
     for (const request of resendRequests.splice(0)) {
       // Bounded: a flood of resend requests (each may read 20 pages of the log) waits its turn or is dropped.
       if (resendsRunning >= MAX_CONCURRENT_RESENDS) {
@@ -471,6 +515,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   })
 
   const sweepTimeouts = Effect.gen(function* () {
+    yield* flushRepairs
     const now = yield* clock.now
     const connectedFor = connectedSince === null ? 0 : now - connectedSince
     const gapDue = Object.values(state.inbound).some(
@@ -524,6 +569,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
           currentConnection = connection.connection
           const context = yield* decisionContext
           yield* publishAll(presenceOut(state, state.clock, context, "online", { session: state.session, connection: connection.connection }))
+          // The retained information of my groups may have been erased while I was away.
+          yield* publishAll(retainedCopies(ledGroups(state).map((group) => ({ kind: "group" as const, group })), context))
         }
       }),
     ),

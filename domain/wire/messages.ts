@@ -4,6 +4,7 @@
  */
 import { Result, Schema } from "effect"
 import { GroupName, MessageId, Topic, UserId } from "../ids.ts"
+import { isBoundedInt, MAX_COUNTER, MAX_TIMESTAMP_MS, MAX_WIRE_CLOCK, StoredNonNegativeInt, StoredPositiveInt } from "./limits.ts"
 
 export const PROTOCOL_VERSION = 1
 /** Bytes, checked BEFORE JSON.parse: a megabyte payload must not cost a megabyte parse. */
@@ -24,7 +25,8 @@ export const MAX_BOX_CHARS = 16_100
 
 const Text = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(MAX_TEXT_CHARS))
 const Reason = Schema.String.check(Schema.isMaxLength(200))
-const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+/** Structure only (the log stores envelopes); the wire's bounds are `wireLimitViolation`, below. */
+const NonNegativeInt = StoredNonNegativeInt
 const Box = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]+$/), Schema.isMaxLength(MAX_BOX_CHARS))
 
 export const PresenceStatus = Schema.Literals(["online", "offline"])
@@ -51,7 +53,7 @@ export const GroupInfo = Schema.Struct({
 export type GroupInfo = typeof GroupInfo.Type
 
 /** A side's attempt number in a one-to-one negotiation (see conversation.machine.ts). */
-const Attempt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+const Attempt = StoredPositiveInt
 
 export const Body = Schema.Union([
   /** `session`: the sender's process start count; `connection`: its connect count within that session. */
@@ -99,6 +101,73 @@ export const Envelope = Schema.Struct({
 })
 export type Envelope = typeof Envelope.Type
 
+/**
+ * The wire's numeric bounds (limits.ts), checked on every decoded envelope. The structural schema
+ * above takes any safe integer because the log stores envelopes too and must still read what an
+ * older version wrote; only what arrives from the wire is held to the bounds. Returns the first
+ * field out of bounds, or undefined.
+ */
+export const wireLimitViolation = (env: Envelope): { readonly path: ReadonlyArray<string>; readonly issue: string } | undefined => {
+  const checks: Array<readonly [ReadonlyArray<string>, number, number, number]> = [
+    [["ts"], env.ts, 0, MAX_TIMESTAMP_MS],
+    [["clock"], env.clock, 0, MAX_WIRE_CLOCK],
+  ]
+  const counter = (path: ReadonlyArray<string>, n: number, min = 0) => checks.push([path, n, min, MAX_COUNTER])
+  const info = (path: ReadonlyArray<string>, i: GroupInfo) => {
+    counter([...path, "version"], i.version)
+    checks.push([[...path, "foundedClock"], i.foundedClock, 0, MAX_WIRE_CLOCK])
+  }
+  const body = env.body
+  switch (body._tag) {
+    case "presence":
+      counter(["body", "session"], body.session)
+      counter(["body", "connection"], body.connection)
+      break
+    case "chat.request":
+    case "chat.leave":
+      counter(["body", "attempt"], body.attempt, 1)
+      counter(["body", "ends"], body.ends)
+      break
+    case "chat.accept":
+    case "group.join":
+    case "group.refuse":
+      counter(["body", "attempt"], body.attempt, 1)
+      break
+    case "chat.refuse":
+      counter(["body", "attempt"], body.attempt, 1)
+      counter(["body", "refuses"], body.refuses)
+      break
+    case "chat.message":
+    case "group.message":
+    case "chat.sealed":
+      counter(["body", "n"], body.n, 1)
+      break
+    case "group.sealed":
+      counter(["body", "n"], body.n, 1)
+      counter(["body", "epoch"], body.epoch)
+      break
+    case "chat.resend":
+      body.missing.forEach((n, i) => counter(["body", "missing", String(i)], n, 1))
+      break
+    case "group.info":
+      info(["body", "info"], body.info)
+      break
+    case "group.accept":
+      counter(["body", "attempt"], body.attempt, 1)
+      info(["body", "info"], body.info)
+      break
+    case "group.leave":
+      break
+  }
+  for (const [path, n, min, max] of checks) {
+    if (!isBoundedInt(n, min, max)) return { path, issue: `Expected an integer in [${min}, ${max}], got ${Object.is(n, -0) ? "-0" : String(n)}` }
+  }
+  return undefined
+}
+
+/** An envelope as the wire may carry it: the structure, and every number within limits.ts. */
+export const WireEnvelope = Envelope.check(Schema.makeFilter((env: Envelope) => wireLimitViolation(env) ?? true))
+
 export type DecodeFailure =
   | { readonly reason: "oversize"; readonly bytes: number }
   | { readonly reason: "not-json"; readonly detail: string }
@@ -106,10 +175,13 @@ export type DecodeFailure =
   | { readonly reason: "invalid"; readonly detail: string }
 
 const EnvelopeFromJson = Schema.fromJsonString(Envelope)
-const decodeEnvelopeJson = Schema.decodeUnknownResult(EnvelopeFromJson)
+const decodeEnvelopeJson = Schema.decodeUnknownResult(Schema.fromJsonString(WireEnvelope))
 const encodeEnvelopeJson = Schema.encodeSync(EnvelopeFromJson)
 const VersionProbe = Schema.fromJsonString(Schema.Struct({ v: Schema.Unknown }))
 const probeVersion = Schema.decodeUnknownResult(VersionProbe)
+
+/** The detail of an empty payload's drop: a cleared retained message, which changes nothing (the last good copy is kept). */
+export const EMPTY_PAYLOAD = "empty payload (a cleared retained message): ignored, the last good copy is kept"
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 const utf8Encoder = new TextEncoder()
@@ -117,6 +189,8 @@ const utf8Encoder = new TextEncoder()
 /** Bytes → envelope. Never throws: every failure is a value the caller logs and drops. */
 export const decodeEnvelope = (bytes: Uint8Array): Result.Result<Envelope, DecodeFailure> => {
   if (bytes.byteLength > MAX_PAYLOAD_BYTES) return Result.fail({ reason: "oversize", bytes: bytes.byteLength })
+  // What clearing a retained message looks like to a subscriber: it erases nothing here.
+  if (bytes.byteLength === 0) return Result.fail({ reason: "not-json", detail: EMPTY_PAYLOAD })
   let text: string
   try {
     text = utf8.decode(bytes)
@@ -129,6 +203,7 @@ export const decodeEnvelope = (bytes: Uint8Array): Result.Result<Envelope, Decod
 /** `maxChars`: the plaintext cap by default; a frame's inner envelope may be as large as the frame. */
 export const decodeEnvelopeText = (text: string, maxChars: number = MAX_PAYLOAD_BYTES): Result.Result<Envelope, DecodeFailure> => {
   if (text.length > maxChars) return Result.fail({ reason: "oversize", bytes: text.length })
+  if (text.length === 0) return Result.fail({ reason: "not-json", detail: EMPTY_PAYLOAD })
   const decoded = decodeEnvelopeJson(text)
   if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
   const probe = probeVersion(text)

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto"
 import { nodeCryptoPrimitives as crypto } from "../../adapters/system/node-crypto.ts"
 import type { UserId } from "../../domain/ids.ts"
-import { toBase64Url, utf8 } from "../../domain/trust/bytes.ts"
+import { concatBytes, fromBase64Url, toBase64Url, utf8 } from "../../domain/trust/bytes.ts"
 import { publicKeysOf, type Identity } from "../../domain/trust/identity.ts"
 
 export interface Forger {
@@ -38,3 +38,35 @@ export const forgedEnvelope = (from: string, body: unknown, extra: Record<string
   body,
   ...extra,
 })
+
+/**
+ * A real user's keys, used by a test to send what that (malicious) user could send: any envelope
+ * text, validly signed; chat text sealed for `peerKeys` following protocol.md §3.1.1 — written here
+ * from the document, not with the app's own sealing, so the two implementations check each other.
+ */
+export const makeSigner = (identity: Identity) => {
+  const keys = publicKeysOf(crypto, identity)
+  const frameText = (topic: string, message: string) => {
+    const signature = crypto.sign(identity.signSeed, utf8(`mqtt-chat/2\n${topic}\n${keys}\n${message}`))
+    return JSON.stringify({ v: 2, k: keys, m: message, s: toBase64Url(signature) })
+  }
+  /** `message` with a plain `chat.message` body turned into `chat.sealed`, every other byte kept. */
+  const sealChatText = (topic: string, message: string, peerKeys: string): string => {
+    const body = /"_tag":"chat\.message","text":("(?:[^"\\]|\\.)*"),"n":(-?[0-9.eE+-]+)/.exec(message)
+    const id = /"id":"([^"]*)"/.exec(message)?.[1]
+    const from = /"from":"([^"]*)"/.exec(message)?.[1]
+    const agree = fromBase64Url(peerKeys.split(".")[1] ?? "")
+    if (body === null || id === undefined || from === undefined || agree === null) return message
+    const text = JSON.parse(body[1]!) as string
+    const n = String(JSON.parse(body[2]!))
+    const shared = crypto.agree(identity.agreeSeed, agree)
+    if (shared === null) return message
+    const key = crypto.hkdf(shared, utf8("mqtt-chat pair key"), utf8(topic), 32)
+    const aad = utf8(`chat\n${topic}\n${from}\n${id}\n${n}`)
+    const plaintext = utf8(text)
+    const nonce = crypto.hmac(key, concatBytes(aad, new Uint8Array([0]), plaintext)).subarray(0, 12)
+    const box = toBase64Url(concatBytes(nonce, crypto.seal(key, nonce, plaintext, aad)))
+    return message.replace(body[0], `"_tag":"chat.sealed","box":"${box}","n":${body[2]}`)
+  }
+  return { keys, frameText, sealChatText }
+}
