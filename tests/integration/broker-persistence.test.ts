@@ -38,7 +38,7 @@ const connectCollecting = async (url: string, clientId: string) => {
   return { client, received }
 }
 
-const waitUntil = async (what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> => {
+const waitUntil = async (what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> => {
   const deadline = Date.now() + timeoutMs
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
