@@ -109,7 +109,7 @@ export class ChatTui {
     const saved = options.uiState.load()
     // No saved state (first run of the UI on this profile): what is in the log counts as read.
     this.readCounts = saved === null
-      ? Object.fromEntries(Object.entries(this.snapshot.topics).map(([topic, summary]) => [topic, summary.messages]))
+      ? Object.fromEntries([...this.snapshot.topics].map(([topic, summary]) => [topic, summary.messages]))
       : { ...saved.readCounts }
     this.buffers.set(STATUS_KEY, new ChatBuffer(STATUS_KEY, null, this.startSeq))
     this.syncBuffers()
@@ -258,7 +258,7 @@ export class ChatTui {
   private syncBuffers(): void {
     for (const user of this.snapshot.users) if (user.conversation !== "idle") this.ensureBuffer({ kind: "peer", user: user.user })
     for (const group of this.snapshot.groups) if (group.me === "member" || group.me === "leading" || group.me === "joining") this.ensureBuffer({ kind: "group", group: group.name })
-    for (const topic of Object.keys(this.snapshot.topics)) {
+    for (const topic of this.snapshot.topics.keys()) {
       const kind = parseTopic(topic)
       if (kind.kind === "groupTalk") this.ensureBuffer({ kind: "group", group: kind.group })
       if (kind.kind === "talk") {
@@ -279,7 +279,7 @@ export class ChatTui {
     if (buffer.target === null || buffer.key === this.activeKey) return 0
     const topic = this.topicOf(buffer.target)
     if (topic === null) return 0
-    const total = this.snapshot.topics[topic]?.messages ?? 0
+    const total = this.snapshot.topics.get(topic)?.messages ?? 0
     return Math.max(0, total - (this.readCounts[topic] ?? 0))
   }
 
@@ -297,7 +297,7 @@ export class ChatTui {
     if (buffer.target === null) return
     const topic = this.topicOf(buffer.target)
     if (topic === null) return
-    const total = this.snapshot.topics[topic]?.messages ?? 0
+    const total = this.snapshot.topics.get(topic)?.messages ?? 0
     if (this.readCounts[topic] === total) return
     this.readCounts[topic] = total
     this.scheduleSave()
@@ -360,7 +360,7 @@ export class ChatTui {
     if (target === null || this.loadingNewest.has(buffer.key)) return
     const topic = this.topicOf(target)
     if (topic === null) return
-    const summary = this.snapshot.topics[topic]
+    const summary = this.snapshot.topics.get(topic)
     if (buffer.loaded && (summary?.lastSeq ?? 0) <= buffer.newestSeq) return
     const total = summary?.messages ?? 0
     const missed = Math.max(0, total - buffer.knownTotal)
@@ -385,7 +385,7 @@ export class ChatTui {
       this.requestRender()
     }
     // Messages may have arrived while reading: one more look (it returns at once when caught up).
-    const latest = this.snapshot.topics[topic]?.lastSeq ?? 0
+    const latest = this.snapshot.topics.get(topic)?.lastSeq ?? 0
     if (latest > buffer.newestSeq && buffer.key === this.activeKey) this.scheduleRefresh()
   }
 

@@ -14,6 +14,7 @@ import { presenceMachine } from "../presence/presence.machine.ts"
 import type { DomainEvent, LogRecord, Outgoing } from "../events.ts"
 import { topics, type GroupName, type MessageId, type Topic, type UserId } from "../ids.ts"
 import type { GroupInfo } from "../wire/messages.ts"
+import { PersistentMap } from "./persistent-map.ts"
 
 export type PresenceSnapshot = SnapshotFrom<typeof presenceMachine>
 export type ConversationSnapshot = SnapshotFrom<typeof conversationMachine>
@@ -71,6 +72,36 @@ export interface InboundOrder {
 
 export const inboundKey = (topic: Topic, from: UserId): string => `${topic} ${from}`
 
+/**
+ * Counters and indexes the fold keeps so that no decision, and no sweep, has to scan the state:
+ * the cost of one message must not grow with the number of conversations or groups held.
+ */
+export interface StateIndex {
+  /** Conversations whose view is `incoming`: requests waiting for my answer. */
+  readonly incoming: number
+  /** Conversations waiting for an answer (incoming or outgoing), with since when: the timeout sweep reads these. */
+  readonly waiting: PersistentMap<number>
+  /** `inbound` keys whose order holds messages behind a gap: the gap sweep reads these. */
+  readonly holding: PersistentMap<true>
+  /** Groups I am in (member, leading) or asking to join. */
+  readonly joined: PersistentMap<true>
+  /** Groups I hold information on and am not in (listed, or dissolved): in all, and per founder. */
+  readonly outside: number
+  readonly outsideByFounder: PersistentMap<number>
+  /** Join requests waiting for my decision, over every group I lead. */
+  readonly pendingJoins: number
+}
+
+export const emptyIndex = (): StateIndex => ({
+  incoming: 0,
+  waiting: PersistentMap.empty(),
+  holding: PersistentMap.empty(),
+  joined: PersistentMap.empty(),
+  outside: 0,
+  outsideByFounder: PersistentMap.empty(),
+  pendingJoins: 0,
+})
+
 export interface ChatState {
   readonly me: UserId | null
   /** My connect counter: presence announcements carry it (see presence.machine.ts). */
@@ -79,15 +110,21 @@ export interface ChatState {
   /** Lamport clock. */
   readonly clock: number
   readonly lastSeq: number
-  readonly presence: Readonly<Record<string, PresenceSnapshot>>
-  readonly conversations: Readonly<Record<string, ConversationSnapshot>>
+  /** Maps are persistent (O(log N) per change, see persistent-map.ts): the fold never copies them whole. */
+  readonly presence: PersistentMap<PresenceSnapshot>
+  /**
+   * Only conversations somebody opened: one nobody ever opened (a request withdrawn or refused
+   * before it was ever active, and that I never asked for) is forgotten when it closes.
+   */
+  readonly conversations: PersistentMap<ConversationSnapshot>
   /** When each conversation last changed state (ms): request timeouts count from it. */
-  readonly conversationSince: Readonly<Record<string, number>>
-  readonly groups: Readonly<Record<string, GroupSnapshot>>
+  readonly conversationSince: PersistentMap<number>
+  readonly groups: PersistentMap<GroupSnapshot>
   readonly requests: ReadonlyArray<RequestEntry>
   readonly acceptances: ReadonlyArray<AcceptanceEntry>
-  readonly topics: Readonly<Record<string, TopicSummary>>
-  readonly inbound: Readonly<Record<string, InboundOrder>>
+  readonly topics: PersistentMap<TopicSummary>
+  readonly inbound: PersistentMap<InboundOrder>
+  readonly index: StateIndex
   /** Envelope ids already handled, for dropping QoS 1 duplicates. Bounded FIFO. */
   readonly seen: SeenIds
   /** Sends not yet acknowledged by the broker: resent after a restart. */
@@ -204,14 +241,15 @@ export const initialChatState = (): ChatState => ({
   online: false,
   clock: 0,
   lastSeq: 0,
-  presence: {},
-  conversations: {},
-  conversationSince: {},
-  groups: {},
+  presence: PersistentMap.empty(),
+  conversations: PersistentMap.empty(),
+  conversationSince: PersistentMap.empty(),
+  groups: PersistentMap.empty(),
   requests: [],
   acceptances: [],
-  topics: {},
-  inbound: {},
+  topics: PersistentMap.empty(),
+  inbound: PersistentMap.empty(),
+  index: emptyIndex(),
   seen: new SeenIds(),
   outbox: new Outbox(),
 })
@@ -226,24 +264,41 @@ export const requireMe = (state: ChatState): UserId => {
   return state.me
 }
 
-const conversationOf = (state: ChatState, peer: UserId): ConversationSnapshot =>
-  state.conversations[peer] ?? initialTransition(conversationMachine, { peer, topic: topics.talk(requireMe(state), peer) })[0]
+export const conversationOf = (state: ChatState, peer: UserId): ConversationSnapshot =>
+  state.conversations.get(peer) ?? initialTransition(conversationMachine, { peer, topic: topics.talk(requireMe(state), peer) })[0]
 
-const groupOf = (state: ChatState, group: GroupName): GroupSnapshot =>
-  state.groups[group] ?? initialTransition(groupMachine, { me: requireMe(state), name: group })[0]
+export const groupOf = (state: ChatState, group: GroupName): GroupSnapshot =>
+  state.groups.get(group) ?? initialTransition(groupMachine, { me: requireMe(state), name: group })[0]
 
-const presenceOf = (state: ChatState, user: UserId): PresenceSnapshot =>
-  state.presence[user] ?? initialTransition(presenceMachine)[0]
+const INITIAL_PRESENCE = initialTransition(presenceMachine)[0]
+
+export const presenceOf = (state: ChatState, user: UserId): PresenceSnapshot => state.presence.get(user) ?? INITIAL_PRESENCE
 
 export const conversationView = (state: ChatState, peer: UserId) => {
-  const snapshot = state.conversations[peer]
+  const snapshot = state.conversations.get(peer)
   return snapshot === undefined ? "idle" : viewOf(snapshot.context.mine, snapshot.context.theirs)
 }
 
 export const groupView = (state: ChatState, group: GroupName) => {
-  const snapshot = state.groups[group]
+  const snapshot = state.groups.get(group)
   return snapshot === undefined ? "absent" : viewOfGroup(snapshot.context)
 }
+
+/**
+ * Someone I talk with: a conversation I took part in (I asked, accepted or refused), or a member
+ * of a group I am in or asking to join. Everyone else is a stranger, whose traffic is unsolicited.
+ */
+export const isContact = (state: ChatState, user: UserId): boolean => {
+  const conversation = state.conversations.get(user)
+  if (conversation !== undefined && conversation.context.mine.attempt > 0) return true
+  for (const group of state.index.joined.keys()) {
+    if (state.groups.get(group)?.context.info?.members.includes(user) === true) return true
+  }
+  return false
+}
+
+/** A conversation nobody opened: my only move, if any, refused their request. Forgotten once closed. */
+const neverOpened = (mine: Stance): boolean => mine.attempt === 0 || (mine.attempt === 1 && !mine.wants)
 
 const collect = <A>(actions: ReadonlyArray<{ type: string; params?: unknown }>): ReadonlyArray<A> =>
   // Named actions come back as data; assign and other built-ins are already applied to the snapshot.
@@ -284,19 +339,57 @@ interface Stepped {
   readonly actions: ReadonlyArray<StepAction>
 }
 
+const isWaiting = (value: unknown): boolean => value === "incoming" || value === "outgoing"
+
 const stepConversation = (state: ChatState, peer: UserId, event: Parameters<typeof transition<typeof conversationMachine>>[2], at: number) => {
   const before = conversationOf(state, peer)
   const [after, actions] = transition(conversationMachine, before, event)
   const changed = after.value !== before.value
+  // Nobody ever opened it and it is over: keep nothing (a stream of requests withdrawn or refused
+  // from fake ids must not grow the state). The requests list keeps what happened.
+  const forget = after.value === "closed" && neverOpened(after.context.mine)
+  const index = state.index
+  let waiting = index.waiting
+  if (isWaiting(before.value) && (forget || !isWaiting(after.value))) waiting = waiting.remove(peer)
+  if (!forget && isWaiting(after.value) && changed) waiting = waiting.set(peer, at)
+  const incoming = index.incoming - (before.value === "incoming" ? 1 : 0) + (!forget && after.value === "incoming" ? 1 : 0)
   return {
     before,
     after,
     state: {
       ...state,
-      conversations: { ...state.conversations, [peer]: after },
-      conversationSince: changed ? { ...state.conversationSince, [peer]: at } : state.conversationSince,
+      conversations: forget ? state.conversations.remove(peer) : state.conversations.set(peer, after),
+      conversationSince: forget ? state.conversationSince.remove(peer) : changed ? state.conversationSince.set(peer, at) : state.conversationSince,
+      index: waiting === index.waiting && incoming === index.incoming ? index : { ...index, waiting, incoming },
     },
     actions: collect<ConversationAction>(actions).map((action) => ({ machine: "conversation" as const, peer, action })),
+  }
+}
+
+const isInside = (value: unknown): boolean => value === "member" || value === "leading" || value === "joining"
+
+/** What one group's step changes in the index: membership, groups I am not in, pending joins. */
+const indexGroup = (index: StateIndex, group: GroupName, before: GroupSnapshot, after: GroupSnapshot): StateIndex => {
+  const outsideFounder = (s: GroupSnapshot): UserId | null => (s.context.info !== null && !isInside(s.value) ? s.context.info.foundedBy : null)
+  const wasOutside = outsideFounder(before)
+  const isOutside = outsideFounder(after)
+  const pendingDelta = after.context.pending.length - before.context.pending.length
+  const insideChanged = isInside(before.value) !== isInside(after.value)
+  if (wasOutside === isOutside && pendingDelta === 0 && !insideChanged) return index
+  let outsideByFounder = index.outsideByFounder
+  if (wasOutside !== isOutside) {
+    if (wasOutside !== null) {
+      const left = (outsideByFounder.get(wasOutside) ?? 1) - 1
+      outsideByFounder = left === 0 ? outsideByFounder.remove(wasOutside) : outsideByFounder.set(wasOutside, left)
+    }
+    if (isOutside !== null) outsideByFounder = outsideByFounder.set(isOutside, (outsideByFounder.get(isOutside) ?? 0) + 1)
+  }
+  return {
+    ...index,
+    joined: !insideChanged ? index.joined : isInside(after.value) ? index.joined.set(group, true) : index.joined.remove(group),
+    outside: index.outside - (wasOutside !== null ? 1 : 0) + (isOutside !== null ? 1 : 0),
+    outsideByFounder,
+    pendingJoins: index.pendingJoins + pendingDelta,
   }
 }
 
@@ -304,7 +397,7 @@ const stepGroup = (state: ChatState, group: GroupName, event: Parameters<typeof 
   const before = groupOf(state, group)
   const [after, actions] = transition(groupMachine, before, event)
   const inside = (value: unknown) => value === "member" || value === "leading"
-  const next = { ...state, groups: { ...state.groups, [group]: after } }
+  const next = { ...state, groups: state.groups.set(group, after), index: indexGroup(state.index, group, before, after) }
   return {
     before,
     after,
@@ -346,38 +439,41 @@ const noteConversationHistory = (
 /** Drops the per-sender order of one topic: held messages there are shown, numbering restarts. */
 const forgetSenderOrder = (state: ChatState, topic: Topic): ChatState => {
   const prefix = `${topic} `
-  const keys = Object.keys(state.inbound).filter((k) => k.startsWith(prefix) && (state.inbound[k]?.held.length ?? 0) === 0)
+  // A scan of the senders' orders, on a (re)opening only — a user's action or a leader's acceptance, never a stranger's message.
+  const keys = [...state.inbound.entries()].filter(([k, order]) => k.startsWith(prefix) && order.held.length === 0).map(([k]) => k)
   if (keys.length === 0) return state
-  const inbound = { ...state.inbound }
-  for (const key of keys) delete inbound[key]
+  let inbound = state.inbound
+  for (const key of keys) inbound = inbound.remove(key)
   return { ...state, inbound }
+}
+
+/** Keeps the index of orders that hold messages in step with one order's change. */
+const withOrder = (state: ChatState, key: string, order: InboundOrder): Pick<ChatState, "inbound" | "index"> => {
+  const holdingBefore = state.index.holding.has(key)
+  const holdingAfter = order.held.length > 0
+  const holding = holdingBefore === holdingAfter ? state.index.holding : holdingAfter ? state.index.holding.set(key, true) : state.index.holding.remove(key)
+  return { inbound: state.inbound.set(key, order), index: holding === state.index.holding ? state.index : { ...state.index, holding } }
 }
 
 /** Message counts per topic and each sender's order: plain data, no statechart on the hot path. */
 const projectMessage = (state: ChatState, event: Extract<DomainEvent, { _tag: "message.sent" | "message.received" | "message.held" }>, at: number, seq: number): ChatState => {
   if (event._tag === "message.held") {
     const key = inboundKey(event.topic, event.from)
-    const current: InboundOrder = state.inbound[key] ?? { shown: 0, held: [], heldSince: at, resendAskedAt: null }
+    const current: InboundOrder = state.inbound.get(key) ?? { shown: 0, held: [], heldSince: at, resendAskedAt: null }
     const held = [...current.held, event].sort((a, b) => a.n - b.n)
     const fresh = current.held.length === 0
-    return {
-      ...state,
-      inbound: { ...state.inbound, [key]: { ...current, held, heldSince: fresh ? at : current.heldSince, resendAskedAt: fresh ? null : current.resendAskedAt } },
-    }
+    return { ...state, ...withOrder(state, key, { ...current, held, heldSince: fresh ? at : current.heldSince, resendAskedAt: fresh ? null : current.resendAskedAt }) }
   }
-  const summary = state.topics[event.topic]
-  const topicsNext = {
-    ...state.topics,
-    [event.topic]: {
-      messages: (summary?.messages ?? 0) + 1,
-      sent: (summary?.sent ?? 0) + (event._tag === "message.sent" ? 1 : 0),
-      lastAt: at,
-      lastSeq: seq,
-    },
-  }
+  const summary = state.topics.get(event.topic)
+  const topicsNext = state.topics.set(event.topic, {
+    messages: (summary?.messages ?? 0) + 1,
+    sent: (summary?.sent ?? 0) + (event._tag === "message.sent" ? 1 : 0),
+    lastAt: at,
+    lastSeq: seq,
+  })
   if (event._tag === "message.sent") return { ...state, topics: topicsNext }
   const key = inboundKey(event.topic, event.from)
-  const current = state.inbound[key]
+  const current = state.inbound.get(key)
   const held = current?.held.filter((h) => h.id !== event.id) ?? []
   const inbound: InboundOrder = {
     shown: Math.max(current?.shown ?? 0, event.n),
@@ -385,7 +481,7 @@ const projectMessage = (state: ChatState, event: Extract<DomainEvent, { _tag: "m
     heldSince: current?.heldSince ?? at,
     resendAskedAt: held.length === 0 ? null : current?.resendAskedAt ?? null,
   }
-  return { ...state, topics: topicsNext, inbound: { ...state.inbound, [key]: inbound } }
+  return { ...state, topics: topicsNext, ...withOrder(state, key, inbound) }
 }
 
 /** The founding information of a group I create: stamped with this record's clock. */
@@ -417,7 +513,7 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
         session: event.session,
         connection: event.connection,
       })
-      return { state: { ...state, presence: { ...state.presence, [event.user]: after } }, actions: [] }
+      return { state: { ...state, presence: state.presence.set(event.user, after) }, actions: [] }
     }
     case "conversation.request.sent":
     case "conversation.accept.sent":
@@ -497,9 +593,9 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
       return { state: projectMessage(state, event, at, record.seq), actions: [] }
     case "message.resend.asked": {
       const key = inboundKey(event.topic, event.from)
-      const current = state.inbound[key]
+      const current = state.inbound.get(key)
       if (current === undefined) return { state, actions: [] }
-      return { state: { ...state, inbound: { ...state.inbound, [key]: { ...current, resendAskedAt: at } } }, actions: [] }
+      return { state: { ...state, inbound: state.inbound.set(key, { ...current, resendAskedAt: at }) }, actions: [] }
     }
     case "outbox.acked": {
       for (const id of event.ids) state.outbox.delete(id)
@@ -549,12 +645,19 @@ export const replay = (records: Iterable<LogRecord>, initial: ChatState = initia
 /** Everything in the state as plain JSON: what tests compare, and what the replay tool prints. */
 export const stateToJson = (state: ChatState) => ({
   ...state,
-  presence: mapValues(state.presence, (s) => presenceMachine.getPersistedSnapshot(s)),
-  conversations: mapValues(state.conversations, (s) => conversationMachine.getPersistedSnapshot(s)),
-  groups: mapValues(state.groups, (s) => groupMachine.getPersistedSnapshot(s)),
+  presence: state.presence.mapValues((s) => presenceMachine.getPersistedSnapshot(s)),
+  conversations: state.conversations.mapValues((s) => conversationMachine.getPersistedSnapshot(s)),
+  conversationSince: state.conversationSince.toJSON(),
+  groups: state.groups.mapValues((s) => groupMachine.getPersistedSnapshot(s)),
+  topics: state.topics.toJSON(),
+  inbound: state.inbound.toJSON(),
+  index: {
+    ...state.index,
+    waiting: state.index.waiting.toJSON(),
+    holding: state.index.holding.toJSON(),
+    joined: state.index.joined.toJSON(),
+    outsideByFounder: state.index.outsideByFounder.toJSON(),
+  },
   seen: state.seen.toJSON(),
   outbox: state.outbox.toJSON(),
 })
-
-const mapValues = <A, B>(record: Readonly<Record<string, A>>, f: (a: A) => B): Record<string, B> =>
-  Object.fromEntries(Object.entries(record).map(([k, v]) => [k, f(v)]))

@@ -227,11 +227,11 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   /** Topics this state needs: my control topic, the directories, every open conversation and group. */
   const desiredSubscriptions = (current: ChatState): Set<string> => {
     const wanted = new Set<string>([topics.control(me), topics.globalControl, topics.presenceWildcard, topics.groupInfoWildcard])
-    for (const snapshot of Object.values(current.conversations)) {
+    for (const snapshot of current.conversations.values()) {
       const view = snapshot.value
       if (view === "active" || view === "outgoing") wanted.add(snapshot.context.topic)
     }
-    for (const snapshot of Object.values(current.groups)) {
+    for (const snapshot of current.groups.values()) {
       const view = snapshot.value
       if (view === "member" || view === "leading") wanted.add(topics.groupTalk(snapshot.context.name as GroupName))
     }
@@ -417,16 +417,16 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const sweepTimeouts = Effect.gen(function* () {
     const now = yield* clock.now
     const connectedFor = connectedSince === null ? 0 : now - connectedSince
-    const gapDue = Object.values(state.inbound).some(
-      (o) => o.held.length > 0 && now - (o.resendAskedAt ?? o.heldSince) >= options.gapWaitMs,
-    )
+    // Only the orders that hold messages (indexed by the fold), never every sender's.
+    const gapDue = [...state.index.holding.keys()].some((key) => {
+      const o = state.inbound.get(key)
+      return o !== undefined && o.held.length > 0 && now - (o.resendAskedAt ?? o.heldSince) >= options.gapWaitMs
+    })
     if (gapDue && connectedFor >= options.gapWaitMs) {
       yield* Queue.offer(work, { _tag: "gaps" })
     }
-    for (const [peer, snapshot] of Object.entries(state.conversations)) {
-      const view = snapshot.value
-      if (view !== "outgoing" && view !== "incoming") continue
-      const since = state.conversationSince[peer] ?? now
+    // Only conversations waiting for an answer (indexed by the fold), never every conversation.
+    for (const [peer, since] of state.index.waiting) {
       if (now - since < options.requestTimeoutMs) continue
       yield* run({ _tag: "conversation.timeout", peer: peer as UserId }).pipe(Effect.ignore)
     }
@@ -436,8 +436,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   // The broker's session may still hold subscriptions from before a crash: drop the ones no longer wanted.
   const wantedAtStart = desiredSubscriptions(state)
   const stale = [
-    ...Object.values(state.conversations).map((s) => s.context.topic),
-    ...Object.values(state.groups).map((s) => topics.groupTalk(s.context.name as GroupName)),
+    ...[...state.conversations.values()].map((s) => s.context.topic),
+    ...[...state.groups.values()].map((s) => topics.groupTalk(s.context.name as GroupName)),
   ].filter((t) => !wantedAtStart.has(t)) as Topic[]
   if (stale.length > 0) yield* transport.unsubscribe(stale).pipe(Effect.catch((error) => notify({ _tag: "error", message: `unsubscribe: ${error.message}` })))
   yield* Queue.takeBetween(work, 1, MAX_BATCH).pipe(
@@ -489,7 +489,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   yield* Effect.addFinalizer(() => shutdown)
 
   const listGroups = Effect.sync((): ReadonlyArray<GroupListing> =>
-    Object.values(state.groups)
+    [...state.groups.values()]
       .filter((snapshot) => snapshot.context.info !== null && !snapshot.context.info.dissolved)
       .map((snapshot) => {
         const info = snapshot.context.info as GroupInfo
@@ -505,16 +505,16 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     connection: transport.connectionState,
     listUsers: () =>
       Effect.sync(() => {
-        const users = new Set<string>([...Object.keys(state.presence), ...Object.keys(state.conversations)])
+        const users = new Set<string>([...state.presence.keys(), ...state.conversations.keys()])
         users.delete(me)
         return [...users].sort().map((user): UserListing => {
-          const presence = state.presence[user]
+          const presence = state.presence.get(user)
           const status = presence === undefined ? "unknown" : presence.value === "online" ? "online" : presence.value === "offline" ? "offline" : "unknown"
           return {
             user: user as UserId,
             status,
             conversation: conversationView(state, user as UserId),
-            lastOutcome: state.conversations[user]?.context.lastOutcome ?? "none",
+            lastOutcome: state.conversations.get(user)?.context.lastOutcome ?? "none",
           }
         })
       }),

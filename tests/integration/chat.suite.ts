@@ -225,7 +225,7 @@ export function chatSuite(kind: BrokerKind): void {
       await Promise.all(sends)
       await eventually("B has 10,000", async () => {
         const topicsOfB = (await b.run(b.service.state)).topics
-        return Object.values(topicsOfB).some((t) => t.messages === COUNT)
+        return [...topicsOfB.values()].some((t) => t.messages === COUNT)
       }, 200_000)
       const seen: string[] = []
       let beforeSeq: number | undefined
