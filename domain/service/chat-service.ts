@@ -24,7 +24,10 @@ import { IdSource } from "../ports/id-source.port.ts"
 import { Transport, type ConnectionState, type Incoming } from "../ports/transport.port.ts"
 import { decodeEnvelope, envelopeBytes, type GroupInfo } from "../wire/messages.ts"
 import type { ConversationContext } from "../conversation/conversation.machine.ts"
+import { DropTally } from "./drop-tally.ts"
+import { defaultStrangerLimits, laneOf, StoreBudget, StrangerLane, type StrangerLimits } from "./lanes.ts"
 import { Profile } from "./profile.ts"
+import { subscriptionChanges } from "./subscriptions.ts"
 
 export class CommandRejected extends Schema.TaggedError<CommandRejected>()("CommandRejected", {
   message: Schema.String,
@@ -75,6 +78,8 @@ export interface ChatServiceOptions {
    * counted while connected (the missing one cannot arrive while we are not).
    */
   readonly gapWaitMs: number
+  /** Bounds on strangers' traffic (lanes.ts); defaults: `defaultStrangerLimits`. */
+  readonly strangers?: Partial<StrangerLimits>
 }
 
 export const defaultChatServiceOptions: ChatServiceOptions = {
@@ -147,8 +152,12 @@ export class ChatService extends Context.Service<ChatService, {
   parseGroup(input: string): Effect.Effect<GroupName, CommandRejected>
   /** Counters for diagnostics and tests. */
   readonly stats: Effect.Effect<{
-    /** Malformed, misrouted or refused input: each also reported as a `dropped` notice. */
+    /** Malformed, misrouted, refused or over-budget input (reported as `dropped` notices, at most 10 a second and a summary). */
     readonly dropped: number
+    /** The same drops (and the routine ones), by reason without ids. */
+    readonly droppedByReason: Readonly<Record<string, number>>
+    /** The strangers' lane (lanes.ts): waiting now, decided so far, and peers' messages decided while strangers waited. */
+    readonly strangers: { readonly waiting: number; readonly decided: number; readonly overtaken: number }
     /** Routine traffic that changes nothing: my own echoes, duplicates, repeats. No notice. */
     readonly ignored: number
     readonly received: number
@@ -162,8 +171,11 @@ export class ChatService extends Context.Service<ChatService, {
 /** One unit of work for the decision loop. */
 type Job =
   | { readonly _tag: "command"; readonly command: Command; readonly done: Deferred.Deferred<LogRecord, CommandRejected> }
-  | { readonly _tag: "incoming"; readonly incoming: Incoming }
+  /** `stranger`: the sender (as claimed) when it came through the strangers' lane. */
+  | { readonly _tag: "incoming"; readonly incoming: Incoming; readonly stranger?: string }
   | { readonly _tag: "acks" }
+  /** Strangers' messages wait in their lane: take some (the loop would otherwise sleep on an empty queue). */
+  | { readonly _tag: "strangers" }
   /** Show messages held behind a gap that did not fill in time. */
   | { readonly _tag: "gaps" }
 
@@ -211,6 +223,13 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const resendRequests: Array<{ readonly topic: Topic; readonly missing: ReadonlyArray<number> }> = []
   let resendsRunning = 0
   const counters = { dropped: 0, ignored: 0, received: 0, published: 0, acked: 0 }
+  const limits: StrangerLimits = { ...defaultStrangerLimits, ...options.strangers }
+  const strangers = new StrangerLane<Job>(limits)
+  const storeBudget = new StoreBudget(limits, yield* clock.now)
+  const tally = new DropTally()
+  const strangerCounters = { decided: 0, overtaken: 0 }
+  /** A `strangers` job is in `work`. */
+  let strangersWaking = false
   const subscribed = new Set<string>()
   let state: ChatState = profile.restored
   let closing = false
@@ -238,10 +257,11 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     return wanted
   }
 
-  const syncSubscriptions = Effect.gen(function* () {
-    const wanted = desiredSubscriptions(state)
-    const add = [...wanted].filter((t) => !subscribed.has(t)) as Topic[]
-    const remove = [...subscribed].filter((t) => !wanted.has(t)) as Topic[]
+  /** The whole set at start; after a batch only the conversations and groups its records touched. */
+  const syncSubscriptions = (records?: ReadonlyArray<LogRecord>) => Effect.gen(function* () {
+    const { add, remove } = records === undefined
+      ? ((wanted) => ({ add: [...wanted].filter((t) => !subscribed.has(t)) as Topic[], remove: [...subscribed].filter((t) => !wanted.has(t)) as Topic[] }))(desiredSubscriptions(state))
+      : subscriptionChanges(state, me, records, subscribed)
     if (add.length > 0) {
       yield* transport.subscribe(add)
       for (const t of add) subscribed.add(t)
@@ -277,6 +297,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       }
       case "gaps":
         return Result.succeed(decideGaps(provisional, context.now, options.gapWaitMs, context))
+      case "strangers":
+        return Result.succeed([])
       case "incoming": {
         counters.received += 1
         const decoded = decodeEnvelope(job.incoming.payload)
@@ -305,8 +327,15 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
    * The decision loop: take what is queued (up to MAX_BATCH), decide each in order against the
    * state so far, store all the entries with one append, then subscribe, publish and answer.
    */
-  const processBatch = Effect.fnUntraced(function* (jobs: ReadonlyArray<Job>) {
+  const processBatch = Effect.fnUntraced(function* (taken: ReadonlyArray<Job>) {
     const context = yield* decisionContext
+    // Peers' work first, then a few of the strangers' messages (lanes.ts).
+    if (taken.some((job) => job._tag === "strangers")) strangersWaking = false
+    if (strangers.size > 0) strangerCounters.overtaken += taken.filter((job) => job._tag === "incoming").length
+    const fromStrangers = strangers.take(limits.perBatch).map((item) => item.job)
+    strangerCounters.decided += fromStrangers.length
+    const jobs = [...taken.filter((job) => job._tag !== "strangers"), ...fromStrangers]
+    if (strangers.size > 0 && !strangersWaking) strangersWaking = Queue.offerUnsafe(work, { _tag: "strangers" })
     let provisional = state
     // The seen-set and the outbox are shared with `state`: until the batch is durable its changes
     // stay in a transaction that readers of `state` do not see, and that a failed append drops.
@@ -327,6 +356,11 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       } catch (defect) {
         // A broken invariant on one input must not take the chat down: drop it, say why.
         decided = Result.fail(refusal(`internal error: ${String(defect).slice(0, 200)}`))
+      }
+      // What strangers may store is budgeted: a flood that passes every check still stores little.
+      if (job._tag === "incoming" && job.stranger !== undefined && Result.isSuccess(decided) && decided.success.length > 0) {
+        const over = storeBudget.take(job.stranger, context.now)
+        if (over !== null) decided = Result.fail(refusal(over))
       }
       if (Result.isFailure(decided)) {
         rejected.push({ job, ...decided.failure })
@@ -359,7 +393,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       }
     }
     if (stored.length > 0) {
-      yield* syncSubscriptions
+      yield* syncSubscriptions(stored.map(({ record }) => record))
       yield* publishAll(stored.flatMap(({ record }) => record.out))
     }
     for (const { job, record } of stored) {
@@ -373,24 +407,45 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         // Echoes of my own messages, QoS 1 duplicates and repeats are normal traffic, not trouble.
         if (routine) {
           counters.ignored += 1
+          tally.count(reason)
           continue
         }
-        counters.dropped += 1
-        yield* notify({ _tag: "dropped", topic: job.incoming.topic.slice(0, 120), reason })
+        yield* reportDrop(job.incoming.topic, reason, context.now)
       }
     }
     if (stored.length > 0) yield* notify({ _tag: "changed" })
     for (const request of resendRequests.splice(0)) {
       // Bounded: a flood of resend requests (each may read 20 pages of the log) waits its turn or is dropped.
       if (resendsRunning >= MAX_CONCURRENT_RESENDS) {
-        counters.dropped += 1
-        yield* notify({ _tag: "dropped", topic: request.topic, reason: "resend request while too many are being answered" })
+        yield* reportDrop(request.topic, "resend request while too many are being answered", context.now)
         continue
       }
       resendsRunning += 1
       yield* Effect.forkIn(answerResend(request).pipe(Effect.ensuring(Effect.sync(() => { resendsRunning -= 1 }))), scope)
     }
   })
+
+  /** Counts a drop by reason; notices go out at most 10 a second, then one summary (drop-tally.ts). */
+  const reportDrop = (topic: string, reason: string, now: number) =>
+    Effect.suspend(() => {
+      counters.dropped += 1
+      return Effect.forEach(tally.record(topic, reason, now), (report) => notify({ _tag: "dropped", ...report }), { discard: true })
+    })
+
+  /** Where a received message waits: peers' traffic in `work`, strangers' in their bounded lane. */
+  const admit = (incoming: Incoming) =>
+    Effect.suspend(() => {
+      const lane = laneOf(state, me, incoming.topic, incoming.payload)
+      if (lane.lane === "peers") return Queue.offer(work, { _tag: "incoming", incoming })
+      const refused = strangers.offer(lane.sender, { _tag: "incoming", incoming, stranger: lane.sender })
+      if (refused !== null) {
+        counters.received += 1
+        return Effect.flatMap(clock.now, (now) => reportDrop(incoming.topic, refused, now))
+      }
+      if (strangersWaking) return Effect.void
+      strangersWaking = true
+      return Queue.offer(work, { _tag: "strangers" })
+    })
 
   /** Publishes again, same ids, the messages a reader says it never got: found by paging my log back. */
   const answerResend = Effect.fn("ChatService.answerResend")(function* (request: { readonly topic: Topic; readonly missing: ReadonlyArray<number> }) {
@@ -416,6 +471,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
 
   const sweepTimeouts = Effect.gen(function* () {
     const now = yield* clock.now
+    const summary = tally.flush(now)
+    if (summary !== null) yield* notify({ _tag: "dropped", ...summary })
     const connectedFor = connectedSince === null ? 0 : now - connectedSince
     // Only the orders that hold messages (indexed by the fold), never every sender's.
     const gapDue = [...state.index.holding.keys()].some((key) => {
@@ -450,12 +507,12 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     Effect.forever,
     Effect.forkIn(scope),
   )
-  yield* syncSubscriptions
+  yield* syncSubscriptions()
   yield* publishAll(state.outbox.values())
   yield* run({ _tag: "session.start" }).pipe(Effect.mapError((e) => new EventLogError({ reason: "io", message: e.message })))
 
   yield* transport.incoming.pipe(
-    Stream.runForEach((incoming) => Queue.offer(work, { _tag: "incoming", incoming })),
+    Stream.runForEach(admit),
     Effect.forkIn(scope),
   )
   yield* transport.connectionChanges.pipe(
@@ -577,7 +634,11 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     shutdown: () => shutdown,
     parseUser,
     parseGroup,
-    stats: Effect.sync(() => ({ ...counters })),
+    stats: Effect.sync(() => ({
+      ...counters,
+      droppedByReason: tally.byReason(),
+      strangers: { waiting: strangers.size, ...strangerCounters },
+    })),
   })
 })
 
