@@ -83,8 +83,12 @@ export interface StateIndex {
   readonly waiting: PersistentMap<number>
   /** `inbound` keys whose order holds messages behind a gap: the gap sweep reads these. */
   readonly holding: PersistentMap<true>
+  /** Per talk topic, the senders with an order in `inbound`: re-opening a topic forgets theirs without a scan. */
+  readonly topicSenders: PersistentMap<ReadonlyArray<UserId>>
   /** Groups I am in (member, leading) or asking to join. */
   readonly joined: PersistentMap<true>
+  /** Users listed in those groups, with in how many: who my contacts are, without a scan. */
+  readonly coMembers: PersistentMap<number>
   /** Groups I hold information on and am not in (listed, or dissolved): in all, and per founder. */
   readonly outside: number
   readonly outsideByFounder: PersistentMap<number>
@@ -96,7 +100,9 @@ export const emptyIndex = (): StateIndex => ({
   incoming: 0,
   waiting: PersistentMap.empty(),
   holding: PersistentMap.empty(),
+  topicSenders: PersistentMap.empty(),
   joined: PersistentMap.empty(),
+  coMembers: PersistentMap.empty(),
   outside: 0,
   outsideByFounder: PersistentMap.empty(),
   pendingJoins: 0,
@@ -290,11 +296,7 @@ export const groupView = (state: ChatState, group: GroupName) => {
  */
 export const isContact = (state: ChatState, user: UserId): boolean => {
   const conversation = state.conversations.get(user)
-  if (conversation !== undefined && conversation.context.mine.attempt > 0) return true
-  for (const group of state.index.joined.keys()) {
-    if (state.groups.get(group)?.context.info?.members.includes(user) === true) return true
-  }
-  return false
+  return (conversation !== undefined && conversation.context.mine.attempt > 0) || state.index.coMembers.has(user)
 }
 
 /** A conversation nobody opened: my only move, if any, refused their request. Forgotten once closed. */
@@ -368,6 +370,22 @@ const stepConversation = (state: ChatState, peer: UserId, event: Parameters<type
 
 const isInside = (value: unknown): boolean => value === "member" || value === "leading" || value === "joining"
 
+const NO_MEMBERS: ReadonlyArray<UserId> = []
+
+/** Co-member counts after one of my groups went from listing `before` to listing `after` (≤ 256 each). */
+const countMembers = (counts: PersistentMap<number>, before: ReadonlyArray<UserId>, after: ReadonlyArray<UserId>): PersistentMap<number> => {
+  const had = new Set(before)
+  const has = new Set(after)
+  let next = counts
+  for (const user of had) {
+    if (has.has(user)) continue
+    const left = (next.get(user) ?? 1) - 1
+    next = left === 0 ? next.remove(user) : next.set(user, left)
+  }
+  for (const user of has) if (!had.has(user)) next = next.set(user, (next.get(user) ?? 0) + 1)
+  return next
+}
+
 /** What one group's step changes in the index: membership, groups I am not in, pending joins. */
 const indexGroup = (index: StateIndex, group: GroupName, before: GroupSnapshot, after: GroupSnapshot): StateIndex => {
   const outsideFounder = (s: GroupSnapshot): UserId | null => (s.context.info !== null && !isInside(s.value) ? s.context.info.foundedBy : null)
@@ -375,7 +393,9 @@ const indexGroup = (index: StateIndex, group: GroupName, before: GroupSnapshot, 
   const isOutside = outsideFounder(after)
   const pendingDelta = after.context.pending.length - before.context.pending.length
   const insideChanged = isInside(before.value) !== isInside(after.value)
-  if (wasOutside === isOutside && pendingDelta === 0 && !insideChanged) return index
+  const membersBefore = isInside(before.value) ? before.context.info?.members ?? NO_MEMBERS : NO_MEMBERS
+  const membersAfter = isInside(after.value) ? after.context.info?.members ?? NO_MEMBERS : NO_MEMBERS
+  if (wasOutside === isOutside && pendingDelta === 0 && !insideChanged && membersBefore === membersAfter) return index
   let outsideByFounder = index.outsideByFounder
   if (wasOutside !== isOutside) {
     if (wasOutside !== null) {
@@ -386,6 +406,7 @@ const indexGroup = (index: StateIndex, group: GroupName, before: GroupSnapshot, 
   }
   return {
     ...index,
+    coMembers: membersBefore === membersAfter ? index.coMembers : countMembers(index.coMembers, membersBefore, membersAfter),
     joined: !insideChanged ? index.joined : isInside(after.value) ? index.joined.set(group, true) : index.joined.remove(group),
     outside: index.outside - (wasOutside !== null ? 1 : 0) + (isOutside !== null ? 1 : 0),
     outsideByFounder,
@@ -438,21 +459,33 @@ const noteConversationHistory = (
 
 /** Drops the per-sender order of one topic: held messages there are shown, numbering restarts. */
 const forgetSenderOrder = (state: ChatState, topic: Topic): ChatState => {
-  const prefix = `${topic} `
-  // A scan of the senders' orders, on a (re)opening only — a user's action or a leader's acceptance, never a stranger's message.
-  const keys = [...state.inbound.entries()].filter(([k, order]) => k.startsWith(prefix) && order.held.length === 0).map(([k]) => k)
-  if (keys.length === 0) return state
+  const senders = state.index.topicSenders.get(topic)
+  if (senders === undefined) return state
+  // Only this topic's senders (the index keeps them): orders still holding messages stay until released.
   let inbound = state.inbound
-  for (const key of keys) inbound = inbound.remove(key)
-  return { ...state, inbound }
+  const kept: UserId[] = []
+  for (const sender of senders) {
+    const key = inboundKey(topic, sender)
+    if ((inbound.get(key)?.held.length ?? 0) > 0) kept.push(sender)
+    else inbound = inbound.remove(key)
+  }
+  const topicSenders = kept.length === 0 ? state.index.topicSenders.remove(topic) : state.index.topicSenders.set(topic, kept)
+  return { ...state, inbound, index: { ...state.index, topicSenders } }
 }
 
-/** Keeps the index of orders that hold messages in step with one order's change. */
-const withOrder = (state: ChatState, key: string, order: InboundOrder): Pick<ChatState, "inbound" | "index"> => {
-  const holdingBefore = state.index.holding.has(key)
+/** One sender's order on a topic changes; the indexes of holding orders and of each topic's senders follow. */
+const withOrder = (state: ChatState, topic: Topic, from: UserId, order: InboundOrder): Pick<ChatState, "inbound" | "index"> => {
+  const key = inboundKey(topic, from)
+  const index = state.index
+  const holdingBefore = index.holding.has(key)
   const holdingAfter = order.held.length > 0
-  const holding = holdingBefore === holdingAfter ? state.index.holding : holdingAfter ? state.index.holding.set(key, true) : state.index.holding.remove(key)
-  return { inbound: state.inbound.set(key, order), index: holding === state.index.holding ? state.index : { ...state.index, holding } }
+  const holding = holdingBefore === holdingAfter ? index.holding : holdingAfter ? index.holding.set(key, true) : index.holding.remove(key)
+  const isNew = !state.inbound.has(key)
+  const topicSenders = isNew ? index.topicSenders.set(topic, [...(index.topicSenders.get(topic) ?? []), from]) : index.topicSenders
+  return {
+    inbound: state.inbound.set(key, order),
+    index: holding === index.holding && topicSenders === index.topicSenders ? index : { ...index, holding, topicSenders },
+  }
 }
 
 /** Message counts per topic and each sender's order: plain data, no statechart on the hot path. */
@@ -462,7 +495,7 @@ const projectMessage = (state: ChatState, event: Extract<DomainEvent, { _tag: "m
     const current: InboundOrder = state.inbound.get(key) ?? { shown: 0, held: [], heldSince: at, resendAskedAt: null }
     const held = [...current.held, event].sort((a, b) => a.n - b.n)
     const fresh = current.held.length === 0
-    return { ...state, ...withOrder(state, key, { ...current, held, heldSince: fresh ? at : current.heldSince, resendAskedAt: fresh ? null : current.resendAskedAt }) }
+    return { ...state, ...withOrder(state, event.topic, event.from, { ...current, held, heldSince: fresh ? at : current.heldSince, resendAskedAt: fresh ? null : current.resendAskedAt }) }
   }
   const summary = state.topics.get(event.topic)
   const topicsNext = state.topics.set(event.topic, {
@@ -481,7 +514,7 @@ const projectMessage = (state: ChatState, event: Extract<DomainEvent, { _tag: "m
     heldSince: current?.heldSince ?? at,
     resendAskedAt: held.length === 0 ? null : current?.resendAskedAt ?? null,
   }
-  return { ...state, topics: topicsNext, ...withOrder(state, key, inbound) }
+  return { ...state, topics: topicsNext, ...withOrder(state, event.topic, event.from, inbound) }
 }
 
 /** The founding information of a group I create: stamped with this record's clock. */
@@ -655,7 +688,9 @@ export const stateToJson = (state: ChatState) => ({
     ...state.index,
     waiting: state.index.waiting.toJSON(),
     holding: state.index.holding.toJSON(),
+    topicSenders: state.index.topicSenders.toJSON(),
     joined: state.index.joined.toJSON(),
+    coMembers: state.index.coMembers.toJSON(),
     outsideByFounder: state.index.outsideByFounder.toJSON(),
   },
   seen: state.seen.toJSON(),

@@ -24,7 +24,7 @@ import { IdSource } from "../ports/id-source.port.ts"
 import { Transport, type ConnectionState, type Incoming } from "../ports/transport.port.ts"
 import { decodeEnvelope, envelopeBytes, type GroupInfo } from "../wire/messages.ts"
 import type { ConversationContext } from "../conversation/conversation.machine.ts"
-import { DropTally } from "./drop-tally.ts"
+import { DropTally, type DropReport } from "./drop-tally.ts"
 import { defaultStrangerLimits, laneOf, StoreBudget, StrangerLane, type StrangerLimits } from "./lanes.ts"
 import { Profile } from "./profile.ts"
 import { subscriptionChanges } from "./subscriptions.ts"
@@ -432,19 +432,38 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       return Effect.forEach(tally.record(topic, reason, now), (report) => notify({ _tag: "dropped", ...report }), { discard: true })
     })
 
-  /** Where a received message waits: peers' traffic in `work`, strangers' in their bounded lane. */
-  const admit = (incoming: Incoming) =>
-    Effect.suspend(() => {
-      const lane = laneOf(state, me, incoming.topic, incoming.payload)
-      if (lane.lane === "peers") return Queue.offer(work, { _tag: "incoming", incoming })
-      const refused = strangers.offer(lane.sender, { _tag: "incoming", incoming, stranger: lane.sender })
-      if (refused !== null) {
+  /**
+   * Where received messages wait: peers' traffic in `work`, strangers' in their bounded lane. A
+   * whole chunk at a time, with no effect per message: during a flood this runs for every message,
+   * and it must stay far cheaper than deciding one (the real message queues behind what is not yet sorted).
+   */
+  const admit = (chunk: ReadonlyArray<Incoming>) =>
+    Effect.gen(function* () {
+      const now = yield* clock.now
+      const forPeers: Job[] = []
+      const reports: DropReport[] = []
+      let queued = false
+      for (const incoming of chunk) {
+        const lane = laneOf(state, me, incoming.topic, incoming.payload)
+        if (lane.lane === "peers") {
+          forPeers.push({ _tag: "incoming", incoming })
+          continue
+        }
+        const refused = strangers.offer(lane.sender, { _tag: "incoming", incoming, stranger: lane.sender })
+        if (refused === null) {
+          queued = true
+          continue
+        }
         counters.received += 1
-        return Effect.flatMap(clock.now, (now) => reportDrop(incoming.topic, refused, now))
+        counters.dropped += 1
+        reports.push(...tally.record(incoming.topic, refused, now))
       }
-      if (strangersWaking) return Effect.void
-      strangersWaking = true
-      return Queue.offer(work, { _tag: "strangers" })
+      if (forPeers.length > 0) yield* Queue.offerAll(work, forPeers)
+      if (queued && !strangersWaking) {
+        strangersWaking = true
+        yield* Queue.offer(work, { _tag: "strangers" })
+      }
+      for (const report of reports) yield* notify({ _tag: "dropped", ...report })
     })
 
   /** Publishes again, same ids, the messages a reader says it never got: found by paging my log back. */
@@ -512,7 +531,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   yield* run({ _tag: "session.start" }).pipe(Effect.mapError((e) => new EventLogError({ reason: "io", message: e.message })))
 
   yield* transport.incoming.pipe(
-    Stream.runForEach(admit),
+    Stream.runForEachArray(admit),
     Effect.forkIn(scope),
   )
   yield* transport.connectionChanges.pipe(

@@ -11,12 +11,21 @@ const OTHER_REASONS = "(other reasons)"
 const MAX_REASON_CHARS = 120
 
 /** A reason without the ids and numbers that vary from message to message, so drops add up. */
-export const reasonKey = (reason: string): string =>
-  reason
+export const reasonKey = (reason: string): string => {
+  // The same few reasons come again and again in a flood: remembered, not recomputed (bounded).
+  const known = keys.get(reason)
+  if (known !== undefined) return known
+  const key = reason
     .replace(/user-[0-9]+/g, "user-N")
     .replace(/\b[0-9]+_[0-9]+_talk\b/g, "N_M_talk")
     .replace(/\([0-9]+ bytes\)/g, "(N bytes)")
     .slice(0, MAX_REASON_CHARS)
+  if (keys.size >= MAX_CACHED_KEYS) keys.clear()
+  keys.set(reason, key)
+  return key
+}
+const MAX_CACHED_KEYS = 1024
+const keys = new Map<string, string>()
 
 export interface DropReport {
   readonly topic: string

@@ -37,7 +37,7 @@ export const defaultStrangerLimits: StrangerLimits = {
   queuedPerSender: 64,
   perBatch: 64,
   storedBurst: 1_000,
-  storedPerSecond: 100,
+  storedPerSecond: 20,
   senderBurst: 32,
   senderPerSecond: 1,
 }
