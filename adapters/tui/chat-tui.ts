@@ -17,6 +17,7 @@ import type { Layout } from "./layout.ts"
 import { Drafts } from "./drafts.ts"
 import type { LineEditor } from "./line-editor.ts"
 import { ListPopup, PromptPopup, QuestionPopup, type ListItem, type Popup, type Suggestion } from "./popups.ts"
+import { RequestBurst, RequestSummaryPopup } from "./request-alerts.ts"
 import { cleanPastedText, escapeTags } from "./sanitize.ts"
 import { seg, styledLine } from "./styled.ts"
 import { renderTimeline, timeOfDay } from "./timeline.ts"
@@ -78,6 +79,11 @@ export class ChatTui {
   private readonly popups: Popup[] = []
   private requestPopup: RequestKey | null = null
   private readonly askedRequests = new Set<RequestKey>()
+  /** Requests that come close together are summarised (request-alerts.ts), not asked one by one. */
+  private readonly requestBurst = new RequestBurst()
+  private requestSummary: RequestSummaryPopup | null = null
+  /** Who is in a summary and still waits: no buffer, no notes of their own ("@user", "#group user"). */
+  private readonly quiet = new Set<string>()
   private readonly loadingNewest = new Set<string>()
   private readCounts: Record<string, number>
   private problems = 0
@@ -219,6 +225,7 @@ export class ChatTui {
     const previous = this.snapshot
     this.snapshot = this.port.snapshot()
     this.connection = this.port.connection()
+    this.summariseBurst()
     // Buffers first: a note about a new conversation belongs in its own buffer.
     this.syncBuffers()
     this.noteChanges(previous, this.snapshot)
@@ -256,7 +263,10 @@ export class ChatTui {
 
   /** Every conversation and group with a state or a history gets a buffer; none disappears. */
   private syncBuffers(): void {
-    for (const user of this.snapshot.users) if (user.conversation !== "idle") this.ensureBuffer({ kind: "peer", user: user.user })
+    for (const user of this.snapshot.users) {
+      if (user.conversation === "incoming" && this.quiet.has(`@${user.user}`)) continue
+      if (user.conversation !== "idle") this.ensureBuffer({ kind: "peer", user: user.user })
+    }
     for (const group of this.snapshot.groups) if (group.me === "member" || group.me === "leading" || group.me === "joining") this.ensureBuffer({ kind: "group", group: group.name })
     for (const topic of this.snapshot.topics.keys()) {
       const kind = parseTopic(topic)
@@ -439,6 +449,7 @@ export class ChatTui {
         this.noteFor(target, `asked ${peer} for a conversation; waiting for an answer (they get it even if offline now)`, "info")
         return
       case "incoming":
+        if (this.quiet.has(`@${peer}`)) return
         this.noteFor(target, `${peer} asks for a one-to-one conversation: y / n in the popup, or /accept ${peer}, /refuse ${peer}`, "event")
         this.note(STATUS_KEY, `${peer} asks for a one-to-one conversation (F6: requests)`, "event")
         return
@@ -456,8 +467,17 @@ export class ChatTui {
         this.noteFor(target, `${text} — /talk ${peer} to ask again`, "event")
         return
       }
-      case "idle":
+      case "idle": {
+        // A request nobody opened is forgotten once answered or withdrawn: the requests list says how it ended.
+        if (was !== "incoming" || this.quiet.has(`@${peer}`)) return
+        const status = [...after.requests].reverse().find((r) => r.kind === "chat" && r.from === peer)?.status
+        const text = status === "refused" ? `you refused ${peer}'s request`
+          : status === "expired" ? "the request timed out without an answer"
+          : status === "withdrawn" ? `${peer} withdrew the request`
+          : "the request is no longer pending"
+        this.noteFor(target, `${text} — /talk ${peer} to ask`, "event")
         return
+      }
     }
   }
 
@@ -482,7 +502,7 @@ export class ChatTui {
     }
     if (group.me === "leading") {
       for (const user of group.pending) {
-        if (old?.pending.includes(user) === true) continue
+        if (old?.pending.includes(user) === true || this.quiet.has(`#${group.name} ${user}`)) continue
         this.noteFor(target, `${user} asks to join ${name}: y / n in the popup, or /accept #${group.name} ${user}`, "event")
         this.note(STATUS_KEY, `${user} asks to join ${name} (F6: requests)`, "event")
       }
@@ -490,6 +510,38 @@ export class ChatTui {
   }
 
   // --- requests
+
+  /**
+   * Requests not yet asked, when they come as part of a burst: one summary popup counts them (and
+   * the request popup open at the time), instead of a popup each. They stay pending in F6.
+   */
+  private summariseBurst(): void {
+    const fresh = this.pendingRequests().filter((r) => !this.askedRequests.has(requestKey(r)))
+    if (fresh.length === 0) return
+    const burst = this.requestBurst.arrive(fresh.map(requestKey), this.now())
+    if (!burst && this.requestSummary === null) return
+    if (this.requestSummary === null) {
+      const summary = new RequestSummaryPopup(() => this.showRequests(), this.now, QUESTION_ARM_MS)
+      this.requestSummary = summary
+      // The question open now is part of the burst: the summary takes its place.
+      const top = this.popups[this.popups.length - 1]
+      if (top instanceof QuestionPopup && this.requestPopup !== null) {
+        this.popups.pop()
+        this.requestPopup = null
+        summary.count += 1
+      }
+      this.pushPopup(summary)
+      this.note(STATUS_KEY, "requests are arriving close together: they are counted in one popup, not asked one by one (F6 lists them)", "event")
+      setTimeout(() => this.requestRender(), Math.max(0, summary.armsAt - this.now()) + 10)
+    }
+    for (const request of fresh) {
+      this.rememberAsked(requestKey(request))
+      this.quiet.add(request.kind === "chat" ? `@${request.from}` : `#${request.group ?? "?"} ${request.from}`)
+      this.requestSummary.count += 1
+    }
+    if (this.quiet.size > MAX_ASKED_REQUESTS) this.quiet.clear()
+    this.requestRender()
+  }
 
   private offerNextRequest(): void {
     if (this.popups.length > 0) return
@@ -663,7 +715,10 @@ export class ChatTui {
   // --- popups
 
   private pushPopup(popup: Popup): void {
-    if (this.popups.length >= MAX_OPEN_POPUPS) this.popups.shift()
+    if (this.popups.length >= MAX_OPEN_POPUPS) {
+      const dropped = this.popups.shift()
+      if (dropped === this.requestSummary) this.requestSummary = null
+    }
     this.popups.push(popup)
     this.requestRender()
   }
@@ -897,6 +952,7 @@ export class ChatTui {
         const index = this.popups.indexOf(top)
         if (index >= 0) this.popups.splice(index, 1)
         if (top instanceof QuestionPopup) this.requestPopup = null
+        if (top === this.requestSummary) this.requestSummary = null
         if (this.popups.length === 0) this.offerNextRequest()
       }
       this.requestRender()
