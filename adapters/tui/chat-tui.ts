@@ -243,12 +243,22 @@ export class ChatTui {
     return target.user === this.me ? null : topics.talk(this.me as UserId, target.user as UserId)
   }
 
+  /** Listings by id, built once per snapshot: each buffer of the side list looks its own up at every render. */
+  private listings: { readonly of: ChatSnapshot; readonly users: Map<string, UserListing>; readonly groups: Map<string, GroupListing> } | null = null
+
+  private listingsNow() {
+    if (this.listings?.of !== this.snapshot) {
+      this.listings = { of: this.snapshot, users: new Map(this.snapshot.users.map((u) => [u.user, u])), groups: new Map(this.snapshot.groups.map((g) => [g.name, g])) }
+    }
+    return this.listings
+  }
+
   private userListing(user: string): UserListing | null {
-    return this.snapshot.users.find((u) => u.user === user) ?? null
+    return this.listingsNow().users.get(user) ?? null
   }
 
   private groupListing(group: string): GroupListing | null {
-    return this.snapshot.groups.find((g) => g.name === group) ?? null
+    return this.listingsNow().groups.get(group) ?? null
   }
 
   private ensureBuffer(target: BufferTarget): ChatBuffer {
