@@ -54,7 +54,8 @@ export type Lane = { readonly lane: "peers" } | { readonly lane: "strangers"; re
 
 const PEERS: Lane = { lane: "peers" }
 const HINT_SCAN_CHARS = 4096
-const FROM = /"from"\s*:\s*"(user-[0-9]{1,12})"/
+/** `"from":"user-N"`, also escaped once (an envelope carried as a JSON string inside another). */
+const FROM = /\\?"from\\?"\s*:\s*\\?"(user-[0-9]{1,12})\\?"/
 const lenientUtf8 = new TextDecoder("utf-8", { fatal: false })
 
 /**
