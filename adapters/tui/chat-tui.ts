@@ -443,6 +443,7 @@ export class ChatTui {
       const was = old?.conversation ?? "idle"
       if (was !== user.conversation) this.noteConversation(user, was, after)
     }
+    this.noteWithdrawn(before, after)
     const groupsBefore = new Map(before.groups.map((g) => [g.name as string, g]))
     for (const group of after.groups) this.noteGroup(groupsBefore.get(group.name) ?? null, group)
     for (const [name, old] of groupsBefore) {
@@ -477,17 +478,18 @@ export class ChatTui {
         this.noteFor(target, `${text} — /talk ${peer} to ask again`, "event")
         return
       }
-      case "idle": {
-        // A request nobody opened is forgotten once answered or withdrawn: the requests list says how it ended.
-        if (was !== "incoming" || this.quiet.has(`@${peer}`)) return
-        const status = [...after.requests].reverse().find((r) => r.kind === "chat" && r.from === peer)?.status
-        const text = status === "refused" ? `you refused ${peer}'s request`
-          : status === "expired" ? "the request timed out without an answer"
-          : status === "withdrawn" ? `${peer} withdrew the request`
-          : "the request is no longer pending"
-        this.noteFor(target, `${text} — /talk ${peer} to ask`, "event")
+      case "idle":
         return
-      }
+    }
+  }
+
+  /** A request withdrawn before I answered: the conversation is no more (the core keeps only a tombstone). */
+  private noteWithdrawn(before: ChatSnapshot, after: ChatSnapshot): void {
+    const now = new Map(after.users.map((u) => [u.user as string, u.conversation]))
+    for (const user of before.users) {
+      const view = now.get(user.user) ?? "idle"
+      if (user.conversation !== "incoming" || view !== "idle" || this.quiet.has(`@${user.user}`)) continue
+      this.noteFor({ kind: "peer", user: user.user }, `${user.user} withdrew the request — /talk ${user.user} to ask`, "event")
     }
   }
 

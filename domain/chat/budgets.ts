@@ -45,9 +45,12 @@ export const overBudget = (state: ChatState, event: DomainEvent): string | null 
   switch (event._tag) {
     case "conversation.stance.received": {
       const existing = state.conversations.get(event.peer)
-      // An acceptance, refusal or leave answers something of mine: without a conversation there is
-      // nothing it could answer (a request I never sent), and nothing worth a record.
-      if (event.kind !== "request") return existing === undefined ? OVER_BUDGET.stanceFromStranger(STANCE_TAG[event.kind]) : null
+      // An acceptance or a refusal answers a request of mine: without a conversation there is none
+      // it could answer, and nothing worth a record. A leave can withdraw a request of theirs that
+      // has not reached me yet — kept as a tombstone (chat-state.ts, bounded) — but never as their
+      // first move: a leave of attempt 1 withdraws nothing.
+      if (event.kind === "accept" || event.kind === "refuse") return existing === undefined ? OVER_BUDGET.stanceFromStranger(STANCE_TAG[event.kind]) : null
+      if (event.kind === "leave") return existing === undefined && event.attempt < 2 ? OVER_BUDGET.stanceFromStranger(STANCE_TAG[event.kind]) : null
       return existing === undefined && state.index.incoming >= MAX_PENDING_INCOMING ? OVER_BUDGET.pendingRequests : null
     }
     case "presence.observed":

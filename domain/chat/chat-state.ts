@@ -79,6 +79,8 @@ export const inboundKey = (topic: Topic, from: UserId): string => `${topic} ${fr
 export interface StateIndex {
   /** Conversations whose view is `incoming`: requests waiting for my answer. */
   readonly incoming: number
+  /** Closed conversations nobody opened, oldest first (see `isUnopened`). */
+  readonly unopened: Unopened
   /** Conversations waiting for an answer (incoming or outgoing), with since when: the timeout sweep reads these. */
   readonly waiting: PersistentMap<number>
   /** `inbound` keys whose order holds messages behind a gap: the gap sweep reads these. */
@@ -98,6 +100,7 @@ export interface StateIndex {
 
 export const emptyIndex = (): StateIndex => ({
   incoming: 0,
+  unopened: emptyUnopened(),
   waiting: PersistentMap.empty(),
   holding: PersistentMap.empty(),
   topicSenders: PersistentMap.empty(),
@@ -118,10 +121,7 @@ export interface ChatState {
   readonly lastSeq: number
   /** Maps are persistent (O(log N) per change, see persistent-map.ts): the fold never copies them whole. */
   readonly presence: PersistentMap<PresenceSnapshot>
-  /**
-   * Only conversations somebody opened: one nobody ever opened (a request withdrawn or refused
-   * before it was ever active, and that I never asked for) is forgotten when it closes.
-   */
+  /** Closed ones nobody opened are tombstones, at most MAX_UNOPENED (see `isUnopened`). */
   readonly conversations: PersistentMap<ConversationSnapshot>
   /** When each conversation last changed state (ms): request timeouts count from it. */
   readonly conversationSince: PersistentMap<number>
@@ -299,8 +299,46 @@ export const isContact = (state: ChatState, user: UserId): boolean => {
   return (conversation !== undefined && conversation.context.mine.attempt > 0) || state.index.coMembers.has(user)
 }
 
-/** A conversation nobody opened: my only move, if any, refused their request. Forgotten once closed. */
-const neverOpened = (mine: Stance): boolean => mine.attempt === 0 || (mine.attempt === 1 && !mine.wants)
+/**
+ * A closed conversation in which I never moved: a request withdrawn before I answered, or a leave
+ * that came before the request it withdraws. It is kept as a tombstone — the peer's highest
+ * attempt, so that its own older request arriving late (brokers reorder across reconnects) does
+ * not come back as a new one — but at most MAX_UNOPENED of them, the oldest forgotten first
+ * (`index.unopened`): a stream of withdrawn requests from fake ids must not grow the state. One I
+ * moved in (asked, accepted, refused) is never forgotten: the peer orders my stances by attempt,
+ * and a forgotten attempt of mine would be used again and ignored as old (the simulator found it).
+ */
+export const isUnopened = (snapshot: ConversationSnapshot | undefined): boolean =>
+  snapshot !== undefined && snapshot.value === "closed" && snapshot.context.mine.attempt === 0
+
+export const MAX_UNOPENED = 1000
+
+/** The tombstones in the order they were made: a FIFO as two persistent maps (peer → number, number → peer). */
+export interface Unopened {
+  readonly numberOf: PersistentMap<number>
+  readonly peerAt: PersistentMap<UserId>
+  /** The oldest number that may still be in use, and the next one to give. */
+  readonly head: number
+  readonly next: number
+}
+
+const emptyUnopened = (): Unopened => ({ numberOf: PersistentMap.empty(), peerAt: PersistentMap.empty(), head: 0, next: 0 })
+
+const withoutUnopened = (u: Unopened, peer: UserId): Unopened => {
+  const number = u.numberOf.get(peer)
+  return number === undefined ? u : { ...u, numberOf: u.numberOf.remove(peer), peerAt: u.peerAt.remove(String(number)) }
+}
+
+/** Adds `peer`; returns the tombstones and whom to forget (the oldest, past MAX_UNOPENED). */
+const withUnopened = (u: Unopened, peer: UserId): { readonly unopened: Unopened; readonly evicted: UserId | null } => {
+  const added: Unopened = { ...u, numberOf: u.numberOf.set(peer, u.next), peerAt: u.peerAt.set(String(u.next), peer), next: u.next + 1 }
+  if (added.numberOf.size <= MAX_UNOPENED) return { unopened: added, evicted: null }
+  // Numbers freed by a tombstone that reopened are skipped: each is skipped once (amortised O(1)).
+  let head = added.head
+  while (head < added.next && !added.peerAt.has(String(head))) head += 1
+  const oldest = added.peerAt.get(String(head))!
+  return { unopened: { ...withoutUnopened(added, oldest), head: head + 1 }, evicted: oldest }
+}
 
 const collect = <A>(actions: ReadonlyArray<{ type: string; params?: unknown }>): ReadonlyArray<A> =>
   // Named actions come back as data; assign and other built-ins are already applied to the snapshot.
@@ -347,23 +385,29 @@ const stepConversation = (state: ChatState, peer: UserId, event: Parameters<type
   const before = conversationOf(state, peer)
   const [after, actions] = transition(conversationMachine, before, event)
   const changed = after.value !== before.value
-  // Nobody ever opened it and it is over: keep nothing (a stream of requests withdrawn or refused
-  // from fake ids must not grow the state). The requests list keeps what happened.
-  const forget = after.value === "closed" && neverOpened(after.context.mine)
   const index = state.index
   let waiting = index.waiting
-  if (isWaiting(before.value) && (forget || !isWaiting(after.value))) waiting = waiting.remove(peer)
-  if (!forget && isWaiting(after.value) && changed) waiting = waiting.set(peer, at)
-  const incoming = index.incoming - (before.value === "incoming" ? 1 : 0) + (!forget && after.value === "incoming" ? 1 : 0)
+  if (isWaiting(before.value) && !isWaiting(after.value)) waiting = waiting.remove(peer)
+  if (isWaiting(after.value) && changed) waiting = waiting.set(peer, at)
+  const incoming = index.incoming - (before.value === "incoming" ? 1 : 0) + (after.value === "incoming" ? 1 : 0)
+  let conversations = state.conversations.set(peer, after)
+  let conversationSince = changed ? state.conversationSince.set(peer, at) : state.conversationSince
+  let unopened = index.unopened
+  const wasUnopened = state.conversations.has(peer) && isUnopened(before)
+  if (wasUnopened && !isUnopened(after)) unopened = withoutUnopened(unopened, peer)
+  if (!wasUnopened && isUnopened(after)) {
+    const added = withUnopened(unopened, peer)
+    unopened = added.unopened
+    if (added.evicted !== null) {
+      conversations = conversations.remove(added.evicted)
+      conversationSince = conversationSince.remove(added.evicted)
+    }
+  }
+  const same = waiting === index.waiting && incoming === index.incoming && unopened === index.unopened
   return {
     before,
     after,
-    state: {
-      ...state,
-      conversations: forget ? state.conversations.remove(peer) : state.conversations.set(peer, after),
-      conversationSince: forget ? state.conversationSince.remove(peer) : changed ? state.conversationSince.set(peer, at) : state.conversationSince,
-      index: waiting === index.waiting && incoming === index.incoming ? index : { ...index, waiting, incoming },
-    },
+    state: { ...state, conversations, conversationSince, index: same ? index : { ...index, waiting, incoming, unopened } },
     actions: collect<ConversationAction>(actions).map((action) => ({ machine: "conversation" as const, peer, action })),
   }
 }
@@ -686,6 +730,7 @@ export const stateToJson = (state: ChatState) => ({
   inbound: state.inbound.toJSON(),
   index: {
     ...state.index,
+    unopened: { ...state.index.unopened, numberOf: state.index.unopened.numberOf.toJSON(), peerAt: state.index.unopened.peerAt.toJSON() },
     waiting: state.index.waiting.toJSON(),
     holding: state.index.holding.toJSON(),
     topicSenders: state.index.topicSenders.toJSON(),

@@ -9,6 +9,7 @@ import { Context, Deferred, Effect, Layer, PubSub, Queue, Result, Schema, Scope,
 import {
   conversationView,
   evolve,
+  isUnopened,
   groupView,
   requireMe,
   type AcceptanceEntry,
@@ -581,7 +582,9 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     connection: transport.connectionState,
     listUsers: () =>
       Effect.sync(() => {
-        const users = new Set<string>([...state.presence.keys(), ...state.conversations.keys()])
+        // A closed conversation nobody opened (a tombstone, chat-state.ts) is no one the user knows.
+        const users = new Set<string>(state.presence.keys())
+        for (const [peer, snapshot] of state.conversations) if (!isUnopened(snapshot)) users.add(peer)
         users.delete(me)
         return [...users].sort().map((user): UserListing => {
           const presence = state.presence.get(user)
@@ -589,7 +592,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
           return {
             user: user as UserId,
             status,
-            conversation: conversationView(state, user as UserId),
+            conversation: isUnopened(state.conversations.get(user)) ? "idle" : conversationView(state, user as UserId),
             lastOutcome: state.conversations.get(user)?.context.lastOutcome ?? "none",
           }
         })

@@ -5,7 +5,7 @@
  */
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { evolve, type ChatState } from "../../domain/chat/chat-state.ts"
+import { evolve, MAX_UNOPENED, type ChatState } from "../../domain/chat/chat-state.ts"
 import {
   decideIncoming,
   MAX_GROUPS_PER_FOUNDER,
@@ -56,20 +56,48 @@ const setup = (users = 2) => {
 }
 
 describe("one-to-one stances from ids I have no conversation with", () => {
-  it("10,000 forged acceptances, refusals and leaves store nothing", () => {
+  it("10,000 forged acceptances and refusals store nothing; forged leaves keep at most MAX_UNOPENED tombstones", () => {
     const { me } = setup(1)
     const control = `${me.id}_control`
     const talk = (from: UserId) => `${me.id.slice(5)}_${from.slice(5)}_talk` as never
-    const messages = [...range(10_000)].map((i) => {
+    const answers = [...range(10_000)].map((i) => {
       const from = fake(i)
-      const body: Body = i % 3 === 0 ? { _tag: "chat.accept", to: me.id, attempt: 1, topic: talk(from) }
-        : i % 3 === 1 ? { _tag: "chat.refuse", to: me.id, attempt: 1, refuses: 1, reason: "no" }
-        : { _tag: "chat.leave", to: me.id, attempt: 2, ends: 0, topic: talk(from) }
+      const body: Body = i % 2 === 0 ? { _tag: "chat.accept", to: me.id, attempt: 1, topic: talk(from) } : { _tag: "chat.refuse", to: me.id, attempt: 1, refuses: 1, reason: "no" }
       return { topic: control, envelope: env(from, body) }
     })
-    const { state, stored } = flood(me.state, messages)
-    expect(stored).toBe(0)
-    expect(state.conversations.size).toBe(0)
+    const answered = flood(me.state, answers)
+    expect(answered.stored).toBe(0)
+    expect(answered.state.conversations.size).toBe(0)
+    // A leave can withdraw a request still on its way (kept, so that the request does not come
+    // back when it arrives late), but at most MAX_UNOPENED of them, and never a leave of attempt 1.
+    const leaves = [...range(3_000)].map((i) => ({ topic: control, envelope: env(fake(i), { _tag: "chat.leave", to: me.id, attempt: 1 + (i % 2), ends: 0, topic: talk(fake(i)) }) }))
+    const left = flood(me.state, leaves)
+    expect(left.stored).toBe(1_500)
+    expect(left.state.conversations.size).toBe(MAX_UNOPENED)
+    expect(left.state.index.unopened.numberOf.size).toBe(MAX_UNOPENED)
+  })
+
+  it("a withdrawal that overtakes its request is not undone when the request arrives", () => {
+    const { cluster, me, peer } = setup()
+    cluster.command(1, { _tag: "conversation.request", peer: me.id })
+    cluster.command(1, { _tag: "conversation.leave", peer: me.id })
+    const toMe = cluster.network.filter((d) => d.to === me.id && d.topic.endsWith("_control"))
+    expect(toMe.map((d) => (JSON.parse(d.payload) as Envelope).body._tag)).toEqual(["chat.request", "chat.leave"])
+    const { state } = flood(me.state, [...toMe].reverse().map((d) => ({ topic: d.topic, envelope: JSON.parse(d.payload) as Envelope })))
+    expect(state.conversations.get(peer!.id)?.value).toBe("closed")
+  })
+
+  it("a refusal of mine is never forgotten: asked again, my acceptance opens both sides", () => {
+    const { cluster, me, peer } = setup()
+    cluster.command(1, { _tag: "conversation.request", peer: me.id })
+    cluster.drain()
+    cluster.command(0, { _tag: "conversation.refuse", peer: peer!.id, reason: "not now" })
+    cluster.drain()
+    cluster.command(1, { _tag: "conversation.request", peer: me.id })
+    cluster.drain()
+    cluster.command(0, { _tag: "conversation.accept", peer: peer!.id })
+    cluster.drain()
+    expect([me.state.conversations.get(peer!.id)?.value, peer!.state.conversations.get(me.id)?.value]).toEqual(["active", "active"])
   })
 
   it("a stranger's acceptance stored nothing, so my later request to that id still asks", () => {
@@ -81,7 +109,7 @@ describe("one-to-one stances from ids I have no conversation with", () => {
     expect(me.state.conversations.get(peer!.id)?.value).toBe("outgoing")
   })
 
-  it("requests withdrawn before I answered leave nothing behind: request/withdraw cycles do not grow the state", () => {
+  it("requests withdrawn before I answered leave at most MAX_UNOPENED tombstones: request/withdraw cycles do not grow the state", () => {
     const { me } = setup(1)
     const control = `${me.id}_control`
     const talk = (from: UserId) => `${me.id.slice(5)}_${from.slice(5)}_talk` as never
@@ -91,7 +119,7 @@ describe("one-to-one stances from ids I have no conversation with", () => {
     ])
     const { state, stored } = flood(me.state, messages)
     expect(stored).toBe(6_000)
-    expect(state.conversations.size).toBe(0)
+    expect(state.conversations.size).toBe(MAX_UNOPENED)
     expect(state.index.incoming).toBe(0)
     // The history of requests remembers them (bounded at 500), as withdrawn.
     expect(state.requests.every((r) => r.status === "withdrawn")).toBe(true)
