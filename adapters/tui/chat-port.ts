@@ -22,7 +22,7 @@ export interface ChatSnapshot {
   readonly requests: ReadonlyArray<RequestEntry>
   readonly acceptances: ReadonlyArray<AcceptanceEntry>
   /** Message count and last sequence number per conversation topic. */
-  readonly topics: Readonly<Record<string, TopicSummary>>
+  readonly topics: ReadonlyMap<string, TopicSummary>
   readonly outcomes: Readonly<Record<string, ConversationOutcome>>
   readonly lastSeq: number
   /** Users whose keys changed: their messages are refused until trusted (/whois, /trust). */
@@ -72,7 +72,7 @@ export interface ChatPort {
 
 const outcomesOf = (state: ChatState): Record<string, ConversationOutcome> => {
   const outcomes: Record<string, ConversationOutcome> = {}
-  for (const [peer, snapshot] of Object.entries(state.conversations)) outcomes[peer] = snapshot.context.lastOutcome
+  for (const [peer, snapshot] of state.conversations) outcomes[peer] = snapshot.context.lastOutcome
   return outcomes
 }
 

@@ -17,6 +17,7 @@ import type { Layout } from "./layout.ts"
 import { Drafts } from "./drafts.ts"
 import type { LineEditor } from "./line-editor.ts"
 import { ListPopup, PromptPopup, QuestionPopup, type ListItem, type Popup, type Suggestion } from "./popups.ts"
+import { RequestBurst, RequestSummaryPopup } from "./request-alerts.ts"
 import { cleanPastedText, escapeTags, sanitizeText } from "./sanitize.ts"
 import { seg, styledLine } from "./styled.ts"
 import { renderTimeline, timeOfDay } from "./timeline.ts"
@@ -79,6 +80,11 @@ export class ChatTui {
   private readonly popups: Popup[] = []
   private requestPopup: RequestKey | null = null
   private readonly askedRequests = new Set<RequestKey>()
+  /** Requests that come close together are summarised (request-alerts.ts), not asked one by one. */
+  private readonly requestBurst = new RequestBurst()
+  private requestSummary: RequestSummaryPopup | null = null
+  /** Who is in a summary and still waits: no buffer, no notes of their own ("@user", "#group user"). */
+  private readonly quiet = new Set<string>()
   private readonly loadingNewest = new Set<string>()
   private readCounts: Record<string, number>
   private problems = 0
@@ -110,7 +116,7 @@ export class ChatTui {
     const saved = options.uiState.load()
     // No saved state (first run of the UI on this profile): what is in the log counts as read.
     this.readCounts = saved === null
-      ? Object.fromEntries(Object.entries(this.snapshot.topics).map(([topic, summary]) => [topic, summary.messages]))
+      ? Object.fromEntries([...this.snapshot.topics].map(([topic, summary]) => [topic, summary.messages]))
       : { ...saved.readCounts }
     this.buffers.set(STATUS_KEY, new ChatBuffer(STATUS_KEY, null, this.startSeq))
     this.syncBuffers()
@@ -221,6 +227,7 @@ export class ChatTui {
     const previous = this.snapshot
     this.snapshot = this.port.snapshot()
     this.connection = this.port.connection()
+    this.summariseBurst()
     // Buffers first: a note about a new conversation belongs in its own buffer.
     this.syncBuffers()
     this.noteChanges(previous, this.snapshot)
@@ -238,12 +245,22 @@ export class ChatTui {
     return target.user === this.me ? null : topics.talk(this.me as UserId, target.user as UserId)
   }
 
+  /** Listings by id, built once per snapshot: each buffer of the side list looks its own up at every render. */
+  private listings: { readonly of: ChatSnapshot; readonly users: Map<string, UserListing>; readonly groups: Map<string, GroupListing> } | null = null
+
+  private listingsNow() {
+    if (this.listings?.of !== this.snapshot) {
+      this.listings = { of: this.snapshot, users: new Map(this.snapshot.users.map((u) => [u.user, u])), groups: new Map(this.snapshot.groups.map((g) => [g.name, g])) }
+    }
+    return this.listings
+  }
+
   private userListing(user: string): UserListing | null {
-    return this.snapshot.users.find((u) => u.user === user) ?? null
+    return this.listingsNow().users.get(user) ?? null
   }
 
   private groupListing(group: string): GroupListing | null {
-    return this.snapshot.groups.find((g) => g.name === group) ?? null
+    return this.listingsNow().groups.get(group) ?? null
   }
 
   private ensureBuffer(target: BufferTarget): ChatBuffer {
@@ -258,9 +275,12 @@ export class ChatTui {
 
   /** Every conversation and group with a state or a history gets a buffer; none disappears. */
   private syncBuffers(): void {
-    for (const user of this.snapshot.users) if (user.conversation !== "idle") this.ensureBuffer({ kind: "peer", user: user.user })
+    for (const user of this.snapshot.users) {
+      if (user.conversation === "incoming" && this.quiet.has(`@${user.user}`)) continue
+      if (user.conversation !== "idle") this.ensureBuffer({ kind: "peer", user: user.user })
+    }
     for (const group of this.snapshot.groups) if (group.me === "member" || group.me === "leading" || group.me === "joining") this.ensureBuffer({ kind: "group", group: group.name })
-    for (const topic of Object.keys(this.snapshot.topics)) {
+    for (const topic of this.snapshot.topics.keys()) {
       const kind = parseTopic(topic)
       if (kind.kind === "groupTalk") this.ensureBuffer({ kind: "group", group: kind.group })
       if (kind.kind === "talk") {
@@ -281,7 +301,7 @@ export class ChatTui {
     if (buffer.target === null || buffer.key === this.activeKey) return 0
     const topic = this.topicOf(buffer.target)
     if (topic === null) return 0
-    const total = this.snapshot.topics[topic]?.messages ?? 0
+    const total = this.snapshot.topics.get(topic)?.messages ?? 0
     return Math.max(0, total - (this.readCounts[topic] ?? 0))
   }
 
@@ -299,7 +319,7 @@ export class ChatTui {
     if (buffer.target === null) return
     const topic = this.topicOf(buffer.target)
     if (topic === null) return
-    const total = this.snapshot.topics[topic]?.messages ?? 0
+    const total = this.snapshot.topics.get(topic)?.messages ?? 0
     if (this.readCounts[topic] === total) return
     this.readCounts[topic] = total
     this.scheduleSave()
@@ -362,7 +382,7 @@ export class ChatTui {
     if (target === null || this.loadingNewest.has(buffer.key)) return
     const topic = this.topicOf(target)
     if (topic === null) return
-    const summary = this.snapshot.topics[topic]
+    const summary = this.snapshot.topics.get(topic)
     if (buffer.loaded && (summary?.lastSeq ?? 0) <= buffer.newestSeq) return
     const total = summary?.messages ?? 0
     const missed = Math.max(0, total - buffer.knownTotal)
@@ -387,7 +407,7 @@ export class ChatTui {
       this.requestRender()
     }
     // Messages may have arrived while reading: one more look (it returns at once when caught up).
-    const latest = this.snapshot.topics[topic]?.lastSeq ?? 0
+    const latest = this.snapshot.topics.get(topic)?.lastSeq ?? 0
     if (latest > buffer.newestSeq && buffer.key === this.activeKey) this.scheduleRefresh()
   }
 
@@ -431,6 +451,7 @@ export class ChatTui {
       const was = old?.conversation ?? "idle"
       if (was !== user.conversation) this.noteConversation(user, was, after)
     }
+    this.noteWithdrawn(before, after)
     const groupsBefore = new Map(before.groups.map((g) => [g.name as string, g]))
     for (const group of after.groups) this.noteGroup(groupsBefore.get(group.name) ?? null, group)
     for (const [name, old] of groupsBefore) {
@@ -447,6 +468,7 @@ export class ChatTui {
         this.noteFor(target, `asked ${peer} for a conversation; waiting for an answer (they get it even if offline now)`, "info")
         return
       case "incoming":
+        if (this.quiet.has(`@${peer}`)) return
         this.noteFor(target, `${peer} asks for a one-to-one conversation: y / n in the popup, or /accept ${peer}, /refuse ${peer}`, "event")
         this.note(STATUS_KEY, `${peer} asks for a one-to-one conversation (F6: requests)`, "event")
         return
@@ -466,6 +488,16 @@ export class ChatTui {
       }
       case "idle":
         return
+    }
+  }
+
+  /** A request withdrawn before I answered: the conversation is no more (the core keeps only a tombstone). */
+  private noteWithdrawn(before: ChatSnapshot, after: ChatSnapshot): void {
+    const now = new Map(after.users.map((u) => [u.user as string, u.conversation]))
+    for (const user of before.users) {
+      const view = now.get(user.user) ?? "idle"
+      if (user.conversation !== "incoming" || view !== "idle" || this.quiet.has(`@${user.user}`)) continue
+      this.noteFor({ kind: "peer", user: user.user }, `${user.user} withdrew the request — /talk ${user.user} to ask`, "event")
     }
   }
 
@@ -490,7 +522,7 @@ export class ChatTui {
     }
     if (group.me === "leading") {
       for (const user of group.pending) {
-        if (old?.pending.includes(user) === true) continue
+        if (old?.pending.includes(user) === true || this.quiet.has(`#${group.name} ${user}`)) continue
         this.noteFor(target, `${user} asks to join ${name}: y / n in the popup, or /accept #${group.name} ${user}`, "event")
         this.note(STATUS_KEY, `${user} asks to join ${name} (F6: requests)`, "event")
       }
@@ -498,6 +530,38 @@ export class ChatTui {
   }
 
   // --- requests
+
+  /**
+   * Requests not yet asked, when they come as part of a burst: one summary popup counts them (and
+   * the request popup open at the time), instead of a popup each. They stay pending in F6.
+   */
+  private summariseBurst(): void {
+    const fresh = this.pendingRequests().filter((r) => !this.askedRequests.has(requestKey(r)))
+    if (fresh.length === 0) return
+    const burst = this.requestBurst.arrive(fresh.map(requestKey), this.now())
+    if (!burst && this.requestSummary === null) return
+    if (this.requestSummary === null) {
+      const summary = new RequestSummaryPopup(() => this.showRequests(), this.now, QUESTION_ARM_MS)
+      this.requestSummary = summary
+      // The question open now is part of the burst: the summary takes its place.
+      const top = this.popups[this.popups.length - 1]
+      if (top instanceof QuestionPopup && this.requestPopup !== null) {
+        this.popups.pop()
+        this.requestPopup = null
+        summary.count += 1
+      }
+      this.pushPopup(summary)
+      this.note(STATUS_KEY, "requests are arriving close together: they are counted in one popup, not asked one by one (F6 lists them)", "event")
+      setTimeout(() => this.requestRender(), Math.max(0, summary.armsAt - this.now()) + 10)
+    }
+    for (const request of fresh) {
+      this.rememberAsked(requestKey(request))
+      this.quiet.add(request.kind === "chat" ? `@${request.from}` : `#${request.group ?? "?"} ${request.from}`)
+      this.requestSummary.count += 1
+    }
+    if (this.quiet.size > MAX_ASKED_REQUESTS) this.quiet.clear()
+    this.requestRender()
+  }
 
   private offerNextRequest(): void {
     if (this.popups.length > 0) return
@@ -685,7 +749,10 @@ export class ChatTui {
   // --- popups
 
   private pushPopup(popup: Popup): void {
-    if (this.popups.length >= MAX_OPEN_POPUPS) this.popups.shift()
+    if (this.popups.length >= MAX_OPEN_POPUPS) {
+      const dropped = this.popups.shift()
+      if (dropped === this.requestSummary) this.requestSummary = null
+    }
     this.popups.push(popup)
     this.requestRender()
   }
@@ -919,6 +986,7 @@ export class ChatTui {
         const index = this.popups.indexOf(top)
         if (index >= 0) this.popups.splice(index, 1)
         if (top instanceof QuestionPopup) this.requestPopup = null
+        if (top === this.requestSummary) this.requestSummary = null
         if (this.popups.length === 0) this.offerNextRequest()
       }
       this.requestRender()

@@ -73,10 +73,10 @@ export const groupViewsEqual = (users: ReadonlyArray<SimUser>, groups: ReadonlyA
   for (const group of groups) {
     const first = users[0]
     if (first === undefined) break
-    const expectedInfo = first.state.groups[group]?.context.info ?? null
+    const expectedInfo = first.state.groups.get(group)?.context.info ?? null
     const expected = canonicalJson(expectedInfo)
     for (const user of users) {
-      const info = user.state.groups[group]?.context.info ?? null
+      const info = user.state.groups.get(group)?.context.info ?? null
       if (canonicalJson(info) !== expected) {
         return result("group information equal for every user", `${group}: ${first.id} vs ${user.id}: ${describeDifference(expectedInfo, info)}`, "")
       }

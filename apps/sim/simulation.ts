@@ -205,9 +205,9 @@ export const simulate = (options: SimConfig, now: () => number = () => performan
   const sweepTimeouts = (): void => {
     cluster.users.forEach((user, index) => {
       if (!user.online) return
-      for (const [peer, snapshot] of Object.entries(user.state.conversations)) {
+      for (const [peer, snapshot] of user.state.conversations) {
         if (snapshot.value !== "outgoing" && snapshot.value !== "incoming") continue
-        const since = user.state.conversationSince[peer] ?? cluster.now
+        const since = user.state.conversationSince.get(peer) ?? cluster.now
         if (cluster.now - since >= REQUEST_TIMEOUT_MS) command(index, "conversation.timeout", { _tag: "conversation.timeout", peer: peer as UserId })
       }
     })

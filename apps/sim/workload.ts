@@ -80,14 +80,14 @@ const TEXTS: ReadonlyArray<string> = [
 export const messageText = (counter: number): string => `${TEXTS[counter % TEXTS.length]} #${counter}`
 
 const peersWhere = (state: ChatState, wanted: ReadonlyArray<string>): ReadonlyArray<UserId> =>
-  (Object.keys(state.conversations) as Array<UserId>).filter((peer) => wanted.includes(conversationView(state, peer)))
+  ([...state.conversations.keys()] as Array<UserId>).filter((peer) => wanted.includes(conversationView(state, peer)))
 
 const groupsWhere = (state: ChatState, wanted: ReadonlyArray<string>): ReadonlyArray<GroupName> =>
-  (Object.keys(state.groups) as Array<GroupName>).filter((group) => wanted.includes(groupView(state, group)))
+  ([...state.groups.keys()] as Array<GroupName>).filter((group) => wanted.includes(groupView(state, group)))
 
 /** Join requests waiting for me, in groups I lead. */
 const pendingJoins = (state: ChatState): ReadonlyArray<{ readonly group: GroupName; readonly user: UserId }> =>
-  groupsWhere(state, ["leading"]).flatMap((group) => (state.groups[group]?.context.pending ?? []).map((p) => ({ group, user: p.user })))
+  groupsWhere(state, ["leading"]).flatMap((group) => (state.groups.get(group)?.context.pending ?? []).map((p) => ({ group, user: p.user })))
 
 /** An answer to a pending conversation request or join request, when the user takes one up. */
 const answerPending = (random: Random, state: ChatState): CommandChoice | undefined => {

@@ -16,6 +16,10 @@ import { topics, type GroupName, type MessageId, type Topic, type UserId } from 
 import type { GroupInfo } from "../wire/messages.ts"
 import { initialTrustState, stepTrust, type TrustState } from "../trust/trust-state.ts"
 import { clockCeiling } from "../wire/limits.ts"
+import { PersistentMap } from "./persistent-map.ts"
+import { emptyIndex, indexConversation, indexGroup, indexToJson, type StateIndex } from "./state-index.ts"
+
+export { isUnopened, MAX_UNOPENED, type StateIndex, type Unopened } from "./state-index.ts"
 
 export type PresenceSnapshot = SnapshotFrom<typeof presenceMachine>
 export type ConversationSnapshot = SnapshotFrom<typeof conversationMachine>
@@ -81,15 +85,18 @@ export interface ChatState {
   /** Lamport clock. */
   readonly clock: number
   readonly lastSeq: number
-  readonly presence: Readonly<Record<string, PresenceSnapshot>>
-  readonly conversations: Readonly<Record<string, ConversationSnapshot>>
+  /** Maps are persistent (O(log N) per change, see persistent-map.ts): the fold never copies them whole. */
+  readonly presence: PersistentMap<PresenceSnapshot>
+  /** Closed ones nobody opened are tombstones, at most MAX_UNOPENED (see `isUnopened`). */
+  readonly conversations: PersistentMap<ConversationSnapshot>
   /** When each conversation last changed state (ms): request timeouts count from it. */
-  readonly conversationSince: Readonly<Record<string, number>>
-  readonly groups: Readonly<Record<string, GroupSnapshot>>
+  readonly conversationSince: PersistentMap<number>
+  readonly groups: PersistentMap<GroupSnapshot>
   readonly requests: ReadonlyArray<RequestEntry>
   readonly acceptances: ReadonlyArray<AcceptanceEntry>
-  readonly topics: Readonly<Record<string, TopicSummary>>
-  readonly inbound: Readonly<Record<string, InboundOrder>>
+  readonly topics: PersistentMap<TopicSummary>
+  readonly inbound: PersistentMap<InboundOrder>
+  readonly index: StateIndex
   /** Pinned keys of peers, key changes waiting for a decision, group keys (trust/trust-state.ts). */
   readonly trust: TrustState
   /** Envelope ids already handled, for dropping QoS 1 duplicates. Bounded FIFO. */
@@ -208,14 +215,15 @@ export const initialChatState = (): ChatState => ({
   online: false,
   clock: 0,
   lastSeq: 0,
-  presence: {},
-  conversations: {},
-  conversationSince: {},
-  groups: {},
+  presence: PersistentMap.empty(),
+  conversations: PersistentMap.empty(),
+  conversationSince: PersistentMap.empty(),
+  groups: PersistentMap.empty(),
   requests: [],
   acceptances: [],
-  topics: {},
-  inbound: {},
+  topics: PersistentMap.empty(),
+  inbound: PersistentMap.empty(),
+  index: emptyIndex(),
   trust: initialTrustState(),
   seen: new SeenIds(),
   outbox: new Outbox(),
@@ -231,23 +239,33 @@ export const requireMe = (state: ChatState): UserId => {
   return state.me
 }
 
-const conversationOf = (state: ChatState, peer: UserId): ConversationSnapshot =>
-  state.conversations[peer] ?? initialTransition(conversationMachine, { peer, topic: topics.talk(requireMe(state), peer) })[0]
+export const conversationOf = (state: ChatState, peer: UserId): ConversationSnapshot =>
+  state.conversations.get(peer) ?? initialTransition(conversationMachine, { peer, topic: topics.talk(requireMe(state), peer) })[0]
 
-const groupOf = (state: ChatState, group: GroupName): GroupSnapshot =>
-  state.groups[group] ?? initialTransition(groupMachine, { me: requireMe(state), name: group })[0]
+export const groupOf = (state: ChatState, group: GroupName): GroupSnapshot =>
+  state.groups.get(group) ?? initialTransition(groupMachine, { me: requireMe(state), name: group })[0]
 
-const presenceOf = (state: ChatState, user: UserId): PresenceSnapshot =>
-  state.presence[user] ?? initialTransition(presenceMachine)[0]
+const INITIAL_PRESENCE = initialTransition(presenceMachine)[0]
+
+export const presenceOf = (state: ChatState, user: UserId): PresenceSnapshot => state.presence.get(user) ?? INITIAL_PRESENCE
 
 export const conversationView = (state: ChatState, peer: UserId) => {
-  const snapshot = state.conversations[peer]
+  const snapshot = state.conversations.get(peer)
   return snapshot === undefined ? "idle" : viewOf(snapshot.context.mine, snapshot.context.theirs)
 }
 
 export const groupView = (state: ChatState, group: GroupName) => {
-  const snapshot = state.groups[group]
+  const snapshot = state.groups.get(group)
   return snapshot === undefined ? "absent" : viewOfGroup(snapshot.context)
+}
+
+/**
+ * Someone I talk with: a conversation I took part in (I asked, accepted or refused), or a member
+ * of a group I am in or asking to join. Everyone else is a stranger, whose traffic is unsolicited.
+ */
+export const isContact = (state: ChatState, user: UserId): boolean => {
+  const conversation = state.conversations.get(user)
+  return (conversation !== undefined && conversation.context.mine.attempt > 0) || state.index.coMembers.has(user)
 }
 
 const collect = <A>(actions: ReadonlyArray<{ type: string; params?: unknown }>): ReadonlyArray<A> =>
@@ -293,14 +311,18 @@ const stepConversation = (state: ChatState, peer: UserId, event: Parameters<type
   const before = conversationOf(state, peer)
   const [after, actions] = transition(conversationMachine, before, event)
   const changed = after.value !== before.value
+  const { index, evicted } = indexConversation(state.index, peer, state.conversations.has(peer) ? before : undefined, after, at)
+  let conversations = state.conversations.set(peer, after)
+  let conversationSince = changed ? state.conversationSince.set(peer, at) : state.conversationSince
+  // Past MAX_UNOPENED tombstones the oldest is forgotten.
+  if (evicted !== null) {
+    conversations = conversations.remove(evicted)
+    conversationSince = conversationSince.remove(evicted)
+  }
   return {
     before,
     after,
-    state: {
-      ...state,
-      conversations: { ...state.conversations, [peer]: after },
-      conversationSince: changed ? { ...state.conversationSince, [peer]: at } : state.conversationSince,
-    },
+    state: { ...state, conversations, conversationSince, index },
     actions: collect<ConversationAction>(actions).map((action) => ({ machine: "conversation" as const, peer, action })),
   }
 }
@@ -309,7 +331,7 @@ const stepGroup = (state: ChatState, group: GroupName, event: Parameters<typeof 
   const before = groupOf(state, group)
   const [after, actions] = transition(groupMachine, before, event)
   const inside = (value: unknown) => value === "member" || value === "leading"
-  const next = { ...state, groups: { ...state.groups, [group]: after } }
+  const next = { ...state, groups: state.groups.set(group, after), index: indexGroup(state.index, group, before, after) }
   return {
     before,
     after,
@@ -350,39 +372,54 @@ const noteConversationHistory = (
 
 /** Drops the per-sender order of one topic: held messages there are shown, numbering restarts. */
 const forgetSenderOrder = (state: ChatState, topic: Topic): ChatState => {
-  const prefix = `${topic} `
-  const keys = Object.keys(state.inbound).filter((k) => k.startsWith(prefix) && (state.inbound[k]?.held.length ?? 0) === 0)
-  if (keys.length === 0) return state
-  const inbound = { ...state.inbound }
-  for (const key of keys) delete inbound[key]
-  return { ...state, inbound }
+  const senders = state.index.topicSenders.get(topic)
+  if (senders === undefined) return state
+  // Only this topic's senders (the index keeps them): orders still holding messages stay until released.
+  let inbound = state.inbound
+  const kept: UserId[] = []
+  for (const sender of senders) {
+    const key = inboundKey(topic, sender)
+    if ((inbound.get(key)?.held.length ?? 0) > 0) kept.push(sender)
+    else inbound = inbound.remove(key)
+  }
+  const topicSenders = kept.length === 0 ? state.index.topicSenders.remove(topic) : state.index.topicSenders.set(topic, kept)
+  return { ...state, inbound, index: { ...state.index, topicSenders } }
+}
+
+/** One sender's order on a topic changes; the indexes of holding orders and of each topic's senders follow. */
+const withOrder = (state: ChatState, topic: Topic, from: UserId, order: InboundOrder): Pick<ChatState, "inbound" | "index"> => {
+  const key = inboundKey(topic, from)
+  const index = state.index
+  const holdingBefore = index.holding.has(key)
+  const holdingAfter = order.held.length > 0
+  const holding = holdingBefore === holdingAfter ? index.holding : holdingAfter ? index.holding.set(key, true) : index.holding.remove(key)
+  const isNew = !state.inbound.has(key)
+  const topicSenders = isNew ? index.topicSenders.set(topic, [...(index.topicSenders.get(topic) ?? []), from]) : index.topicSenders
+  return {
+    inbound: state.inbound.set(key, order),
+    index: holding === index.holding && topicSenders === index.topicSenders ? index : { ...index, holding, topicSenders },
+  }
 }
 
 /** Message counts per topic and each sender's order: plain data, no statechart on the hot path. */
 const projectMessage = (state: ChatState, event: Extract<DomainEvent, { _tag: "message.sent" | "message.received" | "message.held" }>, at: number, seq: number): ChatState => {
   if (event._tag === "message.held") {
     const key = inboundKey(event.topic, event.from)
-    const current: InboundOrder = state.inbound[key] ?? { shown: 0, held: [], heldSince: at, resendAskedAt: null }
+    const current: InboundOrder = state.inbound.get(key) ?? { shown: 0, held: [], heldSince: at, resendAskedAt: null }
     const held = [...current.held, event].sort((a, b) => a.n - b.n)
     const fresh = current.held.length === 0
-    return {
-      ...state,
-      inbound: { ...state.inbound, [key]: { ...current, held, heldSince: fresh ? at : current.heldSince, resendAskedAt: fresh ? null : current.resendAskedAt } },
-    }
+    return { ...state, ...withOrder(state, event.topic, event.from, { ...current, held, heldSince: fresh ? at : current.heldSince, resendAskedAt: fresh ? null : current.resendAskedAt }) }
   }
-  const summary = state.topics[event.topic]
-  const topicsNext = {
-    ...state.topics,
-    [event.topic]: {
-      messages: (summary?.messages ?? 0) + 1,
-      sent: (summary?.sent ?? 0) + (event._tag === "message.sent" ? 1 : 0),
-      lastAt: at,
-      lastSeq: seq,
-    },
-  }
+  const summary = state.topics.get(event.topic)
+  const topicsNext = state.topics.set(event.topic, {
+    messages: (summary?.messages ?? 0) + 1,
+    sent: (summary?.sent ?? 0) + (event._tag === "message.sent" ? 1 : 0),
+    lastAt: at,
+    lastSeq: seq,
+  })
   if (event._tag === "message.sent") return { ...state, topics: topicsNext }
   const key = inboundKey(event.topic, event.from)
-  const current = state.inbound[key]
+  const current = state.inbound.get(key)
   const held = current?.held.filter((h) => h.id !== event.id) ?? []
   const inbound: InboundOrder = {
     shown: Math.max(current?.shown ?? 0, event.n),
@@ -390,7 +427,7 @@ const projectMessage = (state: ChatState, event: Extract<DomainEvent, { _tag: "m
     heldSince: current?.heldSince ?? at,
     resendAskedAt: held.length === 0 ? null : current?.resendAskedAt ?? null,
   }
-  return { ...state, topics: topicsNext, inbound: { ...state.inbound, [key]: inbound } }
+  return { ...state, topics: topicsNext, ...withOrder(state, event.topic, event.from, inbound) }
 }
 
 /** The founding information of a group I create: stamped with this record's clock. */
@@ -422,7 +459,7 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
         session: event.session,
         connection: event.connection,
       })
-      return { state: { ...state, presence: { ...state.presence, [event.user]: after } }, actions: [] }
+      return { state: { ...state, presence: state.presence.set(event.user, after) }, actions: [] }
     }
     case "conversation.request.sent":
     case "conversation.accept.sent":
@@ -502,9 +539,9 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
       return { state: projectMessage(state, event, at, record.seq), actions: [] }
     case "message.resend.asked": {
       const key = inboundKey(event.topic, event.from)
-      const current = state.inbound[key]
+      const current = state.inbound.get(key)
       if (current === undefined) return { state, actions: [] }
-      return { state: { ...state, inbound: { ...state.inbound, [key]: { ...current, resendAskedAt: at } } }, actions: [] }
+      return { state: { ...state, inbound: state.inbound.set(key, { ...current, resendAskedAt: at }) }, actions: [] }
     }
     case "outbox.acked": {
       for (const id of event.ids) state.outbox.delete(id)
@@ -562,12 +599,13 @@ export const replay = (records: Iterable<LogRecord>, initial: ChatState = initia
 /** Everything in the state as plain JSON: what tests compare, and what the replay tool prints. */
 export const stateToJson = (state: ChatState) => ({
   ...state,
-  presence: mapValues(state.presence, (s) => presenceMachine.getPersistedSnapshot(s)),
-  conversations: mapValues(state.conversations, (s) => conversationMachine.getPersistedSnapshot(s)),
-  groups: mapValues(state.groups, (s) => groupMachine.getPersistedSnapshot(s)),
+  presence: state.presence.mapValues((s) => presenceMachine.getPersistedSnapshot(s)),
+  conversations: state.conversations.mapValues((s) => conversationMachine.getPersistedSnapshot(s)),
+  conversationSince: state.conversationSince.toJSON(),
+  groups: state.groups.mapValues((s) => groupMachine.getPersistedSnapshot(s)),
+  topics: state.topics.toJSON(),
+  inbound: state.inbound.toJSON(),
+  index: indexToJson(state.index),
   seen: state.seen.toJSON(),
   outbox: state.outbox.toJSON(),
 })
-
-const mapValues = <A, B>(record: Readonly<Record<string, A>>, f: (a: A) => B): Record<string, B> =>
-  Object.fromEntries(Object.entries(record).map(([k, v]) => [k, f(v)]))

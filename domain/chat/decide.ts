@@ -10,11 +10,15 @@ import { parseTopic, topics, type GroupName, type MessageId, type Topic, type Us
 import { envelopeBytes, MAX_GROUP_MEMBERS, MAX_PAYLOAD_BYTES, MAX_RESEND_NUMBERS, MAX_TEXT_CHARS, PROTOCOL_VERSION, wireLimitViolation, type Body, type Envelope, type GroupInfo } from "../wire/messages.ts"
 import { MAX_COUNTER } from "../wire/limits.ts"
 import { believableTime, implausibleNumbers } from "./plausible.ts"
+import { overBudget } from "./budgets.ts"
 import {
+  conversationOf,
   conversationView,
+  groupOf,
   groupView,
   inboundKey,
   MAX_HELD_PER_SENDER,
+  presenceOf,
   requireMe,
   seenKey,
   step,
@@ -105,7 +109,7 @@ export const presenceOut = (
  * the broker's copy, see retained.ts), or nothing if I do not lead it.
  */
 export const groupInfoOut = (state: ChatState, clock: number, context: DecisionContext, group: GroupName): ReadonlyArray<Outgoing> => {
-  const info = state.groups[group]?.context.info
+  const info = state.groups.get(group)?.context.info
   if (groupView(state, group) !== "leading" || info === null || info === undefined) return []
   return [{ topic: topics.groupInfo(group), retain: true, envelope: envelope(state, clock, context, { _tag: "group.info", info }) }]
 }
@@ -229,7 +233,7 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
           if (view !== "member" && view !== "leading") return reject(`you are not a member of ${target.group}`)
         }
         const topic = targetTopic(me, target)
-        return Result.succeed({ _tag: "message.sent", id: context.newMessageId(), topic, text, n: (state.topics[topic]?.sent ?? 0) + 1 })
+        return Result.succeed({ _tag: "message.sent", id: context.newMessageId(), topic, text, n: (state.topics.get(topic)?.sent ?? 0) + 1 })
       }
       case "group.create": {
         const view = groupView(state, command.group)
@@ -243,7 +247,7 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
       }
       case "group.accept":
       case "group.refuse": {
-        const snapshot = state.groups[command.group]
+        const snapshot = state.groups.get(command.group)
         if (groupView(state, command.group) !== "leading" || snapshot === undefined) return reject(`you do not lead ${command.group}`)
         if (!snapshot.context.pending.some((p) => p.user === command.user)) return reject(`no pending request from ${command.user} for ${command.group}`)
         if (command._tag === "group.accept" && (snapshot.context.info?.members.length ?? 0) >= MAX_GROUP_MEMBERS) {
@@ -324,10 +328,6 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
       if (!onMyControl) return drop(`${body._tag} outside my control topic`)
       if (body.to !== me) return drop(`${body._tag} addressed to ${body.to}`)
       if ((body._tag === "chat.accept" || body._tag === "chat.leave") && body.topic !== topics.talk(me, env.from)) return drop("wrong talk topic")
-      // A bound on unanswered requests from strangers: a flood of fake ids must not grow the state without end.
-      if (body._tag === "chat.request" && state.conversations[env.from] === undefined && pendingIncoming(state) >= MAX_PENDING_INCOMING) {
-        return drop(`more than ${MAX_PENDING_INCOMING} requests are waiting for an answer`)
-      }
       const kind = body._tag === "chat.request" ? "request" : body._tag === "chat.accept" ? "accept" : body._tag === "chat.refuse" ? "refuse" : "leave"
       return Result.succeed({
         _tag: "conversation.stance.received",
@@ -372,7 +372,7 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
       return Result.succeed({ _tag: "group.leave.received", group: body.group, from: env.from })
     case "group.message": {
       if (where.kind !== "groupTalk" || where.group !== body.group) return drop("group message on the wrong topic")
-      const snapshot = state.groups[body.group]
+      const snapshot = state.groups.get(body.group)
       const view = groupView(state, body.group)
       if (snapshot === undefined || (view !== "member" && view !== "leading")) return drop(`group message for ${body.group}, which I am not in`)
       if (!(snapshot.context.info?.members.includes(env.from) ?? false)) return drop(`group message from non-member ${env.from}`)
@@ -387,19 +387,13 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
  * the true information above it, so every member takes mine again.
  */
 const forgedInMyName = (state: ChatState, info: GroupInfo): boolean => {
-  const held = state.groups[info.name]?.context.info
+  const held = state.groups.get(info.name)?.context.info
   return groupView(state, info.name) === "leading" && held !== null && held !== undefined &&
     held.foundedBy === info.foundedBy && held.foundedClock === info.foundedClock && info.version > held.version
 }
 
-/** Unanswered one-to-one requests kept at once; more from new senders are dropped. */
-export const MAX_PENDING_INCOMING = 200
-
-const pendingIncoming = (state: ChatState): number => {
-  let count = 0
-  for (const snapshot of Object.values(state.conversations)) if (snapshot.value === "incoming") count += 1
-  return count
-}
+/** The bounds on what strangers can make me store (budgets.ts). */
+export { MAX_GROUPS_PER_FOUNDER, MAX_LISTED_GROUPS, MAX_PENDING_INCOMING, MAX_PENDING_JOINS_TOTAL, MAX_PRESENCE_USERS } from "./budgets.ts"
 
 /** Whether stepping `event` changes anything: unchanged control traffic is not logged. */
 const changesSomething = (state: ChatState, event: DomainEvent, stepped: { readonly state: ChatState; readonly actions: ReadonlyArray<StepAction> }): boolean => {
@@ -407,17 +401,19 @@ const changesSomething = (state: ChatState, event: DomainEvent, stepped: { reado
   const { state: after, actions } = stepped
   if (actions.length > 0) return true
   if (after.requests !== state.requests || after.acceptances !== state.acceptances) return true
+  // What is absent on either side counts as the machine's initial snapshot: an event about something
+  // I do not know that leaves it unknown changes nothing.
   const same = (a: unknown, b: unknown, persist: (s: never) => unknown) =>
-    a === b || (a !== undefined && b !== undefined && JSON.stringify(persist(a as never)) === JSON.stringify(persist(b as never)))
+    a === b || JSON.stringify(persist(a as never)) === JSON.stringify(persist(b as never))
   switch (event._tag) {
     case "presence.observed":
-      return !same(state.presence[event.user], after.presence[event.user], (s) => presenceMachine.getPersistedSnapshot(s))
+      return !same(presenceOf(state, event.user), presenceOf(after, event.user), (s) => presenceMachine.getPersistedSnapshot(s))
     case "conversation.stance.received":
-      return !same(state.conversations[event.peer], after.conversations[event.peer], (s) => conversationMachine.getPersistedSnapshot(s))
+      return !same(conversationOf(state, event.peer), conversationOf(after, event.peer), (s) => conversationMachine.getPersistedSnapshot(s))
     default: {
       const group = groupNameOf(event)
       if (group === null) return true
-      return !same(state.groups[group], after.groups[group], (s) => groupMachine.getPersistedSnapshot(s))
+      return !same(groupOf(state, group), groupOf(after, group), (s) => groupMachine.getPersistedSnapshot(s))
     }
   }
 }
@@ -448,6 +444,8 @@ export const decideIncoming = (state: ChatState, topic: string, env: Envelope, c
   const implausible = implausibleNumbers(state, env, interpreted.success, context.now)
   if (implausible !== null) return drop(implausible)
   const event = believableTime(interpreted.success, context.now)
+  const over = overBudget(state, event)
+  if (over !== null) return drop(over)
   const clock = Math.max(state.clock, env.clock) + 1
   if (event._tag !== "message.received") {
     // Stepped once: to see whether it changes anything, and for the messages it sends.
@@ -457,7 +455,7 @@ export const decideIncoming = (state: ChatState, topic: string, env: Envelope, c
     const beyond = beyondWireLimits([entry])
     return beyond === null ? Result.succeed([entry]) : drop(`the answer is not sent: ${beyond}`)
   }
-  const order = state.inbound[inboundKey(event.topic, event.from)]
+  const order = state.inbound.get(inboundKey(event.topic, event.from))
   const shown = order?.shown ?? 0
   const held = order?.held ?? []
   // The first message ever seen from this sender here sets the baseline (a group joined late).
@@ -497,8 +495,10 @@ export const missingNumbers = (order: InboundOrder): ReadonlyArray<number> => {
  */
 export const decideGaps = (state: ChatState, now: number, waitMs: number, context: DecisionContext): ReadonlyArray<LogEntry> => {
   const entries: LogEntry[] = []
-  for (const order of Object.values(state.inbound)) {
-    if (order.held.length === 0) continue
+  // Only the orders that hold something: the index keeps them, so the sweep does not scan every sender.
+  for (const key of state.index.holding.keys()) {
+    const order = state.inbound.get(key)
+    if (order === undefined || order.held.length === 0) continue
     const clock = state.clock + 1 + entries.length
     const first = order.held[0]!
     const missing = missingNumbers(order)
@@ -529,7 +529,7 @@ export const interpretResend = (state: ChatState, topic: string, env: Envelope):
   const asked = parseTopic(env.body.topic)
   const allowed =
     (asked.kind === "talk" && asked.users.includes(me) && asked.users.includes(env.from)) ||
-    (asked.kind === "groupTalk" && (state.groups[asked.group]?.context.info?.members.includes(env.from) ?? false))
+    (asked.kind === "groupTalk" && (state.groups.get(asked.group)?.context.info?.members.includes(env.from) ?? false))
   if (!allowed) return drop(`resend request for ${env.body.topic.slice(0, 60)} from ${env.from}, who does not read it`)
   return Result.succeed({ topic: env.body.topic, missing: env.body.missing })
 }

@@ -32,19 +32,19 @@ export const implausibleNumbers = (state: ChatState, env: Envelope, event: Domai
   if (env.clock > ceiling) return `clock ${env.clock} is beyond what any sender can have counted by now (at most ${ceiling})`
   switch (event._tag) {
     case "conversation.stance.received":
-      return ahead("attempt", event.attempt, state.conversations[event.peer]?.context.theirs.attempt ?? 0, `from ${event.peer}`)
+      return ahead("attempt", event.attempt, state.conversations.get(event.peer)?.context.theirs.attempt ?? 0, `from ${event.peer}`)
     case "group.join.received": {
-      const context = state.groups[event.group]?.context
+      const context = state.groups.get(event.group)?.context
       const known = Math.max(context?.pending.find((p) => p.user === event.from)?.attempt ?? 0, context?.refused[event.from] ?? 0)
       return ahead("join attempt", event.attempt, known, `from ${event.from}`)
     }
     case "group.refuse.received":
-      return ahead("refused attempt", event.attempt, state.groups[event.group]?.context.joinAttempt ?? 0, "of mine")
+      return ahead("refused attempt", event.attempt, state.groups.get(event.group)?.context.joinAttempt ?? 0, "of mine")
     case "group.info.received":
     case "group.accept.received": {
       const info = event.info
       if (info.foundedClock > env.clock) return `group ${info.name} founded at clock ${info.foundedClock}, after its own message's clock ${env.clock}`
-      const held = state.groups[info.name]?.context.info
+      const held = state.groups.get(info.name)?.context.info
       if (held === null || held === undefined || held.foundedBy !== info.foundedBy || held.foundedClock !== info.foundedClock) return null
       return ahead(`group ${info.name} version`, info.version, held.version, "of that group")
     }

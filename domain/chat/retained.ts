@@ -46,12 +46,12 @@ export const spoilsMyRetained = (state: ChatState, topic: string, env: Envelope 
     return mine ? null : { kind: "presence" }
   }
   if (where.kind !== "groupInfo" || groupView(state, where.group) !== "leading") return null
-  const held = state.groups[where.group]?.context.info
+  const held = state.groups.get(where.group)?.context.info
   if (held === null || held === undefined) return null
   const owner: RetainedOwner = { kind: "group", group: where.group }
   if (env === null || env.body._tag !== "group.info" || env.body.info.name !== where.group) return owner
   const info = env.body.info
-  const context = state.groups[where.group]!.context
+  const context = state.groups.get(where.group)!.context
   if (info.foundedBy !== held.foundedBy || info.foundedClock !== held.foundedClock) {
     // Another founding. If it takes the name, I no longer lead (nothing to repair); if the group
     // machine answers it, that is logged; otherwise (a rival that lived too) the copy is repaired here.

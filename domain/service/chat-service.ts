@@ -9,6 +9,7 @@ import { Context, Deferred, Effect, Layer, PubSub, Queue, Result, Schema, Scope,
 import {
   conversationView,
   evolve,
+  isUnopened,
   groupView,
   requireMe,
   type AcceptanceEntry,
@@ -28,7 +29,10 @@ import { Crypto } from "../ports/crypto.port.ts"
 import { fingerprint, safetyNumber, type PublicKeys } from "../trust/identity.ts"
 import { decideKeyChange, decideOpened } from "../trust/decide-trust.ts"
 import type { ConversationContext } from "../conversation/conversation.machine.ts"
+import { DropTally, type DropReport } from "./drop-tally.ts"
+import { defaultStrangerLimits, laneOf, StoreBudget, StrangerLane, type StrangerLimits } from "./lanes.ts"
 import { Profile } from "./profile.ts"
+import { subscriptionChanges } from "./subscriptions.ts"
 
 export class CommandRejected extends Schema.TaggedError<CommandRejected>()("CommandRejected", {
   message: Schema.String,
@@ -90,6 +94,8 @@ export interface ChatServiceOptions {
    * counted while connected (the missing one cannot arrive while we are not).
    */
   readonly gapWaitMs: number
+  /** Bounds on strangers' traffic (lanes.ts); defaults: `defaultStrangerLimits`. */
+  readonly strangers?: Partial<StrangerLimits>
 }
 
 export const defaultChatServiceOptions: ChatServiceOptions = {
@@ -166,8 +172,12 @@ export class ChatService extends Context.Service<ChatService, {
   parseGroup(input: string): Effect.Effect<GroupName, CommandRejected>
   /** Counters for diagnostics and tests. */
   readonly stats: Effect.Effect<{
-    /** Malformed, misrouted or refused input: each also reported as a `dropped` notice. */
+    /** Malformed, misrouted, refused or over-budget input (reported as `dropped` notices, at most 10 a second and a summary). */
     readonly dropped: number
+    /** The same drops (and the routine ones), by reason without ids. */
+    readonly droppedByReason: Readonly<Record<string, number>>
+    /** The strangers' lane (lanes.ts): waiting now, decided so far, and peers' messages decided while strangers waited. */
+    readonly strangers: { readonly waiting: number; readonly decided: number; readonly overtaken: number }
     /** Routine traffic that changes nothing: my own echoes, duplicates, repeats. No notice. */
     readonly ignored: number
     readonly received: number
@@ -181,8 +191,11 @@ export class ChatService extends Context.Service<ChatService, {
 /** One unit of work for the decision loop. */
 type Job =
   | { readonly _tag: "command"; readonly command: Command; readonly done: Deferred.Deferred<LogRecord, CommandRejected> }
-  | { readonly _tag: "incoming"; readonly incoming: Incoming }
+  /** `stranger`: the sender (as claimed) when it came through the strangers' lane. */
+  | { readonly _tag: "incoming"; readonly incoming: Incoming; readonly stranger?: string }
   | { readonly _tag: "acks" }
+  /** Strangers' messages wait in their lane: take some (the loop would otherwise sleep on an empty queue). */
+  | { readonly _tag: "strangers" }
   /** Show messages held behind a gap that did not fill in time. */
   | { readonly _tag: "gaps" }
 
@@ -245,6 +258,13 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const repairs = new Map<string, RetainedOwner>()
   const lastRepairAt = new Map<string, number>()
   const counters = { dropped: 0, ignored: 0, received: 0, published: 0, acked: 0 }
+  const limits: StrangerLimits = { ...defaultStrangerLimits, ...options.strangers }
+  const strangers = new StrangerLane<Job>(limits)
+  const storeBudget = new StoreBudget(limits, yield* clock.now)
+  const tally = new DropTally()
+  const strangerCounters = { decided: 0, overtaken: 0 }
+  /** A `strangers` job is in `work`. */
+  let strangersWaking = false
   const subscribed = new Set<string>()
   let state: ChatState = profile.restored
   let closing = false
@@ -261,21 +281,22 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   /** Topics this state needs: my control topic, the directories, every open conversation and group. */
   const desiredSubscriptions = (current: ChatState): Set<string> => {
     const wanted = new Set<string>([topics.control(me), topics.globalControl, topics.presenceWildcard, topics.groupInfoWildcard])
-    for (const snapshot of Object.values(current.conversations)) {
+    for (const snapshot of current.conversations.values()) {
       const view = snapshot.value
       if (view === "active" || view === "outgoing") wanted.add(snapshot.context.topic)
     }
-    for (const snapshot of Object.values(current.groups)) {
+    for (const snapshot of current.groups.values()) {
       const view = snapshot.value
       if (view === "member" || view === "leading") wanted.add(topics.groupTalk(snapshot.context.name as GroupName))
     }
     return wanted
   }
 
-  const syncSubscriptions = Effect.gen(function* () {
-    const wanted = desiredSubscriptions(state)
-    const add = [...wanted].filter((t) => !subscribed.has(t)) as Topic[]
-    const remove = [...subscribed].filter((t) => !wanted.has(t)) as Topic[]
+  /** The whole set at start; after a batch only the conversations and groups its records touched. */
+  const syncSubscriptions = (records?: ReadonlyArray<LogRecord>) => Effect.gen(function* () {
+    const { add, remove } = records === undefined
+      ? ((wanted) => ({ add: [...wanted].filter((t) => !subscribed.has(t)) as Topic[], remove: [...subscribed].filter((t) => !wanted.has(t)) as Topic[] }))(desiredSubscriptions(state))
+      : subscriptionChanges(state, me, records, subscribed)
     if (add.length > 0) {
       yield* transport.subscribe(add)
       for (const t of add) subscribed.add(t)
@@ -365,6 +386,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       }
       case "gaps":
         return Result.succeed(decideGaps(provisional, context.now, options.gapWaitMs, context))
+      case "strangers":
+        return Result.succeed([])
       case "incoming": {
         counters.received += 1
         // Verified (and decrypted) before anything is decided: the sender is the key's owner.
@@ -398,8 +421,15 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
    * The decision loop: take what is queued (up to MAX_BATCH), decide each in order against the
    * state so far, store all the entries with one append, then subscribe, publish and answer.
    */
-  const processBatch = Effect.fnUntraced(function* (jobs: ReadonlyArray<Job>) {
+  const processBatch = Effect.fnUntraced(function* (taken: ReadonlyArray<Job>) {
     const context = yield* decisionContext
+    // Peers' work first, then a few of the strangers' messages (lanes.ts).
+    if (taken.some((job) => job._tag === "strangers")) strangersWaking = false
+    if (strangers.size > 0) strangerCounters.overtaken += taken.filter((job) => job._tag === "incoming").length
+    const fromStrangers = strangers.take(limits.perBatch).map((item) => item.job)
+    strangerCounters.decided += fromStrangers.length
+    const jobs = [...taken.filter((job) => job._tag !== "strangers"), ...fromStrangers]
+    if (strangers.size > 0 && !strangersWaking) strangersWaking = Queue.offerUnsafe(work, { _tag: "strangers" })
     let provisional = state
     // The seen-set and the outbox are shared with `state`: until the batch is durable its changes
     // stay in a transaction that readers of `state` do not see, and that a failed append drops.
@@ -420,6 +450,11 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       } catch (defect) {
         // A broken invariant on one input must not take the chat down: drop it, say why.
         decided = Result.fail(refusal(`internal error: ${String(defect).slice(0, 200)}`))
+      }
+      // What strangers may store is budgeted: a flood that passes every check still stores little.
+      if (job._tag === "incoming" && job.stranger !== undefined && Result.isSuccess(decided) && decided.success.length > 0) {
+        const over = storeBudget.take(job.stranger, context.now)
+        if (over !== null) decided = Result.fail(refusal(over))
       }
       if (Result.isFailure(decided)) {
         rejected.push({ job, ...decided.failure })
@@ -452,7 +487,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       }
     }
     if (stored.length > 0) {
-      yield* syncSubscriptions
+      yield* syncSubscriptions(stored.map(({ record }) => record))
       yield* publishAll(stored.flatMap(({ record }) => record.out))
       if (stored.some(({ record }) => record.event._tag === "peer.key.pinned" || record.event._tag === "peer.key.trusted" || record.event._tag === "group.key.received")) yield* retryUnsealed
     }
@@ -467,10 +502,10 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         // Echoes of my own messages, QoS 1 duplicates and repeats are normal traffic, not trouble.
         if (routine) {
           counters.ignored += 1
+          tally.count(reason)
           continue
         }
-        counters.dropped += 1
-        yield* notify({ _tag: "dropped", topic: job.incoming.topic.slice(0, 120), reason })
+        yield* reportDrop(job.incoming.topic, reason, context.now)
       }
     }
     for (const warning of keyWarnings.splice(0)) {
@@ -483,14 +518,54 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     for (const request of resendRequests.splice(0)) {
       // Bounded: a flood of resend requests (each may read 20 pages of the log) waits its turn or is dropped.
       if (resendsRunning >= MAX_CONCURRENT_RESENDS) {
-        counters.dropped += 1
-        yield* notify({ _tag: "dropped", topic: request.topic, reason: "resend request while too many are being answered" })
+        yield* reportDrop(request.topic, "resend request while too many are being answered", context.now)
         continue
       }
       resendsRunning += 1
       yield* Effect.forkIn(answerResend(request).pipe(Effect.ensuring(Effect.sync(() => { resendsRunning -= 1 }))), scope)
     }
   })
+
+  /** Counts a drop by reason; notices go out at most 10 a second, then one summary (drop-tally.ts). */
+  const reportDrop = (topic: string, reason: string, now: number) =>
+    Effect.suspend(() => {
+      counters.dropped += 1
+      return Effect.forEach(tally.record(topic, reason, now), (report) => notify({ _tag: "dropped", ...report }), { discard: true })
+    })
+
+  /**
+   * Where received messages wait: peers' traffic in `work`, strangers' in their bounded lane. A
+   * whole chunk at a time, with no effect per message: during a flood this runs for every message,
+   * and it must stay far cheaper than deciding one (the real message queues behind what is not yet sorted).
+   */
+  const admit = (chunk: ReadonlyArray<Incoming>) =>
+    Effect.gen(function* () {
+      const now = yield* clock.now
+      const forPeers: Job[] = []
+      const reports: DropReport[] = []
+      let queued = false
+      for (const incoming of chunk) {
+        const lane = laneOf(state, me, incoming.topic, incoming.payload)
+        if (lane.lane === "peers") {
+          forPeers.push({ _tag: "incoming", incoming })
+          continue
+        }
+        const refused = strangers.offer(lane.sender, { _tag: "incoming", incoming, stranger: lane.sender })
+        if (refused === null) {
+          queued = true
+          continue
+        }
+        counters.received += 1
+        counters.dropped += 1
+        reports.push(...tally.record(incoming.topic, refused, now))
+      }
+      if (forPeers.length > 0) yield* Queue.offerAll(work, forPeers)
+      if (queued && !strangersWaking) {
+        strangersWaking = true
+        yield* Queue.offer(work, { _tag: "strangers" })
+      }
+      for (const report of reports) yield* notify({ _tag: "dropped", ...report })
+    })
 
   /** Publishes again, same ids, the messages a reader says it never got: found by paging my log back. */
   const answerResend = Effect.fn("ChatService.answerResend")(function* (request: { readonly topic: Topic; readonly missing: ReadonlyArray<number> }) {
@@ -517,17 +592,19 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const sweepTimeouts = Effect.gen(function* () {
     yield* flushRepairs
     const now = yield* clock.now
+    const summary = tally.flush(now)
+    if (summary !== null) yield* notify({ _tag: "dropped", ...summary })
     const connectedFor = connectedSince === null ? 0 : now - connectedSince
-    const gapDue = Object.values(state.inbound).some(
-      (o) => o.held.length > 0 && now - (o.resendAskedAt ?? o.heldSince) >= options.gapWaitMs,
-    )
+    // Only the orders that hold messages (indexed by the fold), never every sender's.
+    const gapDue = [...state.index.holding.keys()].some((key) => {
+      const o = state.inbound.get(key)
+      return o !== undefined && o.held.length > 0 && now - (o.resendAskedAt ?? o.heldSince) >= options.gapWaitMs
+    })
     if (gapDue && connectedFor >= options.gapWaitMs) {
       yield* Queue.offer(work, { _tag: "gaps" })
     }
-    for (const [peer, snapshot] of Object.entries(state.conversations)) {
-      const view = snapshot.value
-      if (view !== "outgoing" && view !== "incoming") continue
-      const since = state.conversationSince[peer] ?? now
+    // Only conversations waiting for an answer (indexed by the fold), never every conversation.
+    for (const [peer, since] of state.index.waiting) {
       if (now - since < options.requestTimeoutMs) continue
       yield* run({ _tag: "conversation.timeout", peer: peer as UserId }).pipe(Effect.ignore)
     }
@@ -537,8 +614,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   // The broker's session may still hold subscriptions from before a crash: drop the ones no longer wanted.
   const wantedAtStart = desiredSubscriptions(state)
   const stale = [
-    ...Object.values(state.conversations).map((s) => s.context.topic),
-    ...Object.values(state.groups).map((s) => topics.groupTalk(s.context.name as GroupName)),
+    ...[...state.conversations.values()].map((s) => s.context.topic),
+    ...[...state.groups.values()].map((s) => topics.groupTalk(s.context.name as GroupName)),
   ].filter((t) => !wantedAtStart.has(t)) as Topic[]
   if (stale.length > 0) yield* transport.unsubscribe(stale).pipe(Effect.catch((error) => notify({ _tag: "error", message: `unsubscribe: ${error.message}` })))
   yield* Queue.takeBetween(work, 1, MAX_BATCH).pipe(
@@ -551,12 +628,12 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     Effect.forever,
     Effect.forkIn(scope),
   )
-  yield* syncSubscriptions
+  yield* syncSubscriptions()
   yield* publishAll(state.outbox.values())
   yield* run({ _tag: "session.start" }).pipe(Effect.mapError((e) => new EventLogError({ reason: "io", message: e.message })))
 
   yield* transport.incoming.pipe(
-    Stream.runForEach((incoming) => Queue.offer(work, { _tag: "incoming", incoming })),
+    Stream.runForEachArray(admit),
     Effect.forkIn(scope),
   )
   yield* transport.connectionChanges.pipe(
@@ -596,7 +673,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   yield* Effect.addFinalizer(() => shutdown)
 
   const listGroups = Effect.sync((): ReadonlyArray<GroupListing> =>
-    Object.values(state.groups)
+    [...state.groups.values()]
       .filter((snapshot) => snapshot.context.info !== null && !snapshot.context.info.dissolved)
       .map((snapshot) => {
         const info = snapshot.context.info as GroupInfo
@@ -612,16 +689,18 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     connection: transport.connectionState,
     listUsers: () =>
       Effect.sync(() => {
-        const users = new Set<string>([...Object.keys(state.presence), ...Object.keys(state.conversations)])
+        // A closed conversation nobody opened (a tombstone, chat-state.ts) is no one the user knows.
+        const users = new Set<string>(state.presence.keys())
+        for (const [peer, snapshot] of state.conversations) if (!isUnopened(snapshot)) users.add(peer)
         users.delete(me)
         return [...users].sort().map((user): UserListing => {
-          const presence = state.presence[user]
+          const presence = state.presence.get(user)
           const status = presence === undefined ? "unknown" : presence.value === "online" ? "online" : presence.value === "offline" ? "offline" : "unknown"
           return {
             user: user as UserId,
             status,
-            conversation: conversationView(state, user as UserId),
-            lastOutcome: state.conversations[user]?.context.lastOutcome ?? "none",
+            conversation: isUnopened(state.conversations.get(user)) ? "idle" : conversationView(state, user as UserId),
+            lastOutcome: state.conversations.get(user)?.context.lastOutcome ?? "none",
           }
         })
       }),
@@ -700,7 +779,11 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     shutdown: () => shutdown,
     parseUser,
     parseGroup,
-    stats: Effect.sync(() => ({ ...counters })),
+    stats: Effect.sync(() => ({
+      ...counters,
+      droppedByReason: tally.byReason(),
+      strangers: { waiting: strangers.size, ...strangerCounters },
+    })),
   })
 })
 

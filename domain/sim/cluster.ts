@@ -140,7 +140,7 @@ export class Cluster {
         return this.users.filter((u) => u !== sender && where.users.includes(u.id))
       case "groupTalk":
         return this.users.filter((u) => {
-          const view = u.state.groups[where.group]?.value
+          const view = u.state.groups.get(where.group)?.value
           return u !== sender && (view === "member" || view === "leading")
         })
       case "global":

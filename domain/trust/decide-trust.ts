@@ -15,7 +15,7 @@ import type { OpenedFrame } from "./secure-channel.ts"
 const givenByLeader = (state: ChatState, entries: ReadonlyArray<LogEntry>, group: GroupName, version: number, from: UserId): boolean => {
   let after = state
   for (const entry of entries) after = step(after, { seq: after.lastSeq + 1, ...entry }).state
-  const info = after.groups[group]?.context.info ?? null
+  const info = after.groups.get(group)?.context.info ?? null
   // Information the group's machine did not adopt (not from its leader, an older version) gives no key.
   return info !== null && info.leader === from && info.version === version
 }
@@ -45,8 +45,8 @@ export const decideOpened = (state: ChatState, topic: string, opened: OpenedFram
 
 /** A user I have a conversation with, or who is in a group I am in. */
 const knownPeer = (state: ChatState, user: UserId): boolean => {
-  if (state.conversations[user] !== undefined) return true
-  for (const snapshot of Object.values(state.groups)) {
+  if (state.conversations.get(user) !== undefined) return true
+  for (const snapshot of [...state.groups.values()]) {
     if ((snapshot.value === "member" || snapshot.value === "leading") && (snapshot.context.info?.members.includes(user) ?? false)) return true
   }
   return false

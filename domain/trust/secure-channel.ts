@@ -115,7 +115,7 @@ export const makeSecureChannel = (crypto: CryptoPrimitives, identity: Identity):
 
   /** My current key for a group: derived when I lead it, else the newest the leader gave me. */
   const currentGroupKey = (state: ChatState, group: GroupName): { readonly version: number; readonly key: Uint8Array } | null => {
-    const info = state.groups[group]?.context.info ?? null
+    const info = state.groups.get(group)?.context.info ?? null
     if (info !== null && info.leader === me) return { version: info.version, key: leaderGroupKey(group, info, info.version) }
     const newest = state.trust.groupKeys[group]?.at(-1)
     const key = newest === undefined ? null : fromBase64Url(newest.key)
@@ -128,7 +128,7 @@ export const makeSecureChannel = (crypto: CryptoPrimitives, identity: Identity):
       const key = kept.version === epoch ? fromBase64Url(kept.key) : null
       if (key !== null) keys.push(key)
     }
-    const info = state.groups[group]?.context.info ?? null
+    const info = state.groups.get(group)?.context.info ?? null
     // I may have led that version (before a handover): my own derivation is a candidate too.
     if (info !== null) keys.push(leaderGroupKey(group, info, epoch))
     return keys

@@ -106,7 +106,7 @@ describe.skipIf(mosquittoKind.skip)("poisoned numbers on Mosquitto", () => {
     const fromB = (topic: string, message: string) => signedByB.frameText(topic, signedByB.sealChatText(topic, message, keysOfA))
     // A sees B, who connected after it: by then the retained copies delivered at A's subscription were handled.
     await eventually("A sees B online", async () => (await a.run(a.service.listUsers())).find((u) => u.user === b.service.me)?.status === "online", TIMEOUT)
-    expect((await a.run(a.service.state)).presence["user-66666"]).toBeUndefined()
+    expect((await a.run(a.service.state)).presence.get("user-66666")).toBeUndefined()
     expect((await a.run(a.service.stats)).dropped).toBeGreaterThan(0)
     await talk(a, b)
     await a.run(a.service.createGroup("club"))

@@ -86,13 +86,13 @@ describe("replay", () => {
         for (const a of cluster.users) {
           for (const b of cluster.users) {
             if (a === b) continue
-            const ab = a.state.conversations[b.id]?.value ?? "idle"
-            const ba = b.state.conversations[a.id]?.value ?? "idle"
+            const ab = a.state.conversations.get(b.id)?.value ?? "idle"
+            const ba = b.state.conversations.get(a.id)?.value ?? "idle"
             expect(ab === "active").toBe(ba === "active")
           }
         }
         for (const group of GROUPS) {
-          const infos = cluster.users.map((u) => u.state.groups[group]?.context.info ?? null).filter((i) => i !== null)
+          const infos = cluster.users.map((u) => u.state.groups.get(group)?.context.info ?? null).filter((i) => i !== null)
           const newest = infos.reduce((x, y) => (y!.version > x!.version ? y : x), infos[0] ?? null)
           for (const info of infos) expect(info).toEqual(newest)
         }
@@ -141,14 +141,14 @@ describe("replay", () => {
     cluster.drain()
     expect(cluster.command(1, { _tag: "conversation.accept", peer: a.id })).toBeNull()
     cluster.drain()
-    expect(a.state.conversations[b.id]?.value).toBe("active")
+    expect(a.state.conversations.get(b.id)?.value).toBe("active")
     expect(cluster.command(0, { _tag: "group.create", group: GROUPS[0]! })).toBeNull()
     cluster.drain()
     expect(cluster.command(1, { _tag: "group.join", group: GROUPS[0]! })).toBeNull()
     cluster.drain()
     expect(cluster.command(0, { _tag: "group.accept", group: GROUPS[0]!, user: b.id })).toBeNull()
     cluster.drain()
-    expect(b.state.groups[GROUPS[0]!]?.value).toBe("member")
+    expect(b.state.groups.get(GROUPS[0]!)?.value).toBe("member")
     expect(stateToJson(replay(b.log))).toEqual(stateToJson(b.state))
   })
 })

@@ -29,6 +29,8 @@ export async function startUser(options: {
   readonly identities?: Layer.Layer<IdentityStore>
   readonly crypto?: Layer.Layer<Crypto>
   readonly directory?: Layer.Layer<UserDirectory, unknown>
+  /** Called with each notice as it comes (the service's counters can be read at that moment). */
+  readonly watch?: (notice: ChatNotice, service: ChatService["Service"]) => void
 }): Promise<RunningUser> {
   const scope = await Effect.runPromise(Scope.make())
   const layer = chatServiceLayer({
@@ -44,7 +46,10 @@ export async function startUser(options: {
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   const service = Context.get(context, ChatService)
   const notices: ChatNotice[] = []
-  Effect.runFork(service.notices.pipe(Stream.runForEach((n) => Effect.sync(() => { if (notices.length < 100_000) notices.push(n) }))).pipe(Effect.forkIn(scope)))
+  Effect.runFork(service.notices.pipe(Stream.runForEach((n) => Effect.sync(() => {
+    options.watch?.(n, service)
+    if (notices.length < 100_000) notices.push(n)
+  }))).pipe(Effect.forkIn(scope)))
   let stopped = false
   return {
     service,

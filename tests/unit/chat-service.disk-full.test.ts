@@ -53,6 +53,8 @@ it("a message whose append failed is stored when it comes again", async () => {
     if (message.topic.endsWith("_talk")) copies.push({ topic: message.topic, payload: message.payload })
     original(message)
   }
+  // B's acceptance is acknowledged and that stored first: the refused write must be the message's.
+  await eventually("B's sends are acknowledged and stored", async () => (await b.run(b.service.state)).outbox.size === 0)
   refuseNext = true
   await a.run(a.service.send({ _tag: "peer", peer: b.service.me }, "written while the disk was full"))
   await eventually("B reported the failed store", () => b.notices.some((n) => n._tag === "dropped" && n.reason.startsWith("could not store")))

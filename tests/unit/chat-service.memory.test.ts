@@ -70,7 +70,7 @@ describe("chat service over the in-memory broker", () => {
     expect(lost).toBe(1)
     expect(shown).toEqual(["one", "two", "three", "four"])
     const asked = (await b.run(b.service.state)).inbound
-    expect(Object.values(asked).every((o) => o.held.length === 0)).toBe(true)
+    expect([...asked.values()].every((o) => o.held.length === 0)).toBe(true)
   })
 
   it("searches a conversation's history, newest first, case-insensitively", async () => {

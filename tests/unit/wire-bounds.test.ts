@@ -154,7 +154,7 @@ describe("a forged leave with a far-ahead attempt", () => {
 
   it("a forged leave within the step closes one side, and one move by that side brings both back", () => {
     const { cluster, a, b } = talking()
-    const known = b.state.conversations[a.id]!.context.theirs.attempt
+    const known = b.state.conversations.get(a.id)!.context.theirs.attempt
     inject(cluster, b.id, topics.control(b.id), json(a.id, { _tag: "chat.leave", to: b.id, attempt: known + MAX_STEP, ends: 1, topic: topics.talk(a.id, b.id) }))
     expect(conversationView(b.state, a.id)).toBe("closed")
     expect(conversationView(a.state, b.id)).toBe("active")
@@ -200,13 +200,13 @@ describe("group numbers", () => {
     const { cluster, a, c } = withGroup()
     expect(receive(a.state, topics.control(a.id), json(c.id, { _tag: "group.join", group: team, attempt: 1_000_000 })).dropped).toMatch(/attempt/)
     inject(cluster, a.id, topics.control(a.id), json(c.id, { _tag: "group.join", group: team, attempt: 50 }))
-    expect(a.state.groups[team]!.context.pending.map((p) => p.user)).toEqual([c.id])
+    expect(a.state.groups.get(team)!.context.pending.map((p) => p.user)).toEqual([c.id])
     cluster.command(0, { _tag: "group.refuse", group: team, user: c.id, reason: "no" })
     cluster.drain()
     // C never asked; when it does, its request must count.
     expect(cluster.command(2, { _tag: "group.join", group: team })).toBeNull()
     cluster.drain()
-    expect(a.state.groups[team]!.context.pending.map((p) => p.user)).toEqual([c.id])
+    expect(a.state.groups.get(team)!.context.pending.map((p) => p.user)).toEqual([c.id])
     cluster.command(0, { _tag: "group.accept", group: team, user: c.id })
     cluster.drain()
     expect(groupView(c.state, team)).toBe("member")
@@ -214,21 +214,21 @@ describe("group numbers", () => {
 
   it("group information far ahead of the version held is dropped", () => {
     const { a, b } = withGroup()
-    const info = b.state.groups[team]!.context.info!
+    const info = b.state.groups.get(team)!.context.info!
     const forged: GroupInfo = { ...info, members: [a.id], version: info.version + MAX_STEP + 1 }
     expect(receive(b.state, topics.groupInfo(team), json(a.id, { _tag: "group.info", info: forged })).dropped).toMatch(/version/)
   })
 
   it("information forged in the leader's name with a higher version: the leader publishes the true one above it", () => {
     const { cluster, a, b, c } = withGroup()
-    const info = a.state.groups[team]!.context.info!
+    const info = a.state.groups.get(team)!.context.info!
     const forged: GroupInfo = { ...info, members: [a.id, c.id], version: info.version + 10 }
     for (const to of [a.id, b.id]) cluster.network.push({ to, topic: topics.groupInfo(team), payload: json(a.id, { _tag: "group.info", info: forged }) })
     cluster.drain()
-    const truth = a.state.groups[team]!.context.info!
+    const truth = a.state.groups.get(team)!.context.info!
     expect(truth.members).toEqual([a.id, b.id])
     expect(truth.version).toBe(forged.version + 1)
-    expect(b.state.groups[team]!.context.info).toEqual(truth)
+    expect(b.state.groups.get(team)!.context.info).toEqual(truth)
   })
 
   it("a founding clock from the future of its own message is dropped", () => {
@@ -274,7 +274,7 @@ describe("founding clash", () => {
     cluster.command(0, { _tag: "group.create", group: team })
     cluster.command(1, { _tag: "group.create", group: team })
     cluster.drain()
-    const infos = [a, b, c].map((u) => u.state.groups[team]!.context.info)
+    const infos = [a, b, c].map((u) => u.state.groups.get(team)!.context.info)
     expect(infos[0]).toEqual(infos[1])
     expect(infos[1]).toEqual(infos[2])
     expect([a, b].filter((u) => groupView(u.state, team) === "leading")).toHaveLength(1)
@@ -289,7 +289,7 @@ describe("what I send stays within what every receiver accepts", () => {
     state = command(state, { _tag: "conversation.request", peer: b.id })
     state = receive(state, topics.control(a.id), json(b.id, { _tag: "chat.accept", to: a.id, attempt: 1, topic })).state
     expect(conversationView(state, b.id)).toBe("active")
-    const nearTheEnd: ChatState = { ...state, topics: { ...state.topics, [topic]: { messages: 0, sent: MAX_COUNTER, lastAt: NOW, lastSeq: 1 } } }
+    const nearTheEnd: ChatState = { ...state, topics: state.topics.set(topic, { messages: 0, sent: MAX_COUNTER, lastAt: NOW, lastSeq: 1 }) }
     const decided = decideCommand(nearTheEnd, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text: "one too many" }, context)
     expect(Result.isFailure(decided) && decided.failure.reason).toMatch(/limit/)
   })
