@@ -64,4 +64,4 @@ export const spoilsMyRetained = (state: ChatState, topic: string, env: Envelope 
 
 /** The groups I lead: their information is published again on every connection. */
 export const ledGroups = (state: ChatState): ReadonlyArray<GroupName> =>
-  Object.keys(state.groups).filter((name) => groupView(state, name as GroupName) === "leading") as GroupName[]
+  [...state.groups.keys()].filter((name) => groupView(state, name as GroupName) === "leading") as GroupName[]

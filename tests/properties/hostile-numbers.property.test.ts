@@ -156,8 +156,8 @@ const render = (records: ReadonlyArray<LogRecord>, me: UserId, state: ChatState)
   const buffer = new ChatBuffer("@peer", { kind: "peer", user: "user-0" }, 0)
   buffer.mergePage(records.map((r) => messageOf(r, me)).filter((m) => m !== null), false, false)
   const lines = renderTimeline(buffer, me)
-  const users = Object.keys(state.presence).map((user) => ({ user: user as UserId, status: "unknown" as const, conversation: conversationView(state, user as UserId), lastOutcome: "none" as const }))
-  const groups = Object.values(state.groups).flatMap((g) => (g.context.info === null ? [] : [{ name: g.context.info.name, leader: g.context.info.leader, members: g.context.info.members, me: groupView(state, g.context.info.name), pending: [] }]))
+  const users = [...state.presence.keys()].map((user) => ({ user: user as UserId, status: "unknown" as const, conversation: conversationView(state, user as UserId), lastOutcome: "none" as const }))
+  const groups = [...state.groups.values()].flatMap((g) => (g.context.info === null ? [] : [{ name: g.context.info.name, leader: g.context.info.leader, members: g.context.info.members, me: groupView(state, g.context.info.name), pending: [] }]))
   renderSidebar({ buffers: [], activeKey: "status", users, groups, pendingRequests: 0 }, 30, 40)
   return lines.length
 }

@@ -20,7 +20,7 @@ import { Cluster } from "../../domain/sim/cluster.ts"
 import type { Body, Envelope, GroupInfo } from "../../domain/wire/messages.ts"
 
 let counter = 0
-const env = (from: string, body: Body, clock = 1): Envelope => ({ v: 1, id: `flood${String(counter++).padStart(8, "0")}` as MessageId, from: from as UserId, ts: 1, clock, body })
+const env = (from: string, body: Body, clock = 100): Envelope => ({ v: 1, id: `flood${String(counter++).padStart(8, "0")}` as MessageId, from: from as UserId, ts: 1, clock, body })
 const fake = (i: number) => `user-${100000 + i}` as UserId
 const context = { now: 1_000, newMessageId: () => `reply${String(counter++).padStart(8, "0")}` as MessageId }
 
