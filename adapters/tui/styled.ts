@@ -3,7 +3,7 @@
  * and only then turned into blessed tags, so markup never counts as width and never gets cut in half.
  */
 import { escapeTags, sanitizeText } from "./sanitize.ts"
-import { codePointWidth, displayWidth } from "./text-width.ts"
+import { displayWidth, fitPrefix } from "./text-width.ts"
 
 export interface Segment {
   readonly text: string
@@ -35,13 +35,9 @@ export const styledLine = (segments: ReadonlyArray<Segment>, width: number, pad 
   let out = ""
   for (const segment of clean) {
     if (used >= budget) break
-    let text = ""
-    for (const char of segment.text) {
-      const w = codePointWidth(char.codePointAt(0) ?? 0)
-      if (used + w > budget) break
-      text += char
-      used += w
-    }
+    // Whole grapheme clusters only: a flag or an accented letter is never cut in half.
+    const { text, width: fitted } = fitPrefix(segment.text, budget - used)
+    used += fitted
     if (text.length > 0) out += wrap(segment, text)
     if (text.length < segment.text.length) break
   }

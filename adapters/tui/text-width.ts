@@ -1,34 +1,46 @@
 /**
- * Terminal columns of text, measured the way blessed measures it when it draws (wide CJK and
- * emoji take two columns, combining marks none), so the cursor lands where the text is.
+ * Terminal columns of text, by grapheme cluster (Intl.Segmenter): an emoji with a skin tone, a
+ * flag, a letter with combining accents is one unit that is never cut in half, and takes the
+ * columns unicode-width.ts says. Everything that pads, cuts, wraps or places the cursor measures
+ * here, and terminal-cells.ts makes blessed draw exactly these widths.
  */
-import blessed from "blessed"
+import { clusterWidth, displayCluster } from "./unicode-width.ts"
 
-interface BlessedUnicode {
-  charWidth(point: number): number
+export { clusterWidth, codePointWidth, displayCluster } from "./unicode-width.ts"
+
+const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" })
+/** Printable ASCII only: one column per character, no segmentation needed. */
+const PLAIN_ASCII = /^[\x20-\x7e]*$/
+
+/** The grapheme clusters of `text`, in order. */
+export const graphemes = (text: string): ReadonlyArray<string> => {
+  if (PLAIN_ASCII.test(text)) return Array.from(text)
+  const out: string[] = []
+  for (const { segment } of segmenter.segment(text)) out.push(segment)
+  return out
 }
 
-const unicode = (blessed as unknown as { readonly unicode: BlessedUnicode }).unicode
-
-/** Columns one code point takes. */
-export const codePointWidth = (point: number): number => unicode.charWidth(point)
-
-/** Columns a string takes. */
+/** Columns a string takes (line feeds count 0: measure one line at a time). */
 export const displayWidth = (text: string): number => {
+  if (PLAIN_ASCII.test(text)) return text.length
   let width = 0
-  for (const char of text) width += codePointWidth(char.codePointAt(0) ?? 0)
+  for (const { segment } of segmenter.segment(text)) width += clusterWidth(segment)
   return width
 }
 
-/** The longest prefix of `text` that fits in `columns`, and its width. */
+/** The longest prefix of `text` that fits in `columns`, whole clusters only, and its width. */
 export const fitPrefix = (text: string, columns: number): { readonly text: string; readonly width: number } => {
+  if (PLAIN_ASCII.test(text)) {
+    const cut = text.slice(0, Math.max(0, columns))
+    return { text: cut, width: cut.length }
+  }
   let width = 0
   let end = 0
-  for (const char of text) {
-    const w = codePointWidth(char.codePointAt(0) ?? 0)
+  for (const { segment } of segmenter.segment(text)) {
+    const w = displayCluster(segment).width
     if (width + w > columns) break
     width += w
-    end += char.length
+    end += segment.length
   }
   return { text: text.slice(0, end), width }
 }
