@@ -11,11 +11,13 @@
  *
  * Sizes follow the terminal: the side list takes a fifth of the width (within bounds) and
  * everything is re-laid out on resize. Every widget parses tags, so every text put in them is
- * escaped (sanitize.ts) by whoever builds it.
+ * escaped (sanitize.ts) by whoever builds it, and every widget draws wide characters and emoji at
+ * the widths text-width.ts measures (terminal-cells.ts).
  */
 import blessed from "blessed"
 import type { Widgets } from "blessed"
 import { MessagePane } from "./message-pane.ts"
+import { cellSafe, installCellDrawing } from "./terminal-cells.ts"
 
 export const SIDEBAR_MIN_COLUMNS = 18
 export const SIDEBAR_MAX_COLUMNS = 34
@@ -59,6 +61,7 @@ export const createScreen = (options: { readonly input: NodeJS.ReadableStream; r
   // line-drawing charset (ACS), which maps "·" to a different glyph and garbles copy and paste.
   const tput = (screen.program as unknown as { readonly tput: { readonly unicode: boolean; brokenACS: boolean } }).tput
   if (tput.unicode) tput.brokenACS = true
+  installCellDrawing(screen)
   return screen
 }
 
@@ -81,6 +84,7 @@ export const createLayout = (screen: Widgets.Screen): Layout => {
     border: { type: "line" },
     style: { border: { fg: "yellow" }, label: { fg: "yellow", bold: true } },
   })
+  for (const element of [sidebar, title, paneBox, status, input, popup]) cellSafe(element)
   let currentSidebar = 0
   const relayout = () => {
     const columns = screen.width as number

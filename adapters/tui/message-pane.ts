@@ -1,9 +1,11 @@
 /**
- * The message pane: a blessed box whose scroll position this class owns. blessed wraps the tagged
- * lines (so width follows resizes); we only choose the first visible wrapped line. Following mode
+ * The message pane: a blessed box whose scroll position this class owns. The tagged lines are
+ * wrapped here to the box's width by terminal columns (wrap.ts), again after a resize; we only
+ * choose the first visible wrapped line. Following mode
  * (the default) sticks to the newest line; scrolling up leaves it until you come back down.
  */
 import type { Widgets } from "blessed"
+import { wrapTaggedLines } from "./wrap.ts"
 
 /** blessed's internals we rely on: the wrapped lines and the first shown one. */
 interface WrappedBox {
@@ -18,11 +20,27 @@ export class MessagePane {
   /** Wrapped lines above the view. */
   private top = 0
   private contentKey = ""
+  /** The lines as built, before wrapping, and the width they were last wrapped to. */
+  private lines: ReadonlyArray<string> = []
+  private wrappedWidth = -1
 
   constructor(readonly box: Widgets.BoxElement) {}
 
   private get wrapped(): WrappedBox {
     return this.box as unknown as WrappedBox
+  }
+
+  private get columns(): number {
+    return Math.max(1, (this.box.width as number) - (this.box.iwidth as number))
+  }
+
+  /** Sets the content wrapped to the current width; the view keeps its distance from the end when scrolled up. */
+  private setLines(lines: ReadonlyArray<string>, keepView: boolean): void {
+    const fromBottom = this.totalRows() - this.top
+    this.lines = lines
+    this.wrappedWidth = this.columns
+    this.box.setContent(wrapTaggedLines(lines, this.wrappedWidth).join("\n"))
+    if (keepView && !this.following) this.top = Math.max(0, this.totalRows() - fromBottom)
   }
 
   private get visibleRows(): number {
@@ -58,17 +76,18 @@ export class MessagePane {
       this.top = 0
     }
     if (key !== this.contentKey) {
-      const fromBottom = this.totalRows() - this.top
-      this.box.setContent(lines().join("\n"))
-      this.contentKey = key
       // Prepending older lines must not move what the reader is looking at.
-      if (!this.following && options.resetScroll !== true) this.top = Math.max(0, this.totalRows() - fromBottom)
+      this.setLines(lines(), options.resetScroll !== true)
+      this.contentKey = key
+    } else if (this.wrappedWidth !== this.columns) {
+      this.setLines(this.lines, true)
     }
     this.apply()
   }
 
-  /** Re-fits after a resize: blessed re-wraps at the next parse. */
+  /** Re-fits after a resize: the lines are wrapped again to the new width. */
   refit(): void {
+    if (this.wrappedWidth !== this.columns) this.setLines(this.lines, true)
     this.apply()
   }
 
