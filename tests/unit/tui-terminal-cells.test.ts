@@ -17,7 +17,7 @@ const TRICKY = ["a", " ", "é", "e\u0301", "Ó", "我", "👍", "👍🏽", "�
 
 const setup = (columns: number, rows: number) => {
   const terminal = new VirtualTerminal(columns, rows)
-  const screen = createScreen({ ...terminal.streams(), title: "test" })
+  const screen = createScreen({ ...terminal.streams(), title: "test", env: { TERM: "xterm-256color" } })
   const layout = createLayout(screen)
   // blessed buffers its output until the next tick; flushing makes a render synchronous here.
   const render = () => {

@@ -1,10 +1,11 @@
 /**
  * The width model (what tmux 3.3a on glibc showed for each kind of cluster), the functions that
- * pad, cut and wrap by it, and the input line stepping by grapheme cluster.
+ * pad, cut and wrap by it, the input line stepping by grapheme cluster, and the colour count.
  */
 import { describe, expect, it } from "vitest"
 import { LineEditor } from "../../adapters/tui/line-editor.ts"
 import { styledLine, seg } from "../../adapters/tui/styled.ts"
+import { colourDepth, reduceColour } from "../../adapters/tui/terminal-colours.ts"
 import { displayCluster, displayWidth, fitColumns, fitPrefix, graphemes } from "../../adapters/tui/text-width.ts"
 import { wrapTaggedLine } from "../../adapters/tui/wrap.ts"
 
@@ -116,5 +117,25 @@ describe("the input line by grapheme cluster", () => {
     editor.backspace()
     expect(editor.text).toBe("🇧🇷")
     expect(editor.length).toBe(1)
+  })
+})
+
+describe("colours", () => {
+  it("counts 256 colours for tmux and screen terminals and inside tmux, terminfo's count elsewhere", () => {
+    expect(colourDepth({ TERM: "tmux-256color" }, 8)).toBe(256)
+    expect(colourDepth({ TERM: "screen-256color" }, 8)).toBe(256)
+    expect(colourDepth({ TERM: "xterm", TMUX: "/tmp/tmux-0/default,1,0" }, 8)).toBe(256)
+    expect(colourDepth({ TERM: "tmux" }, 8)).toBe(256)
+    expect(colourDepth({ TERM: "xterm", COLORTERM: "truecolor" }, 8)).toBe(256)
+    expect(colourDepth({ TERM: "xterm" }, 8)).toBe(8)
+    expect(colourDepth({ TERM: "screen" }, 8)).toBe(8)
+    expect(colourDepth({ TERM: "linux" }, 8)).toBe(8)
+  })
+
+  it("draws grey as white, not black, when only 8 colours exist", () => {
+    const blessedReduce = (colour: number) => (colour >= 8 && colour < 16 ? colour - 8 : colour)
+    expect(reduceColour(8, 8, blessedReduce)).toBe(7)
+    expect(reduceColour(9, 8, blessedReduce)).toBe(1)
+    expect(reduceColour(8, 256, (c) => c)).toBe(8)
   })
 })
