@@ -15,6 +15,9 @@ interface WrappedBox {
   parseContent(): void
 }
 
+/** Wrapped lines remembered between versions; past this the memory starts over. */
+const MAX_REMEMBERED_LINES = 20_000
+
 export class MessagePane {
   private following = true
   /** Wrapped lines above the view. */
@@ -23,6 +26,8 @@ export class MessagePane {
   /** The lines as built, before wrapping, and the width they were last wrapped to. */
   private lines: ReadonlyArray<string> = []
   private wrappedWidth = -1
+  /** Rows of each line at `wrappedWidth`: most lines are the same from one version to the next. */
+  private readonly rowsOfLine = new Map<string, ReadonlyArray<string>>()
 
   constructor(readonly box: Widgets.BoxElement) {}
 
@@ -38,8 +43,18 @@ export class MessagePane {
   private setLines(lines: ReadonlyArray<string>, keepView: boolean): void {
     const fromBottom = this.totalRows() - this.top
     this.lines = lines
+    if (this.wrappedWidth !== this.columns || this.rowsOfLine.size > MAX_REMEMBERED_LINES) this.rowsOfLine.clear()
     this.wrappedWidth = this.columns
-    this.box.setContent(wrapTaggedLines(lines, this.wrappedWidth).join("\n"))
+    const rows: string[] = []
+    for (const line of lines) {
+      let wrapped = this.rowsOfLine.get(line)
+      if (wrapped === undefined) {
+        wrapped = wrapTaggedLines([line], this.wrappedWidth)
+        this.rowsOfLine.set(line, wrapped)
+      }
+      rows.push(...wrapped)
+    }
+    this.box.setContent(rows.join("\n"))
     if (keepView && !this.following) this.top = Math.max(0, this.totalRows() - fromBottom)
   }
 

@@ -19,7 +19,7 @@
 import blessed from "blessed"
 import type { Widgets } from "blessed"
 import { graphemes } from "./text-width.ts"
-import { displayCluster, REPLACEMENT } from "./unicode-width.ts"
+import { REPLACEMENT, shownCluster } from "./unicode-width.ts"
 
 interface BlessedUnicode {
   charWidth(point: number): number
@@ -45,6 +45,8 @@ const FILLER_CODE = 0xf8ff
  */
 export const RESET_AT = 4_096
 const RESET_AFTER_NEW = 1_024
+/** Encoded clusters remembered (most are CJK and accented letters that need no placeholder). */
+const MEMO_LIMIT = 16_384
 
 const isPrivateUse = (code: number): boolean => code >= PLACEHOLDER_FIRST && code <= FILLER_CODE
 
@@ -63,6 +65,7 @@ interface Placed {
 /** Which placeholder stands for which cluster; bounded by the Private Use Area (see RESET_AT). */
 export class ClusterTable {
   private readonly codes = new Map<string, number>()
+  private readonly cells = new Map<string, string>()
   private placed: Placed[] = []
 
   get size(): number {
@@ -81,12 +84,25 @@ export class ClusterTable {
     return String.fromCharCode(code)
   }
 
+  /** The cells for one cluster (memoised until the table starts over). */
+  encoded(cluster: string): string {
+    let cells = this.cells.get(cluster)
+    if (cells === undefined) {
+      cells = encodeCluster(cluster, this)
+      // A cluster shown as U+FFFD because the table was full is not remembered as such.
+      if (this.cells.size >= MEMO_LIMIT) this.cells.clear()
+      if (!cells.startsWith(REPLACEMENT) || cluster === REPLACEMENT) this.cells.set(cluster, cells)
+    }
+    return cells
+  }
+
   lookup(code: number): Placed | undefined {
     return code >= PLACEHOLDER_FIRST && code <= PLACEHOLDER_LAST ? this.placed[code - PLACEHOLDER_FIRST] : undefined
   }
 
   reset(): void {
     this.codes.clear()
+    this.cells.clear()
     this.placed = []
   }
 }
@@ -94,7 +110,7 @@ export class ClusterTable {
 /** One grapheme cluster as blessed cells. */
 const encodeCluster = (cluster: string, table: ClusterTable): string => {
   if (cluster === "\n") return cluster
-  const shown = displayCluster(cluster)
+  const shown = shownCluster(cluster)
   if (shown.width === 0) return ""
   if (shown.text.length === 1) {
     const code = shown.text.charCodeAt(0)
@@ -117,7 +133,7 @@ export const encodeCells = (tagged: string, table: ClusterTable): string => {
   let last = 0
   const text = (part: string) => {
     if (PLAIN_ASCII.test(part)) out += part
-    else for (const cluster of graphemes(part)) out += encodeCluster(cluster, table)
+    else for (const cluster of graphemes(part)) out += cluster.length === 1 && cluster >= " " && cluster <= "~" ? cluster : table.encoded(cluster)
   }
   for (const match of tagged.matchAll(TAG)) {
     text(tagged.slice(last, match.index))

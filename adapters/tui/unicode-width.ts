@@ -119,5 +119,20 @@ export const displayCluster = (cluster: string): DisplayCluster => {
   return COMBINING_MARK.test(out) ? { text: DOTTED_CIRCLE + out, width: 1 } : NOTHING
 }
 
+/** Clusters seen recently and how they are drawn; cleared when full (chat text repeats its clusters). */
+const CACHE_LIMIT = 8_192
+const cache = new Map<string, DisplayCluster>()
+
+/** displayCluster, remembered. */
+export const shownCluster = (cluster: string): DisplayCluster => {
+  let shown = cache.get(cluster)
+  if (shown === undefined) {
+    if (cache.size >= CACHE_LIMIT) cache.clear()
+    shown = displayCluster(cluster)
+    cache.set(cluster, shown)
+  }
+  return shown
+}
+
 /** Columns a grapheme cluster takes once drawn (see displayCluster). */
-export const clusterWidth = (cluster: string): number => displayCluster(cluster).width
+export const clusterWidth = (cluster: string): number => shownCluster(cluster).width

@@ -5,7 +5,7 @@
  * else at the width (CJK text has no blanks). Tags take no room and stay where they were: blessed
  * carries colours over line breaks.
  */
-import { displayWidth, graphemes } from "./text-width.ts"
+import { clusterWidth, displayWidth, graphemes } from "./text-width.ts"
 
 /** A blessed tag: `{bold}`, `{/grey-fg}`, `{open}` (a literal brace, one column). */
 const TAG = /\{\/?[\w\-,;!#]*\}/g
@@ -22,7 +22,7 @@ const piecesOf = (line: string): ReadonlyArray<Piece> => {
   const pieces: Piece[] = []
   let last = 0
   const text = (part: string) => {
-    for (const cluster of graphemes(part)) pieces.push({ text: cluster, width: displayWidth(cluster), blank: cluster === " " })
+    for (const cluster of graphemes(part)) pieces.push({ text: cluster, width: clusterWidth(cluster), blank: cluster === " " })
   }
   for (const match of line.matchAll(TAG)) {
     text(line.slice(last, match.index))
@@ -38,6 +38,7 @@ const piecesOf = (line: string): ReadonlyArray<Piece> => {
 export const wrapTaggedLine = (line: string, width: number): ReadonlyArray<string> => {
   // No code unit takes more than two columns: a line this short fits without measuring.
   if (width <= 0 || line.length * 2 <= width) return [line]
+  if (displayWidth(line.replace(TAG, (tag) => (tag === "{open}" || tag === "{close}" ? "{" : ""))) <= width) return [line]
   const pieces = piecesOf(line)
   const rows: string[] = []
   let row: Piece[] = []

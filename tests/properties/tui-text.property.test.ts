@@ -8,7 +8,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { LineEditor } from "../../adapters/tui/line-editor.ts"
 import { seg, styledLine } from "../../adapters/tui/styled.ts"
-import { displayWidth, graphemes } from "../../adapters/tui/text-width.ts"
+import { displayCluster, displayWidth, graphemes } from "../../adapters/tui/text-width.ts"
 import { wrapTaggedLines } from "../../adapters/tui/wrap.ts"
 import { NUM_RUNS } from "../support/properties.ts"
 
@@ -18,7 +18,29 @@ const text = (maxLength: number) => fc.array(fc.constantFrom(...CLUSTERS), { max
 const visible = (tagged: string) => tagged.replace(/\{\/?[\w\-,;!#]*\}/g, (tag) => (tag === "{open}" ? "{" : tag === "{close}" ? "}" : ""))
 const hasWide = (s: string) => graphemes(s).some((g) => displayWidth(g) === 2)
 
+/** Code points from the scripts and symbols whose clusters span several code points, and any code point at all. */
+const joiningPoint = fc.oneof(
+  fc.constantFrom(0x61, 0x20, 0xe9, 0x4e00, 0xac00, 0x1100, 0x1161, 0x11a8, 0xa960, 0xd7b0, 0x0e01, 0x0e31, 0x0e33, 0x0915, 0x094d, 0x093f, 0x0937, 0x200d, 0x200c, 0xfe0f, 0x20e3, 0x0301),
+  fc.constantFrom(0x1f44d, 0x1f3fd, 0x1f468, 0x1f469, 0x1f3f3, 0x1f308, 0x1f1e7, 0x1f1f7, 0x1f1e6, 0x0600, 0x0d4e, 0x111c2, 0xe0067, 0xe007f, 0x0d, 0x0a, 0xff9e, 0x09be, 0x1f3f4, 0x2028, 0x2065, 0xfff0, 0xe0000, 0x115f, 0x3164),
+  fc.integer({ min: 0, max: 0x10ffff }).filter((p) => p < 0xd800 || p > 0xdfff),
+)
+const intlGraphemes = (text: string) => Array.from(new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(text), (s) => s.segment)
+
 describe("text by terminal columns", () => {
+  it("splits text into the grapheme clusters Intl.Segmenter finds, segmenting only what may join", () => {
+    let joined = 0
+    fc.assert(
+      fc.property(fc.array(joiningPoint, { maxLength: 24 }), (points) => {
+        const text = String.fromCodePoint(...points)
+        const expected = intlGraphemes(text)
+        if (expected.some((g) => [...g].length > 1)) joined += 1
+        expect(graphemes(text)).toEqual(expected)
+      }),
+      { numRuns: NUM_RUNS * 5 },
+    )
+    expect(joined).toBeGreaterThan(NUM_RUNS)
+  })
+
   it("styledLine is exactly the width asked, cut only between clusters", () => {
     let cut = 0
     fc.assert(
@@ -27,10 +49,11 @@ describe("text by terminal columns", () => {
         const whole = parts.map((p) => p.text).join("")
         if (displayWidth(whole) > width) cut += 1
         expect(displayWidth(line)).toBe(width)
-        // Every cluster shown is one of the input's (none cut in half), in order.
-        const shown = graphemes(line.replace(/…? *$/, "")).filter((g) => g !== " ")
-        const input = graphemes(whole).filter((g) => g !== " ")
-        expect(input.slice(0, shown.length)).toEqual(shown)
+        // What is shown is the input's first clusters as drawn: none cut in half, in order.
+        const shown = line.replace(/…? *$/, "").trimEnd()
+        const drawn = graphemes(whole).map((g) => displayCluster(g).text)
+        const prefixes = drawn.map((_, k) => drawn.slice(0, k + 1).join("").trimEnd())
+        expect(shown === "" || prefixes.includes(shown), JSON.stringify({ shown, drawn })).toBe(true)
       }),
       { numRuns: NUM_RUNS },
     )
