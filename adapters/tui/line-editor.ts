@@ -236,8 +236,10 @@ export class LineEditor {
    */
   view(width: number): LineView {
     const columns = Math.max(1, width)
-    const shown = this.chars.map((c) => (c === "\n" ? NEWLINE_MARK : c))
-    const widths = shown.map((c) => displayCluster(c).width)
+    // Each cluster in the form it is drawn in, so that the drawn text splits into the same clusters.
+    const drawn = this.chars.map((c) => (c === "\n" ? { text: NEWLINE_MARK, width: 1 } : displayCluster(c)))
+    const shown = drawn.map((d) => d.text)
+    const widths = drawn.map((d) => d.width)
     let cursorColumn = 0
     for (let i = 0; i < this.cursor; i++) cursorColumn += widths[i] ?? 0
     const margin = Math.min(8, Math.floor(columns / 4))

@@ -8,6 +8,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { createLayout, createScreen } from "../../adapters/tui/layout.ts"
 import { ClusterTable, encodeCells, FILLER, installCellDrawing, RESET_AT } from "../../adapters/tui/terminal-cells.ts"
+import { seg, styledLine } from "../../adapters/tui/styled.ts"
 import { displayWidth, graphemes } from "../../adapters/tui/text-width.ts"
 import { VirtualTerminal } from "../support/virtual-terminal.ts"
 
@@ -103,6 +104,23 @@ describe("a blessed screen drawing wide characters", () => {
       { numRuns: 60 },
     )
     expect(wide).toBeGreaterThan(20)
+  })
+
+  it("draws a fitted line exactly as wide as it was measured: the divider after it stays in its column", () => {
+    const { terminal, layout, render, screen } = setup(40, 4)
+    let cut = 0
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.constantFrom(...TRICKY), { maxLength: 12 }), { minLength: 1, maxLength: 3 }), (parts) => {
+        const segments = parts.map((p, i) => seg(p.join(""), i % 2 === 0 ? { fg: "grey" } : {}))
+        if (displayWidth(parts.flat().join("")) > 20) cut += 1
+        layout.input.setContent(`${styledLine(segments, 20)}{grey-fg}│{/grey-fg}`)
+        render()
+        expect(terminal.columnsOf(3)[20]).toBe("│")
+      }),
+      { numRuns: 300 },
+    )
+    expect(cut).toBeGreaterThan(50)
+    screen.destroy()
   })
 
   it("keeps a popup's borders where they belong over wide characters of both parities, the covered halves blank", () => {
