@@ -103,14 +103,14 @@ describe("a blessed screen drawing wide characters", () => {
       }),
       { numRuns: 60 },
     )
-    expect(wide).toBeGreaterThan(20)
+    expect(wide).toBeGreaterThan(15)
   })
 
   it("draws a fitted line exactly as wide as it was measured: the divider after it stays in its column", () => {
     const { terminal, layout, render, screen } = setup(40, 4)
     let cut = 0
     fc.assert(
-      fc.property(fc.array(fc.array(fc.constantFrom(...TRICKY), { maxLength: 12 }), { minLength: 1, maxLength: 3 }), (parts) => {
+      fc.property(fc.array(fc.array(fc.constantFrom(...TRICKY), { maxLength: 16 }), { minLength: 1, maxLength: 3 }), (parts) => {
         const segments = parts.map((p, i) => seg(p.join(""), i % 2 === 0 ? { fg: "grey" } : {}))
         if (displayWidth(parts.flat().join("")) > 20) cut += 1
         layout.input.setContent(`${styledLine(segments, 20)}{grey-fg}│{/grey-fg}`)
@@ -119,7 +119,7 @@ describe("a blessed screen drawing wide characters", () => {
       }),
       { numRuns: 300 },
     )
-    expect(cut).toBeGreaterThan(50)
+    expect(cut).toBeGreaterThan(20)
     screen.destroy()
   })
 
