@@ -158,6 +158,13 @@ describe("a blessed screen drawing wide characters", () => {
     expect(rows.length).toBeGreaterThan(1)
     expect(rows.join("")).toBe(text)
     for (const r of rows) expect(displayWidth(r)).toBeLessThanOrEqual(62)
+    // Narrower (a resize): wrapped again to the new width, still whole.
+    layout.pane.box.width = 31
+    layout.pane.refit()
+    render()
+    const narrow = Array.from({ length: 10 }, (_, y) => terminal.columnsOf(y).slice(18, 49).join("").trimEnd()).filter((r) => r.length > 0)
+    expect(narrow.length).toBeGreaterThan(rows.length)
+    expect(narrow.join("")).toBe(text)
   })
 
   it("starts its cluster table over when it fills up, and draws the same", () => {
