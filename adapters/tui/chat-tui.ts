@@ -976,6 +976,8 @@ export class ChatTui {
     if (top !== undefined) {
       const intent = intentOf(ch, key)
       if (intent._tag === "quit" && key?.full === "C-q") return this.options.requestQuit()
+      // Ctrl-L redraws whatever is open.
+      if (intent._tag === "redraw") return this.dispatch(intent)
       if (key?.full === "return") return
       const result = top.handleKey(ch, key)
       if (result === "unhandled") {

@@ -11,11 +11,14 @@
  *
  * Sizes follow the terminal: the side list takes a fifth of the width (within bounds) and
  * everything is re-laid out on resize. Every widget parses tags, so every text put in them is
- * escaped (sanitize.ts) by whoever builds it.
+ * escaped (sanitize.ts) by whoever builds it, and every widget draws wide characters and emoji at
+ * the widths text-width.ts measures (terminal-cells.ts).
  */
 import blessed from "blessed"
 import type { Widgets } from "blessed"
 import { MessagePane } from "./message-pane.ts"
+import { cellSafe, installCellDrawing } from "./terminal-cells.ts"
+import { applyColourDepth } from "./terminal-colours.ts"
 
 export const SIDEBAR_MIN_COLUMNS = 18
 export const SIDEBAR_MAX_COLUMNS = 34
@@ -39,7 +42,13 @@ export interface Layout {
 export const sidebarColumnsFor = (terminalColumns: number): number =>
   terminalColumns < SIDEBAR_HIDE_BELOW_COLUMNS ? 0 : Math.min(SIDEBAR_MAX_COLUMNS, Math.max(SIDEBAR_MIN_COLUMNS, Math.round(terminalColumns / 5)))
 
-export const createScreen = (options: { readonly input: NodeJS.ReadableStream; readonly output: NodeJS.WritableStream; readonly title: string }): Widgets.Screen => {
+export const createScreen = (options: {
+  readonly input: NodeJS.ReadableStream
+  readonly output: NodeJS.WritableStream
+  readonly title: string
+  /** For the colour count (TERM, COLORTERM, TMUX); default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>
+}): Widgets.Screen => {
   const screen = blessed.screen({
     // @types/blessed declares these two streams with each other's types.
     input: options.input as never,
@@ -59,6 +68,8 @@ export const createScreen = (options: { readonly input: NodeJS.ReadableStream; r
   // line-drawing charset (ACS), which maps "·" to a different glyph and garbles copy and paste.
   const tput = (screen.program as unknown as { readonly tput: { readonly unicode: boolean; brokenACS: boolean } }).tput
   if (tput.unicode) tput.brokenACS = true
+  applyColourDepth(screen, options.env ?? process.env)
+  installCellDrawing(screen)
   return screen
 }
 
@@ -81,6 +92,7 @@ export const createLayout = (screen: Widgets.Screen): Layout => {
     border: { type: "line" },
     style: { border: { fg: "yellow" }, label: { fg: "yellow", bold: true } },
   })
+  for (const element of [sidebar, title, paneBox, status, input, popup]) cellSafe(element)
   let currentSidebar = 0
   const relayout = () => {
     const columns = screen.width as number

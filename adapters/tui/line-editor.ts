@@ -1,14 +1,15 @@
 /**
  * The input line's model: text, cursor, kill ring of one, and a bounded history. No blessed here,
- * so it is tested alone. Text is held as code points (an emoji is one step of the cursor) and may
- * contain line feeds: a multi-line message is one message (Ctrl-J or Alt-Enter, or a paste).
+ * so it is tested alone. Text is held as grapheme clusters (an emoji with a skin tone, a flag, a
+ * letter with its accents is one step of the cursor and one Backspace) and may contain line
+ * feeds: a multi-line message is one message (Ctrl-J or Alt-Enter, or a paste).
  *
  * It is UI state and nothing else touches it: connection events never clear it, so the unsent line
  * survives a reconnect. Each buffer has its own editor (drafts.ts): draft, cursor and history belong
  * to the conversation; the kill ring may be shared between them, so Ctrl-K here and Ctrl-Y there
  * moves text from one conversation to another.
  */
-import { codePointWidth } from "./text-width.ts"
+import { displayCluster, graphemes } from "./text-width.ts"
 
 export const NEWLINE_MARK = "\u21b5"
 
@@ -27,6 +28,7 @@ export interface KillRing {
 const isWordChar = (char: string | undefined): boolean => char !== undefined && /[\p{L}\p{N}_-]/u.test(char)
 
 export class LineEditor {
+  /** Grapheme clusters; the cursor is an index into them. */
   private chars: string[] = []
   private cursor = 0
   private readonly history: string[] = []
@@ -66,24 +68,33 @@ export class LineEditor {
       this.highSurrogate = pending.slice(-1)
       pending = pending.slice(0, -1)
     }
-    const points = Array.from(pending)
-    if (points.length === 0) return true
+    if (pending.length === 0) return true
     // Counted in UTF-16 units, as the domain counts a message's length.
     if (this.text.length + pending.length > this.maxChars) return false
-    this.chars.splice(this.cursor, 0, ...points)
-    this.cursor += points.length
+    const before = this.chars.slice(0, this.cursor).join("")
+    this.regroup(before + pending + this.chars.slice(this.cursor).join(""), before.length + pending.length)
     this.historyIndex = -1
     return true
   }
 
+  /**
+   * Sets the text and puts the cursor at `offset` (UTF-16 units), or just past the cluster it falls
+   * in: typing a combining accent or a skin tone joins the cluster before the cursor.
+   */
+  private regroup(text: string, offset: number): void {
+    this.chars = [...graphemes(text)]
+    let end = 0
+    let index = 0
+    while (index < this.chars.length && end < offset) end += this.chars[index++]!.length
+    this.cursor = index
+  }
+
   backspace(): void {
-    if (this.cursor === 0) return
-    this.chars.splice(this.cursor - 1, 1)
-    this.cursor -= 1
+    if (this.cursor > 0) this.cut(this.cursor - 1, this.cursor)
   }
 
   deleteForward(): void {
-    if (this.cursor < this.chars.length) this.chars.splice(this.cursor, 1)
+    if (this.cursor < this.chars.length) this.cut(this.cursor, this.cursor + 1)
   }
 
   left(): void {
@@ -124,22 +135,28 @@ export class LineEditor {
     this.cursor = this.wordEndAfter(this.cursor)
   }
 
+  /** Removes clusters [start, end) and returns them; the cursor goes to `start`. */
+  private cut(start: number, end: number): string {
+    const before = this.chars.slice(0, start).join("")
+    const removed = this.chars.slice(start, end).join("")
+    // What is left is grouped again: the clusters on either side of the cut may join (two flag halves).
+    this.regroup(before + this.chars.slice(end).join(""), before.length)
+    return removed
+  }
+
   /** Ctrl-W */
   deleteWordBack(): void {
-    const start = this.wordStartBefore(this.cursor)
-    this.killRing.text = this.chars.splice(start, this.cursor - start).join("")
-    this.cursor = start
+    this.killRing.text = this.cut(this.wordStartBefore(this.cursor), this.cursor)
   }
 
   /** Ctrl-U */
   killToStart(): void {
-    this.killRing.text = this.chars.splice(0, this.cursor).join("")
-    this.cursor = 0
+    this.killRing.text = this.cut(0, this.cursor)
   }
 
   /** Ctrl-K */
   killToEnd(): void {
-    this.killRing.text = this.chars.splice(this.cursor).join("")
+    this.killRing.text = this.cut(this.cursor, this.chars.length)
   }
 
   /** Ctrl-Y */
@@ -150,11 +167,11 @@ export class LineEditor {
   /** Replaces the word before the cursor (for Tab completion). */
   replaceWordBeforeCursor(replacement: string): boolean {
     const start = this.wordBeforeCursorStart()
-    const removed = this.chars.splice(start, this.cursor - start)
-    this.cursor = start
+    const end = this.cursor
+    const removed = this.cut(start, end)
     if (this.insert(replacement)) return true
-    this.chars.splice(start, 0, ...removed)
-    this.cursor = start + removed.length
+    const before = this.chars.slice(0, start).join("")
+    this.regroup(before + removed + this.chars.slice(start).join(""), before.length + removed.length)
     return false
   }
 
@@ -194,7 +211,7 @@ export class LineEditor {
   }
 
   setText(text: string, resetHistory = true): void {
-    this.chars = Array.from(text.slice(0, this.maxChars))
+    this.chars = [...graphemes(text.slice(0, this.maxChars))]
     this.cursor = this.chars.length
     if (resetHistory) this.historyIndex = -1
   }
@@ -219,8 +236,10 @@ export class LineEditor {
    */
   view(width: number): LineView {
     const columns = Math.max(1, width)
-    const shown = this.chars.map((c) => (c === "\n" ? NEWLINE_MARK : c))
-    const widths = shown.map((c) => codePointWidth(c.codePointAt(0) ?? 0))
+    // Each cluster in the form it is drawn in, so that the drawn text splits into the same clusters.
+    const drawn = this.chars.map((c) => (c === "\n" ? { text: NEWLINE_MARK, width: 1 } : displayCluster(c)))
+    const shown = drawn.map((d) => d.text)
+    const widths = drawn.map((d) => d.width)
     let cursorColumn = 0
     for (let i = 0; i < this.cursor; i++) cursorColumn += widths[i] ?? 0
     const margin = Math.min(8, Math.floor(columns / 4))

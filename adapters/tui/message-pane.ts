@@ -1,9 +1,11 @@
 /**
- * The message pane: a blessed box whose scroll position this class owns. blessed wraps the tagged
- * lines (so width follows resizes); we only choose the first visible wrapped line. Following mode
+ * The message pane: a blessed box whose scroll position this class owns. The tagged lines are
+ * wrapped here to the box's width by terminal columns (wrap.ts), again after a resize; we only
+ * choose the first visible wrapped line. Following mode
  * (the default) sticks to the newest line; scrolling up leaves it until you come back down.
  */
 import type { Widgets } from "blessed"
+import { wrapTaggedLines } from "./wrap.ts"
 
 /** blessed's internals we rely on: the wrapped lines and the first shown one. */
 interface WrappedBox {
@@ -13,16 +15,47 @@ interface WrappedBox {
   parseContent(): void
 }
 
+/** Wrapped lines remembered between versions; past this the memory starts over. */
+const MAX_REMEMBERED_LINES = 20_000
+
 export class MessagePane {
   private following = true
   /** Wrapped lines above the view. */
   private top = 0
   private contentKey = ""
+  /** The lines as built, before wrapping, and the width they were last wrapped to. */
+  private lines: ReadonlyArray<string> = []
+  private wrappedWidth = -1
+  /** Rows of each line at `wrappedWidth`: most lines are the same from one version to the next. */
+  private readonly rowsOfLine = new Map<string, ReadonlyArray<string>>()
 
   constructor(readonly box: Widgets.BoxElement) {}
 
   private get wrapped(): WrappedBox {
     return this.box as unknown as WrappedBox
+  }
+
+  private get columns(): number {
+    return Math.max(1, (this.box.width as number) - (this.box.iwidth as number))
+  }
+
+  /** Sets the content wrapped to the current width; the view keeps its distance from the end when scrolled up. */
+  private setLines(lines: ReadonlyArray<string>, keepView: boolean): void {
+    const fromBottom = this.totalRows() - this.top
+    this.lines = lines
+    if (this.wrappedWidth !== this.columns || this.rowsOfLine.size > MAX_REMEMBERED_LINES) this.rowsOfLine.clear()
+    this.wrappedWidth = this.columns
+    const rows: string[] = []
+    for (const line of lines) {
+      let wrapped = this.rowsOfLine.get(line)
+      if (wrapped === undefined) {
+        wrapped = wrapTaggedLines([line], this.wrappedWidth)
+        this.rowsOfLine.set(line, wrapped)
+      }
+      rows.push(...wrapped)
+    }
+    this.box.setContent(rows.join("\n"))
+    if (keepView && !this.following) this.top = Math.max(0, this.totalRows() - fromBottom)
   }
 
   private get visibleRows(): number {
@@ -58,17 +91,18 @@ export class MessagePane {
       this.top = 0
     }
     if (key !== this.contentKey) {
-      const fromBottom = this.totalRows() - this.top
-      this.box.setContent(lines().join("\n"))
-      this.contentKey = key
       // Prepending older lines must not move what the reader is looking at.
-      if (!this.following && options.resetScroll !== true) this.top = Math.max(0, this.totalRows() - fromBottom)
+      this.setLines(lines(), options.resetScroll !== true)
+      this.contentKey = key
+    } else if (this.wrappedWidth !== this.columns) {
+      this.setLines(this.lines, true)
     }
     this.apply()
   }
 
-  /** Re-fits after a resize: blessed re-wraps at the next parse. */
+  /** Re-fits after a resize: the lines are wrapped again to the new width. */
   refit(): void {
+    if (this.wrappedWidth !== this.columns) this.setLines(this.lines, true)
     this.apply()
   }
 

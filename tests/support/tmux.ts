@@ -83,6 +83,17 @@ export class TmuxServer {
     return this.tmux(["capture-pane", "-p", "-t", this.target(window)])
   }
 
+  /** Where the window's cursor is (0-based column and row). */
+  async cursor(window: string): Promise<{ readonly x: number; readonly y: number }> {
+    const [x = "", y = ""] = (await this.tmux(["display-message", "-p", "-t", this.target(window), "#{cursor_x} #{cursor_y}"])).trim().split(" ")
+    return { x: Number(x), y: Number(y) }
+  }
+
+  /** The screen with its colours and attributes as SGR sequences (`capture-pane -e`). */
+  async captureStyled(window: string): Promise<string> {
+    return this.tmux(["capture-pane", "-p", "-e", "-t", this.target(window)])
+  }
+
   /**
    * Polls the window until `check` holds for its text; returns that text. Fails after `timeoutMs`
    * with the last screen in the message, so a failure shows what was there instead.
