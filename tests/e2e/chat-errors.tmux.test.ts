@@ -54,7 +54,7 @@ describe("the chat refuses to start, clearly", () => {
     afterAll(async () => {
       await tmux?.kill()
       await broker?.dispose()
-      if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
+      if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
     })
 
     it("a broker that cannot be reached: one line, exit code 1", async () => {

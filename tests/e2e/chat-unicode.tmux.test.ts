@@ -62,7 +62,7 @@ describe.skipIf(!available)("wide characters and colours in tmux", () => {
   afterAll(async () => {
     await tmux?.kill()
     await broker?.dispose()
-    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
   })
 
   const launch = async (window: string, profile: string, env = ""): Promise<void> => {

@@ -53,7 +53,7 @@ describe.skipIf(!available)("chat client in tmux", () => {
   afterAll(async () => {
     await tmux?.kill()
     await broker?.dispose()
-    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
   })
 
   const launch = async (window: string, profile: string): Promise<void> => {

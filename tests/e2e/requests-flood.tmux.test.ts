@@ -32,7 +32,7 @@ describe.skipIf(!available)("requests from strangers in tmux", () => {
   afterAll(async () => {
     await tmux?.kill()
     await broker?.dispose()
-    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
   })
 
   it(`${REQUESTS} requests at once: one summary, not ${REQUESTS} popups; F6 lists them`, async () => {
