@@ -122,42 +122,56 @@ interface Transactional {
 export class SeenIds implements Transactional {
   private readonly ids = new Set<string>()
   private readonly order: string[] = []
+  /** When each id in `order` was stored (the record's `at`), for the replay horizon. */
+  private readonly times: number[] = []
   private head = 0
-  private pending: Set<string> | null = null
+  private pending: Map<string, number> | null = null
+  private forgottenUpTo = 0
   constructor(private readonly capacity: number = MAX_SEEN_IDS) {}
   has(id: string): boolean {
     return this.ids.has(id) || (this.pending?.has(id) ?? false)
   }
-  add(id: string): void {
+  /** `at`: when the message was stored, my clock. */
+  add(id: string, at = 0): void {
     if (this.pending !== null) {
-      if (!this.ids.has(id)) this.pending.add(id)
+      if (!this.ids.has(id)) this.pending.set(id, at)
       return
     }
-    this.insert(id)
+    this.insert(id, at)
+  }
+  /**
+   * The latest time at which an id this set has forgotten was stored (0: none forgotten). A message
+   * sent before it may have been seen and forgotten: it cannot be told from a replay.
+   */
+  get horizon(): number {
+    return this.forgottenUpTo
   }
   begin(): void {
     if (this.pending !== null) throw new Error("seen-set: a transaction is already open")
-    this.pending = new Set()
+    this.pending = new Map()
   }
   commit(): void {
     const pending = this.pending
     this.pending = null
-    for (const id of pending ?? []) this.insert(id)
+    for (const [id, at] of pending ?? []) this.insert(id, at)
   }
   rollback(): void {
     this.pending = null
   }
-  private insert(id: string): void {
+  private insert(id: string, at: number): void {
     if (this.ids.has(id)) return
     this.ids.add(id)
     this.order.push(id)
+    this.times.push(at)
     if (this.ids.size > this.capacity) {
       const evicted = this.order[this.head]
+      this.forgottenUpTo = Math.max(this.forgottenUpTo, this.times[this.head] ?? 0)
       this.head += 1
       if (evicted !== undefined) this.ids.delete(evicted)
-      // Compact now and then so the array does not grow without bound.
+      // Compact now and then so the arrays do not grow without bound.
       if (this.head > this.capacity) {
         this.order.splice(0, this.head)
+        this.times.splice(0, this.head)
         this.head = 0
       }
     }
@@ -563,7 +577,7 @@ export const evolve = (state: ChatState, record: LogRecord): ChatState => {
   if (record.seq <= state.lastSeq) throw new Error(`log order: record ${record.seq} after ${state.lastSeq}`)
   const { state: stepped } = step(state, record)
   const received = receivedEnvelopeId(record.event)
-  if (received !== null) stepped.seen.add(received)
+  if (received !== null) stepped.seen.add(received, record.at)
   const resendable = record.out.filter(isResendable)
   for (const out of resendable) stepped.outbox.add(out)
   // Never above what a clock can have counted at the record's time (limits.ts): a record stored

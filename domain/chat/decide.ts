@@ -301,6 +301,11 @@ const chatBody = (command: Command, text: string, n: number): Body =>
 const drop = (reason: string): Result.Result<never, Drop> => Result.fail({ reason, routine: false })
 const routine = (reason: string): Result.Result<never, Drop> => Result.fail({ reason, routine: true })
 
+/** Messages whose ids the seen-set keeps (retained presence and group information are ordered by their own numbers instead). */
+const REPLAYABLE: ReadonlySet<string> = new Set(["chat.request", "chat.accept", "chat.refuse", "chat.leave", "chat.message", "group.join", "group.message"])
+/** Senders' clocks run a little behind: a day of slack before a message counts as too old to check. */
+export const REPLAY_MARGIN_MS = 24 * 60 * 60 * 1000
+
 /**
  * An incoming envelope on `topic` → the event it means, or a drop. Every check that a spoofed or
  * misrouted message could fail is here: the topic must fit the type, the sender must fit the topic,
@@ -310,6 +315,10 @@ export const interpretIncoming = (state: ChatState, topic: string, env: Envelope
   const me = requireMe(state)
   if (env.from === me && !(env.body._tag === "group.info" && forgedInMyName(state, env.body.info))) return routine("my own message")
   if (state.seen.has(seenKey(env.from, env.id))) return routine("duplicate")
+  // Sent before the oldest id the seen-set has forgotten: it may be a replay of one it forgot.
+  if (REPLAYABLE.has(env.body._tag) && state.seen.horizon > 0 && env.ts + REPLAY_MARGIN_MS <= state.seen.horizon) {
+    return drop(`${env.body._tag} sent before ${new Date(state.seen.horizon).toISOString().slice(0, 10)}, older than what I can still check for a replay`)
+  }
   const where = parseTopic(topic)
   const body = env.body
   const onMyControl = where.kind === "control" && where.user === me
