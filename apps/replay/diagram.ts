@@ -64,6 +64,8 @@ const groupParticipant = (group: string): string => `${group}${GROUP_SUFFIX}`
 
 const quoted = (text: string): string => `"${text.length > LABEL_TEXT_CHARS ? `${text.slice(0, LABEL_TEXT_CHARS - 1)}…` : text}"`
 
+const members = (count: number): string => `${count} member${count === 1 ? "" : "s"}`
+
 /** What an envelope says, in a few words. */
 export const describeBody = (body: Body): string => {
   switch (body._tag) {
@@ -81,7 +83,7 @@ export const describeBody = (body: Body): string => {
     case "chat.resend":
       return `resend msg ${body.missing.slice(0, 8).join(", ")}${body.missing.length > 8 ? " …" : ""} on ${body.topic}`
     case "group.info":
-      return `${body.info.name} v${body.info.version}${body.info.dissolved ? " dissolved" : `: leader ${body.info.leader}, ${body.info.members.length} members`}`
+      return `${body.info.name} v${body.info.version}${body.info.dissolved ? " dissolved" : `: leader ${body.info.leader}, ${members(body.info.members.length)}`}`
     case "group.join":
       return `join ${body.group}`
     case "group.accept":
@@ -217,7 +219,7 @@ export class DiagramBuilder {
         return
       case "group.info.received":
       case "group.accept.received":
-        if (absent(event.from)) this.push({ kind: "arrow", from: event.from, to: who, label: `${event._tag === "group.accept.received" ? "accepted into " : ""}${event.info.name} v${event.info.version}: leader ${event.info.leader}, ${event.info.members.length} members`, style: "solid" })
+        if (absent(event.from)) this.push({ kind: "arrow", from: event.from, to: who, label: `${event._tag === "group.accept.received" ? "accepted into " : ""}${event.info.name} v${event.info.version}: leader ${event.info.leader}, ${members(event.info.members.length)}`, style: "solid" })
         return
       case "group.join.received":
       case "group.refuse.received":

@@ -42,7 +42,7 @@ describe("replay diagram", () => {
       "user-10001 ->> user-10002: request (attempt 1)",
       "user-10002 ->> user-10001: accept, topic 10001_10002_talk",
       'user-10001 ->> user-10002: msg 1 "hello"',
-      "user-10001 ->> room-1 (group): room-1 v1: leader user-10001, 1 members",
+      "user-10001 ->> room-1 (group): room-1 v1: leader user-10001, 1 member",
       "user-10003 ->> user-10001: join room-1",
       "user-10001 ->> user-10003: accept into room-1 (v2)",
       'user-10003 ->> room-1 (group): msg 1 "hi all"',
