@@ -63,13 +63,13 @@ Commands:
   view [--at SEQ|TIME] <log>       the chat screen, read-only, as it was at a record (default: the
                                    last); keys step through the log (? in the view lists them)
 
-Filters (timeline, merge, stats, diagram, audit; values may be comma lists):
+Filters (timeline, merge, stats, diagram; audit all but --event; values may be comma lists):
   --topic T     records on topic T (a talk topic 12345_67890_talk, group_NAME_talk, …)
   --peer USER   records about USER: its presence, requests, answers, the pair's messages
   --group NAME  records about the group: its information, joins, members, messages
   --event TAG   records of these event types; message.* (or message.) for a family
   --since X, --until X
-                from / up to X: a sequence number (in merge and diagram: a Lamport clock) or an
+                from / up to X: a sequence number (in merge, diagram, audit: a Lamport clock) or an
                 ISO time (2026-11-25, 2026-11-25T17:51, …Z; UTC unless a zone is given)
 
 A <log> is a profile directory (holding events.log) or the path of a log file.
