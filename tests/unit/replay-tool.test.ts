@@ -14,8 +14,10 @@ import type { LogRecord } from "../../domain/events.ts"
 import type { GroupName, UserId } from "../../domain/ids.ts"
 import { EventLog } from "../../domain/ports/event-log.port.ts"
 import type { Cluster } from "../../domain/sim/cluster.ts"
+import { audit } from "../../apps/replay/audit-command.ts"
 import { check, stats, timeline } from "../../apps/replay/commands.ts"
-import { inertJson } from "../../apps/replay/describe.ts"
+import { describeEvent, inertJson } from "../../apps/replay/describe.ts"
+import { diagram } from "../../apps/replay/diagram.ts"
 import { NO_FILTER } from "../../apps/replay/filter.ts"
 import { compareMerged, merge } from "../../apps/replay/merge.ts"
 import { parseReplayOptions } from "../../apps/replay/options.ts"
@@ -276,5 +278,58 @@ describe("secrets in a log", () => {
     expect(all).toContain("club v3 key from user-20002 (not shown)")
     expect(all).toContain("(secret)")
     expect(all).not.toContain(secret)
+    // Every other way of printing a record keeps it too.
+    const everyWay = capture()
+    expect(timeline(dir, { ...allOf, json: true }, everyWay.out)).toBe(0)
+    expect(merge([dir], { limit: undefined, filter: NO_FILTER, json: true }, everyWay.out)).toBe(0)
+    for (const options of [{ ...RAW, raw: false }, { ...RAW, raw: false, json: true }, { ...RAW, raw: false, diff: true }, { ...RAW, raw: false, diff: true, json: true }]) expect(state(dir, options, everyWay.out)).toBe(0)
+    expect(diagram([dir], { limit: 100, filter: NO_FILTER, format: "mermaid" }, everyWay.out)).toBe(0)
+    expect(audit([dir], { filter: NO_FILTER, json: true, limit: 10 }, everyWay.out)).toBe(0)
+    // The view's status bar describes the record it is at.
+    const hint = describeEvent({ _tag: "group.key.received", group: "club" as GroupName, version: 3, from: "user-20002" as UserId, key: secret })
+    const printed = [...everyWay.lines, ...everyWay.notes, hint].join("\n")
+    expect(printed).toContain('"key":"(secret)"')
+    expect(printed).not.toContain(secret)
+  })
+})
+
+describe("on the log the chat's FileEventLog wrote, beside the others' logs", () => {
+  it("diagram, audit and state --diff work, and agree with the records", () => {
+    const others = writeUserLogs(tempDir("others"), cluster.users.slice(1))
+    const all = [profile, ...others]
+    const drawn = capture()
+    expect(diagram(all, { limit: 300, filter: NO_FILTER, format: "mermaid" }, drawn.out)).toBe(0)
+    expect(drawn.lines[0]).toBe("sequenceDiagram")
+    expect(drawn.lines.filter((line) => line.includes('msg 1 "hello"'))).toHaveLength(1)
+    const audited = capture()
+    expect(audit(all, { filter: NO_FILTER, json: false, limit: 10 }, audited.out)).toBe(0)
+    expect(audited.lines[1]).toMatch(/received 3 · MISSING 0/)
+    const diffed = capture()
+    const last = records.at(-1)!
+    expect(state(profile, { at: { kind: "number", value: last.seq }, diff: true, json: false, raw: false }, diffed.out)).toBe(0)
+    expect(diffed.lines[0]).toMatch(new RegExp(`^ +${last.seq} `))
+  })
+})
+
+describe("on a simulation run's logs, from the command line", () => {
+  const SIM = path.join(import.meta.dirname, "..", "..", "apps", "sim", "main.ts")
+  const MAIN = path.join(import.meta.dirname, "..", "..", "apps", "replay", "main.ts")
+
+  it("npm run sim -- --logs DIR, then audit finds nothing missing, and diagram and state read them", async () => {
+    const dir = path.join(tempDir("sim-cli"), "run")
+    const sim = await runProgram(SIM, ["--seed", "9", "--users", "4", "--steps", "600", "--no-timing", "--logs", dir])
+    expect(sim.code, sim.stdout).toBe(0)
+    const logs = fs.readdirSync(dir).map((user) => path.join(dir, user))
+    const [audited, drawn, shown] = await Promise.all([
+      runProgram(MAIN, ["audit", ...logs]),
+      runProgram(MAIN, ["diagram", "--limit", "50", ...logs]),
+      runProgram(MAIN, ["state", "--json", logs[0]!]),
+    ])
+    expect(audited.code, audited.stdout).toBe(0)
+    expect(audited.stdout).toMatch(/ · MISSING 0 · /)
+    expect(drawn.code).toBe(0)
+    expect(drawn.stdout.startsWith("sequenceDiagram\n")).toBe(true)
+    expect(shown.code).toBe(0)
+    expect(JSON.parse(shown.stdout)).toMatchObject({ me: "user-10001" })
   })
 })
