@@ -181,12 +181,24 @@ export class ReplaySession {
 export class ReadOnlyChatPort implements ChatPort {
   readonly me: string
   private readonly listeners = new Set<(notice: ChatNotice) => void>()
+  private shown = 0
 
   constructor(private readonly session: ReplaySession) {
     this.me = session.owner
   }
 
+  /** The position the screen last read (its body shows that state): the status bar says the same. */
+  get shownPosition(): number {
+    return this.shown
+  }
+
+  /** Called when the screen reads a state it has not shown yet. */
+  onNewSnapshot: (() => void) | null = null
+
   snapshot(): ChatSnapshot {
+    const moved = this.shown !== this.session.position
+    this.shown = this.session.position
+    if (moved) this.onNewSnapshot?.()
     const state = this.session.state
     return {
       users: userListings(state),

@@ -43,6 +43,8 @@ class Viewer {
 
   constructor(private readonly session: ReplaySession, private readonly file: string) {
     this.port = new ReadOnlyChatPort(session)
+    // The screen caught up with a step: the status bar's record line follows, once that refresh is drawn.
+    this.port.onNewSnapshot = () => setImmediate(() => this.tui?.showHint(this.hint()))
     this.screen = createScreen({ input: process.stdin, output: process.stdout, title: `mqtt-chat replay ${session.owner}` })
   }
 
@@ -67,9 +69,14 @@ class Viewer {
     }
   }
 
+  /** The record the screen shows (a step forward reaches the screen at its next refresh). */
+  private shownRecord(): LogRecord | undefined {
+    return this.session.records[this.port.shownPosition - 1]
+  }
+
   /** Where the view is, in the status bar (the chat shows its broker there). */
   private where(): string {
-    const record = this.session.record
+    const record = this.shownRecord()
     const last = this.session.records.at(-1)?.seq ?? 0
     return record === undefined ? `replay: before the first record of ${last}` : `replay seq ${record.seq}/${last} ${isoTime(record.at).slice(0, 19).replace("T", " ")}`
   }
@@ -77,7 +84,7 @@ class Viewer {
   private hint(): string {
     if (this.prompt !== null) return `${this.prompt.kind === "jump" ? "jump to seq or time (2026-11-25T17:51)" : "search the log for"}: ${this.prompt.text}▏ (Enter · Esc)`
     if (this.message !== null) return this.message
-    const record = this.session.record
+    const record = this.shownRecord()
     return record === undefined ? VIEW_KEYS : terminalLine(`${record.event._tag} ${describeEvent(record.event)}`).slice(0, 200)
   }
 
