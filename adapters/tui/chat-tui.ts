@@ -54,6 +54,10 @@ export interface ChatTuiOptions {
   /** /quit, Ctrl-Q, Ctrl-C: the app shuts the service down and exits. */
   readonly requestQuit: () => void
   readonly now?: () => number
+  /** Sees each key before the UI does (when no popup is open); true means it was handled there (the replay viewer steps with it). */
+  readonly interceptKey?: (ch: string | undefined, key: KeyEvent | undefined) => boolean
+  /** Pop incoming requests up as questions (default true; the replay viewer, which cannot answer, leaves them in F6). */
+  readonly askRequests?: boolean
 }
 
 type RequestKey = string
@@ -564,7 +568,7 @@ export class ChatTui {
   }
 
   private offerNextRequest(): void {
-    if (this.popups.length > 0) return
+    if (this.popups.length > 0 || this.options.askRequests === false) return
     const next = this.pendingRequests().find((r) => !this.askedRequests.has(requestKey(r)))
     if (next === undefined) return
     this.askRequest(next)
@@ -995,6 +999,7 @@ export class ChatTui {
       return
     }
     this.hint = null
+    if (this.options.interceptKey?.(ch, key) === true) return this.requestRender()
     this.dispatch(intentOf(ch, key))
   }
 

@@ -1,14 +1,15 @@
 /**
  * The replay tool's commands. Each reads its log(s) read-only through LogReader, writes lines to
  * an Output, and returns the exit code; main.ts binds Output to the terminal, tests to arrays.
+ * This file holds what they share and the one-log listings (check, timeline, stats); state, merge,
+ * diagram, audit and view have their own files.
  */
 import { Result } from "effect"
-import { evolve, initialChatState, stateToJson, type ChatState } from "../../domain/chat/chat-state.ts"
 import type { LogRecord } from "../../domain/events.ts"
-import { compareUserIds, USER_ID_PATTERN, type UserId } from "../../domain/ids.ts"
 import type { CorruptRegion, ScannedRecord } from "../../adapters/storage/log-scan.ts"
 import { formatNumber, renderTable } from "../sim/text-table.ts"
-import { inertJson, isoTime, mergedLine, terminalLine, timelineLine } from "./describe.ts"
+import { isoTime, jsonLine, terminalLine, timelineLine, withoutSecret } from "./describe.ts"
+import { describeFilter, isUnfiltered, matches, pastUntil, type RecordFilter } from "./filter.ts"
 import { liveWriter, locateLog, LogReader, withLogReader, type LogLocation } from "./log-reader.ts"
 
 export interface Output {
@@ -16,6 +17,8 @@ export interface Output {
   line(text: string): void
   /** A warning or error about the input (stderr). */
   note(text: string): void
+  /** How far a long read is: `done` of `total` bytes of `what`. The terminal shows it after a second. */
+  progress?(what: string, done: number, total: number): void
 }
 
 export const EXIT_OK = 0
@@ -25,13 +28,24 @@ export const EXIT_USAGE = 2
 /** Gaps and bad regions listed one by one; past this they are only counted. */
 const MAX_LISTED = 20
 
-const located = (target: string, out: Output): LogLocation | undefined => {
+export const located = (target: string, out: Output): LogLocation | undefined => {
   const location = locateLog(target)
   if (Result.isFailure(location)) {
     out.note(terminalLine(location.failure))
     return undefined
   }
   return location.success
+}
+
+/** All targets located, or undefined after saying which one is not a log. */
+export const locatedAll = (targets: ReadonlyArray<string>, out: Output): ReadonlyArray<LogLocation> | undefined => {
+  const locations: Array<LogLocation> = []
+  for (const target of targets) {
+    const location = located(target, out)
+    if (location === undefined) return undefined
+    locations.push(location)
+  }
+  return locations
 }
 
 // --- check
@@ -60,6 +74,7 @@ export const check = (target: string, out: Output): number => {
         if (gaps.length < MAX_LISTED) gaps.push({ afterSeq: previousSeq, seq, offset: scanned.offset })
       }
       previousSeq = seq
+      if (seq % PROGRESS_EVERY === 0) out.progress?.(location.file, reader.position, reader.size)
     }
     const summary = reader.finish()
     // An unfinished last line while the chat runs is most likely a write in progress, not damage.
@@ -91,17 +106,31 @@ export const check = (target: string, out: Output): number => {
 
 // --- reading records, with a word about damage
 
-/** Pulls every good record into `use`, then warns (on the note channel) if the log is damaged. */
-const eachRecord = (location: LogLocation, out: Output, use: (scanned: ScannedRecord) => boolean): void =>
+/** Progress is reported every this many records (a cheap test per record). */
+export const PROGRESS_EVERY = 4096
+
+/** The owner of a log: its first record, if that is the profile's. */
+export const ownerOf = (first: ScannedRecord | undefined): string | undefined =>
+  first?.record.event._tag === "profile.created" ? first.record.event.user : undefined
+
+/**
+ * Pulls every good record into `use` (with the log's owner, once known), then warns (on the note
+ * channel) if the log is damaged. `use` returning false stops early, and the warning is skipped.
+ */
+export const eachRecord = (location: LogLocation, out: Output, use: (scanned: ScannedRecord, owner: string | undefined) => boolean): void =>
   withLogReader(location.file, (reader) => {
+    let owner: string | undefined
+    let count = 0
     // Each turn pulls one record; `use` returning false stops early.
     for (let scanned = reader.next(); scanned !== undefined; scanned = reader.next()) {
-      if (!use(scanned)) return
+      if (count++ === 0) owner = ownerOf(scanned)
+      if (!use(scanned, owner)) return
+      if (count % PROGRESS_EVERY === 0) out.progress?.(location.file, reader.position, reader.size)
     }
     warnIfDamaged(reader, location, out)
   })
 
-const warnIfDamaged = (reader: LogReader, location: LogLocation, out: Output): void => {
+export const warnIfDamaged = (reader: LogReader, location: LogLocation, out: Output): void => {
   const summary = reader.finish()
   const bad = summary.corrupt.length + (summary.tail === undefined ? 0 : 1)
   if (bad > 0) out.note(terminalLine(`warning: ${location.file} has ${bad} bad region${bad === 1 ? "" : "s"}; only good records are shown (run check)`))
@@ -109,120 +138,28 @@ const warnIfDamaged = (reader: LogReader, location: LogLocation, out: Output): v
 
 // --- timeline
 
-export const timeline = (target: string, fromSeq: number, limit: number | undefined, out: Output): number => {
+export interface TimelineOptions {
+  readonly fromSeq: number
+  readonly limit: number | undefined
+  readonly filter: RecordFilter
+  readonly json: boolean
+}
+
+export const timeline = (target: string, options: TimelineOptions, out: Output): number => {
   const location = located(target, out)
   if (location === undefined) return EXIT_USAGE
   let shown = 0
-  eachRecord(location, out, ({ record }) => {
-    if (record.seq < fromSeq) return true
-    if (limit !== undefined && shown >= limit) return false
-    out.line(timelineLine(record))
+  eachRecord(location, out, ({ record }, owner) => {
+    if (record.seq < options.fromSeq) return true
+    if (options.limit !== undefined && shown >= options.limit) return false
+    if (pastUntil(options.filter, record.seq)) return false
+    if (!matches(options.filter, record, owner)) return true
+    out.line(options.json ? jsonLine(withoutSecret(record)) : timelineLine(record))
     shown += 1
     return true
   })
+  if (shown === 0 && !isUnfiltered(options.filter)) out.note(terminalLine(`no record matches ${describeFilter(options.filter)}`))
   return EXIT_OK
-}
-
-// --- state
-
-/** Folds the log up to `atSeq` (all of it without), as the chat would at start. */
-export const foldLog = (location: LogLocation, atSeq: number | undefined, out: Output): Result.Result<ChatState, string> => {
-  let state = initialChatState()
-  let failure: string | undefined
-  eachRecord(location, out, ({ record }) => {
-    if (atSeq !== undefined && record.seq > atSeq) return false
-    try {
-      state = evolve(state, record)
-      return true
-    } catch (error) {
-      failure = `record ${record.seq} cannot be folded: ${error instanceof Error ? error.message : String(error)}`
-      return false
-    }
-  })
-  return failure === undefined ? Result.succeed(state) : Result.fail(failure)
-}
-
-export const state = (target: string, atSeq: number | undefined, out: Output): number => {
-  const location = located(target, out)
-  if (location === undefined) return EXIT_USAGE
-  const folded = foldLog(location, atSeq, out)
-  if (Result.isFailure(folded)) {
-    out.note(terminalLine(folded.failure))
-    return EXIT_CORRUPT
-  }
-  if (atSeq !== undefined && folded.success.lastSeq < atSeq) out.note(`note: the log ends at seq ${folded.success.lastSeq}, before ${atSeq}`)
-  lines(out, inertJson(withoutSecrets(stateToJson(folded.success))))
-  return EXIT_OK
-}
-
-/** Group keys are secrets: the state shows which versions are held, never the keys. */
-const withoutSecrets = (json: ReturnType<typeof stateToJson>) => ({
-  ...json,
-  trust: {
-    ...json.trust,
-    groupKeys: Object.fromEntries(Object.entries(json.trust.groupKeys).map(([group, keys]) => [group, keys.map((k) => ({ ...k, key: "(secret)" }))])),
-  },
-})
-
-// --- merge
-
-interface MergeInput {
-  readonly location: LogLocation
-  readonly reader: LogReader
-  /** The profile's user (from its first record), or the path when the log does not say. */
-  readonly who: string
-  head: ScannedRecord | undefined
-  /** Records whose clock is below the previous one of the same log: the merge cannot order them. */
-  outOfOrder: number
-}
-
-const ownerOf = (first: ScannedRecord | undefined, location: LogLocation): string =>
-  first?.record.event._tag === "profile.created" ? first.record.event.user : location.dir
-
-const compareWho = (a: string, b: string): number =>
-  USER_ID_PATTERN.test(a) && USER_ID_PATTERN.test(b) ? compareUserIds(a as UserId, b as UserId) : a < b ? -1 : a > b ? 1 : 0
-
-/** Causal order: Lamport clock, then user id (the usual total order), then the log's own order. */
-export const compareMerged = (a: { who: string; record: LogRecord }, b: { who: string; record: LogRecord }): number =>
-  a.record.clock - b.record.clock || compareWho(a.who, b.who) || a.record.seq - b.record.seq
-
-export const merge = (targets: ReadonlyArray<string>, limit: number | undefined, out: Output): number => {
-  const locations: Array<LogLocation> = []
-  for (const target of targets) {
-    const location = located(target, out)
-    if (location === undefined) return EXIT_USAGE
-    locations.push(location)
-  }
-  const inputs: Array<MergeInput> = []
-  try {
-    for (const location of locations) {
-      const reader = new LogReader(location.file)
-      const head = reader.next()
-      inputs.push({ location, reader, who: ownerOf(head, location), head, outOfOrder: 0 })
-    }
-    let shown = 0
-    // k-way merge: each log is in clock order, so the smallest head is next. Each turn consumes a record.
-    for (;;) {
-      let next: MergeInput | undefined
-      for (const input of inputs) {
-        if (input.head === undefined) continue
-        if (next === undefined || compareMerged({ who: input.who, record: input.head.record }, { who: next.who, record: next.head!.record }) < 0) next = input
-      }
-      if (next === undefined || (limit !== undefined && shown >= limit)) break
-      const record = next.head!.record
-      out.line(mergedLine(next.who, record))
-      shown += 1
-      next.head = next.reader.next()
-      if (next.head !== undefined && next.head.record.clock < record.clock) next.outOfOrder += 1
-    }
-    for (const input of inputs) {
-      if (input.outOfOrder > 0) out.note(terminalLine(`warning: ${input.location.file} has ${input.outOfOrder} records with a smaller clock than the one before; they are out of causal order`))
-      if (limit === undefined) warnIfDamaged(input.reader, input.location, out)
-    }
-    return EXIT_OK
-  } finally {
-    for (const input of inputs) input.reader.close()
-  }
 }
 
 // --- stats
@@ -233,7 +170,7 @@ interface TopicCounts {
   held: number
 }
 
-export const stats = (target: string, out: Output): number => {
+export const stats = (target: string, filter: RecordFilter, json: boolean, out: Output): number => {
   const location = located(target, out)
   if (location === undefined) return EXIT_USAGE
   const byTag = new Map<string, number>()
@@ -241,31 +178,30 @@ export const stats = (target: string, out: Output): number => {
   let records = 0
   let firstAt: number | undefined
   let lastAt = 0
-  let owner: string | undefined
-  eachRecord(location, out, ({ record }) => {
+  let logOwner: string | undefined
+  eachRecord(location, out, ({ record }, owner) => {
+    logOwner = owner
+    if (pastUntil(filter, record.seq)) return false
+    if (!matches(filter, record, owner)) return true
+    countRecord(record, byTag, byTopic)
     records += 1
     firstAt ??= record.at
     lastAt = record.at
-    const event = record.event
-    if (event._tag === "profile.created") owner ??= event.user
-    byTag.set(event._tag, (byTag.get(event._tag) ?? 0) + 1)
-    if (event._tag === "message.sent" || event._tag === "message.received" || event._tag === "message.held") {
-      const counts = byTopic.get(event.topic) ?? { sent: 0, received: 0, held: 0 }
-      if (event._tag === "message.sent") counts.sent += 1
-      else if (event._tag === "message.received") counts.received += 1
-      else counts.held += 1
-      byTopic.set(event.topic, counts)
-    }
     return true
   })
+  const tags = [...byTag].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
+  const topics = [...byTopic].sort(([a, x], [b, y]) => y.sent + y.received - (x.sent + x.received) || (a < b ? -1 : 1))
+  if (json) {
+    out.line(jsonLine({ log: location.file, owner: logOwner ?? null, filter: describeFilter(filter), records, firstAt: firstAt ?? null, lastAt: firstAt === undefined ? null : lastAt, events: Object.fromEntries(tags), conversations: Object.fromEntries(topics) }))
+    return EXIT_OK
+  }
   const share = (count: number): string => `${formatNumber((100 * count) / Math.max(1, records), 1)}%`
-  out.line(terminalLine(`log ${location.file}${owner === undefined ? "" : ` (${owner})`}: ${formatNumber(records)} records` +
+  const narrowed = isUnfiltered(filter) ? "" : ` matching ${describeFilter(filter)}`
+  out.line(terminalLine(`log ${location.file}${logOwner === undefined ? "" : ` (${logOwner})`}: ${formatNumber(records)} records${narrowed}` +
     (firstAt === undefined ? "" : `, ${describeSpan(firstAt, lastAt)}`)))
   out.line("")
-  const tags = [...byTag].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
   lines(out, renderTable(tags.map(([tag, count]) => [tag, count, share(count)]), { headers: ["event", "records", "share"] }))
   out.line("")
-  const topics = [...byTopic].sort(([a, x], [b, y]) => y.sent + y.received - (x.sent + x.received) || (a < b ? -1 : 1))
   lines(out, topics.length === 0 ? "no messages" : renderTable(
     topics.map(([topic, c]) => [terminalLine(topic), c.sent, c.received, c.held, c.sent + c.received]),
     { headers: ["conversation", "sent", "received", "held", "messages"] },
@@ -273,9 +209,21 @@ export const stats = (target: string, out: Output): number => {
   return EXIT_OK
 }
 
+const countRecord = (record: LogRecord, byTag: Map<string, number>, byTopic: Map<string, TopicCounts>): void => {
+  const event = record.event
+  byTag.set(event._tag, (byTag.get(event._tag) ?? 0) + 1)
+  if (event._tag === "message.sent" || event._tag === "message.received" || event._tag === "message.held") {
+    const counts = byTopic.get(event.topic) ?? { sent: 0, received: 0, held: 0 }
+    if (event._tag === "message.sent") counts.sent += 1
+    else if (event._tag === "message.received") counts.received += 1
+    else counts.held += 1
+    byTopic.set(event.topic, counts)
+  }
+}
+
 /** Writes a multi-line block line by line: an Output line never holds a newline. */
-const lines = (out: Output, block: string): void => {
-  for (const line of block.split("\n")) out.line(line)
+export const lines = (out: Output, block: string | ReadonlyArray<string>): void => {
+  for (const line of typeof block === "string" ? block.split("\n") : block) out.line(line)
 }
 
 const describeSpan = (firstAt: number, lastAt: number): string =>

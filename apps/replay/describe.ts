@@ -116,5 +116,12 @@ export const mergedLine = (who: string, record: LogRecord): string =>
  * JSON for the terminal: C1 controls, bidi controls and line separators are written as \u escapes
  * (JSON.stringify escapes C0 itself), so the output stays valid JSON and says the same thing.
  */
-export const inertJson = (value: unknown): string =>
-  JSON.stringify(value, null, 2).replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+export const inertJson = (value: unknown, indent: number = 2): string =>
+  JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
+/** One JSON line (for --json output), inert like `inertJson`. */
+export const jsonLine = (value: unknown): string => inertJson(value, 0)
+
+/** A record as it may be shown: a group key is a secret, so its value is replaced. */
+export const withoutSecret = (record: LogRecord): LogRecord =>
+  record.event._tag === "group.key.received" ? { ...record, event: { ...record.event, key: "(secret)" } } : record

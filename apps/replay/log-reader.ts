@@ -52,7 +52,7 @@ export class LogReader {
   private readonly fd: number
   /** Bytes at open: the end of this read. */
   readonly size: number
-  private position = 0
+  private readOffset = 0
   private readonly buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES)
   /** Records of the last chunk not yet pulled (at most one chunk's worth). */
   private ready: Array<ScannedRecord> = []
@@ -68,6 +68,11 @@ export class LogReader {
       fs.closeSync(this.fd)
       throw error
     }
+  }
+
+  /** Bytes read so far (of `size`): for progress reports. */
+  get position(): number {
+    return this.readOffset
   }
 
   /** The next good record, or undefined at the end. */
@@ -108,14 +113,14 @@ export class LogReader {
   }
 
   private readChunk(): void {
-    if (this.position >= this.size) {
+    if (this.readOffset >= this.size) {
       this.summary = this.scanner.finish()
       return
     }
-    const read = fs.readSync(this.fd, this.buffer, 0, Math.min(READ_CHUNK_BYTES, this.size - this.position), this.position)
-    if (read === 0) throw new Error(`${this.file} shrank to ${this.position} bytes while it was read`)
+    const read = fs.readSync(this.fd, this.buffer, 0, Math.min(READ_CHUNK_BYTES, this.size - this.readOffset), this.readOffset)
+    if (read === 0) throw new Error(`${this.file} shrank to ${this.readOffset} bytes while it was read`)
     this.scanner.push(this.buffer.subarray(0, read))
-    this.position += read
+    this.readOffset += read
   }
 }
 

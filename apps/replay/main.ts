@@ -1,9 +1,16 @@
 /**
- * The replay tool's command line: `npm run replay -- <command> [options] <profile-dir-or-log-file>`.
- * Read-only: it never takes the profile's lock, so it works while the chat runs.
+ * The replay tool's command line: `npm run replay -- <command> [options] <profile-dir-or-log-file>...`.
+ * Read-only: it never takes a profile's lock, so it works while the chat runs.
  */
-import { check, EXIT_USAGE, merge, state, stats, timeline, type Output } from "./commands.ts"
+import { performance } from "node:perf_hooks"
+import { audit } from "./audit-command.ts"
+import { check, EXIT_USAGE, stats, timeline, type Output } from "./commands.ts"
+import { terminalLine } from "./describe.ts"
+import { diagram } from "./diagram.ts"
+import { merge } from "./merge.ts"
 import { parseReplayOptions, type ReplayCommand } from "./options.ts"
+import { state } from "./state-command.ts"
+import { view } from "./view.ts"
 
 // `replay … | head` closes the pipe early: that is the reader's choice, not an error.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -22,6 +29,33 @@ const flush = (): void => {
   pendingChars = 0
 }
 
+/** Progress shows once a read has taken this long, then at most this often. */
+const PROGRESS_AFTER_MS = 1000
+const PROGRESS_EVERY_MS = 250
+/** Without a terminal on stderr (a pipe, a file), one line this often instead of a line redrawn in place. */
+const PROGRESS_LINE_EVERY_MS = 5000
+const started = performance.now()
+let lastProgress = 0
+let progressShown = false
+
+const progress = (what: string, done: number, total: number): void => {
+  const now = performance.now()
+  const tty = process.stderr.isTTY === true
+  if (now - started < PROGRESS_AFTER_MS || now - lastProgress < (tty ? PROGRESS_EVERY_MS : PROGRESS_LINE_EVERY_MS)) return
+  lastProgress = now
+  const text = terminalLine(`reading ${what}: ${Math.floor((100 * done) / Math.max(1, total))}% (${(done / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB, ${((now - started) / 1000).toFixed(1)} s)`)
+  if (tty) {
+    process.stderr.write(`\r${text}\u001b[K`)
+    progressShown = true
+  } else process.stderr.write(`${text}\n`)
+}
+
+const clearProgress = (): void => {
+  if (!progressShown) return
+  process.stderr.write("\r\u001b[K")
+  progressShown = false
+}
+
 const terminal: Output = {
   line: (text) => {
     pending.push(`${text}\n`)
@@ -30,22 +64,31 @@ const terminal: Output = {
   },
   note: (text) => {
     flush()
+    clearProgress()
     process.stderr.write(`${text}\n`)
   },
+  progress,
 }
 
-const run = (command: ReplayCommand): number => {
+const run = async (command: ReplayCommand): Promise<number> => {
   switch (command.command) {
     case "check":
       return check(command.target, terminal)
     case "timeline":
-      return timeline(command.target, command.fromSeq, command.limit, terminal)
+      return timeline(command.target, command, terminal)
     case "state":
-      return state(command.target, command.atSeq, terminal)
+      return state(command.target, command, terminal)
     case "merge":
-      return merge(command.targets, command.limit, terminal)
+      return merge(command.targets, command, terminal)
     case "stats":
-      return stats(command.target, terminal)
+      return stats(command.target, command.filter, command.json, terminal)
+    case "diagram":
+      return diagram(command.targets, command, terminal)
+    case "audit":
+      return audit(command.targets, command, terminal)
+    case "view":
+      clearProgress()
+      return view(command.target, command.at, terminal)
   }
 }
 
@@ -57,9 +100,11 @@ if (parsed.kind === "help") {
   process.exitCode = EXIT_USAGE
 } else {
   try {
-    process.exitCode = run(parsed.run)
+    process.exitCode = await run(parsed.run)
+    clearProgress()
     flush()
   } catch (error) {
+    clearProgress()
     flush()
     // I/O failures while reading (the file vanished, EIO): one line, not a stack trace.
     process.stderr.write(`replay: ${error instanceof Error ? error.message : String(error)}\n`)

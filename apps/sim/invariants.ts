@@ -5,6 +5,7 @@
 import { conversationView, receivedEnvelopeId, replay, stateToJson } from "../../domain/chat/chat-state.ts"
 import type { GroupName } from "../../domain/ids.ts"
 import type { SimUser } from "../../domain/sim/cluster.ts"
+import { auditLogs } from "../shared/delivery-audit.ts"
 import type { InFlight } from "./in-flight.ts"
 
 export interface InvariantResult {
@@ -114,10 +115,23 @@ export const noMessageTwice = (users: ReadonlyArray<SimUser>): InvariantResult =
   return result("no message twice in a history", undefined, `${received} received messages, all distinct`)
 }
 
+/**
+ * Every message reached every receiver that should have it (the delivery audit of `replay audit`,
+ * apps/shared/delivery-audit.ts: same code, same definition of "should").
+ */
+export const messagesDelivered = (users: ReadonlyArray<SimUser>): InvariantResult => {
+  const report = auditLogs(users.map((user) => user.log))
+  const first = report.missing[0]
+  const violation = first === undefined ? undefined
+    : `${report.missing.length} missing; first: ${first.message.from}'s #${first.message.n} on ${first.message.topic} (its seq ${first.message.seq}) to ${first.to}: ${first.reason} (replay audit on --logs explains each)`
+  return result("every message reached its receivers", violation, `${report.sent} messages, ${report.received} of ${report.audited} deliveries received, ${report.notExpected.length} not due (receiver not in it then)`)
+}
+
 export const checkInvariants = (users: ReadonlyArray<SimUser>, inFlight: InFlight, groups: ReadonlyArray<GroupName>): ReadonlyArray<InvariantResult> => [
   networkDrained(inFlight),
   pairsAgree(users),
   groupViewsEqual(users, groups),
   replayEqualsLive(users),
   noMessageTwice(users),
+  messagesDelivered(users),
 ]

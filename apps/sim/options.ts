@@ -67,9 +67,11 @@ Options:
   --no-timing      leave out the wall-clock measurement: the output is then byte-identical per seed
   -h, --help       show this help
 
-At the end everyone comes back online, the network drains, and the invariants are checked:
-pairs agree on their conversation, every user sees the same group information, replaying each
-user's log gives its live state, and no message reaches a history twice.
+At the end everyone comes back online, the network drains, time passes for held messages' gaps
+to resolve, and the invariants are checked: pairs agree on their conversation, every user sees the
+same group information, replaying each user's log gives its live state, no message reaches a
+history twice, and every message reached every receiver that was due it (the audit of
+npm run replay -- audit, on the same logs).
 Exit code: 0 all invariants hold, 1 one failed, 2 bad options.
 `
 

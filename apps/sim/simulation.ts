@@ -10,7 +10,7 @@ import { Result } from "effect"
 import type { Command } from "../../domain/chat/decide.ts"
 import { decideIncoming, interpretResend } from "../../domain/chat/decide.ts"
 import type { MessageId, UserId } from "../../domain/ids.ts"
-import { Cluster, MAX_IN_FLIGHT, type Delivery, type SimUser } from "../../domain/sim/cluster.ts"
+import { Cluster, GAP_WAIT_MS, MAX_IN_FLIGHT, type Delivery, type SimUser } from "../../domain/sim/cluster.ts"
 import { defaultChatServiceOptions } from "../../domain/service/chat-service.ts"
 import { decodeEnvelopeText } from "../../domain/wire/messages.ts"
 import { checkInvariants, type InvariantResult } from "./invariants.ts"
@@ -39,6 +39,8 @@ const LONG_PAUSE_MIN_MS = 60 * 60 * 1000
 const LONG_PAUSE_SPAN_MS = 36 * 60 * 60 * 1000
 /** Same timeout as the chat service's sweep. */
 export const REQUEST_TIMEOUT_MS = defaultChatServiceOptions.requestTimeoutMs
+/** Clock advances of GAP_WAIT_MS after the final drain: one to ask for a resend, one to give up, one spare. */
+export const HEAL_ROUNDS = 3
 /** Deliveries allowed for the final drain; a run that needs more is a message storm. */
 export const finalDrainBudget = (users: number): number => Math.min(MAX_IN_FLIGHT, 2_000 * users)
 
@@ -258,6 +260,13 @@ export const simulate = (options: SimConfig, now: () => number = () => performan
   // Everyone back, then deliver everything in order, bounded.
   backAt.forEach((at, index) => { if (at !== undefined) connect(index) })
   drainDownTo(0, finalDrainBudget(options.users))
+  // Heal: time passes as the service's sweep would let it, so messages held back for a gap are
+  // asked for again, then shown (protocol.md 7.5), each round drained before the next.
+  for (let round = 0; round < HEAL_ROUNDS; round++) {
+    cluster.advance(GAP_WAIT_MS)
+    collectRouted()
+    drainDownTo(0, finalDrainBudget(options.users))
+  }
   const elapsedMs = now() - started
   if (cluster.counters.delivered !== counts.deliveries || cluster.counters.dropped !== counts.dropped || cluster.counters.commands !== counts.commands) {
     throw new Error("invariant: the simulator's counts disagree with the cluster's")

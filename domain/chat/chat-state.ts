@@ -6,8 +6,9 @@
  * Protocol lifecycle goes through the XState machines (presence, conversation, group); chat
  * messages, the high-volume part, are projected by plain code (`projectMessage`).
  */
-import { initialTransition, transition } from "xstate"
+import { initialTransition, type transition } from "xstate"
 import type { AnyMachineSnapshot, SnapshotFrom } from "xstate"
+import { stepMachine } from "./machine-step.ts"
 import { conversationMachine, viewOf, type ConversationAction, type Stance } from "../conversation/conversation.machine.ts"
 import { groupMachine, viewOfGroup, type GroupAction } from "../group/group.machine.ts"
 import { presenceMachine } from "../presence/presence.machine.ts"
@@ -323,7 +324,7 @@ interface Stepped {
 
 const stepConversation = (state: ChatState, peer: UserId, event: Parameters<typeof transition<typeof conversationMachine>>[2], at: number) => {
   const before = conversationOf(state, peer)
-  const [after, actions] = transition(conversationMachine, before, event)
+  const [after, actions] = stepMachine(conversationMachine, before, event)
   const changed = after.value !== before.value
   const { index, evicted } = indexConversation(state.index, peer, state.conversations.has(peer) ? before : undefined, after, at)
   let conversations = state.conversations.set(peer, after)
@@ -343,7 +344,7 @@ const stepConversation = (state: ChatState, peer: UserId, event: Parameters<type
 
 const stepGroup = (state: ChatState, group: GroupName, event: Parameters<typeof transition<typeof groupMachine>>[2]) => {
   const before = groupOf(state, group)
-  const [after, actions] = transition(groupMachine, before, event)
+  const [after, actions] = stepMachine(groupMachine, before, event)
   const inside = (value: unknown) => value === "member" || value === "leading"
   const next = { ...state, groups: state.groups.set(group, after), index: indexGroup(state.index, group, before, after) }
   return {
@@ -467,7 +468,7 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
     case "session.ended":
       return { state: { ...state, online: false }, actions: [] }
     case "presence.observed": {
-      const [after] = transition(presenceMachine, presenceOf(state, event.user), {
+      const [after] = stepMachine(presenceMachine, presenceOf(state, event.user), {
         type: "presence.observed",
         status: event.status,
         session: event.session,

@@ -5,7 +5,6 @@
  * commands run in-process; the last suite runs the command line itself for exit codes and bytes.
  */
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -14,56 +13,22 @@ import { replay, stateToJson } from "../../domain/chat/chat-state.ts"
 import type { LogRecord } from "../../domain/events.ts"
 import type { GroupName, UserId } from "../../domain/ids.ts"
 import { EventLog } from "../../domain/ports/event-log.port.ts"
-import { Cluster } from "../../domain/sim/cluster.ts"
-import { check, compareMerged, merge, state, stats, timeline, type Output } from "../../apps/replay/commands.ts"
-import { inertJson } from "../../apps/replay/describe.ts"
+import type { Cluster } from "../../domain/sim/cluster.ts"
+import { audit } from "../../apps/replay/audit-command.ts"
+import { check, stats, timeline } from "../../apps/replay/commands.ts"
+import { describeEvent, inertJson } from "../../apps/replay/describe.ts"
+import { diagram } from "../../apps/replay/diagram.ts"
+import { NO_FILTER } from "../../apps/replay/filter.ts"
+import { compareMerged, merge } from "../../apps/replay/merge.ts"
 import { parseReplayOptions } from "../../apps/replay/options.ts"
+import { state, type StateOptions } from "../../apps/replay/state-command.ts"
 import { writeUserLogs } from "../../apps/sim/write-logs.ts"
+import { capture, DANGEROUS, HOSTILE_TEXT, removeTempDirs, scriptedCluster, tempDir } from "../support/replay-fixtures.ts"
 import { runProgram } from "../support/run-program.ts"
 
-/** Chat text that tries to drive the terminal: set the title, clear the screen, reverse the line, an 8-bit CSI. */
-const HOSTILE_TEXT = "\u001b]0;pwned\u0007 \u001b[2J evil \u202eexe.txt \u009b31m end"
-const DANGEROUS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/
-
-/** Three users: A and B talk (B sends the hostile text), A leads a group that C joins and writes in. */
-const scriptedCluster = (): Cluster => {
-  const cluster = new Cluster({ seed: 3, users: 3 })
-  const [a, b, c] = cluster.users.map((u) => u.id) as [typeof cluster.users[0]["id"], typeof cluster.users[0]["id"], typeof cluster.users[0]["id"]]
-  const group = "room-1" as GroupName
-  const steps: ReadonlyArray<readonly [number, Parameters<Cluster["command"]>[1]]> = [
-    [0, { _tag: "session.start" }],
-    [1, { _tag: "session.start" }],
-    [2, { _tag: "session.start" }],
-    [0, { _tag: "conversation.request", peer: b }],
-    [1, { _tag: "conversation.accept", peer: a }],
-    [0, { _tag: "message.send", target: { _tag: "peer", peer: b }, text: "hello" }],
-    [1, { _tag: "message.send", target: { _tag: "peer", peer: a }, text: HOSTILE_TEXT }],
-    [0, { _tag: "group.create", group }],
-    [2, { _tag: "group.join", group }],
-    [0, { _tag: "group.accept", group, user: c }],
-    [2, { _tag: "message.send", target: { _tag: "group", group }, text: "hi all" }],
-  ]
-  for (const [user, command] of steps) {
-    const refused = cluster.command(user, command)
-    if (refused !== null) throw new Error(`fixture: ${command._tag} refused: ${refused}`)
-    cluster.drain()
-  }
-  return cluster
-}
-
-const capture = () => {
-  const lines: Array<string> = []
-  const notes: Array<string> = []
-  const out: Output = { line: (text) => lines.push(text), note: (text) => notes.push(text) }
-  return { out, lines, notes }
-}
-
-const dirs: Array<string> = []
-const tempDir = (name: string): string => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `replay-${name}-`))
-  dirs.push(dir)
-  return dir
-}
+const RAW: StateOptions = { at: undefined, diff: false, json: false, raw: true }
+const rawAt = (seq: number): StateOptions => ({ ...RAW, at: { kind: "number", value: seq } })
+const allOf = { fromSeq: 1, limit: undefined, filter: NO_FILTER, json: false }
 
 /** Byte offset of each line of a log file. */
 const lineOffsets = (file: string): Array<number> => {
@@ -92,7 +57,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Effect.runPromise(Scope.close(scope, Exit.void))
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+  removeTempDirs()
 })
 
 describe("replay check", () => {
@@ -161,7 +126,7 @@ describe("replay check", () => {
 describe("replay timeline", () => {
   it("prints one line per record, and no escape sequence or bidi override from a message", () => {
     const { out, lines } = capture()
-    expect(timeline(profile, 1, undefined, out)).toBe(0)
+    expect(timeline(profile, allOf, out)).toBe(0)
     expect(lines).toHaveLength(records.length)
     lines.forEach((line, i) => expect(line).toMatch(new RegExp(`^ +${i + 1}  \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z  clock ${records[i]!.clock} +${records[i]!.event._tag.replace(".", "\\.")} `)))
     const hostile = lines.find((line) => line.includes("evil"))
@@ -171,7 +136,7 @@ describe("replay timeline", () => {
 
   it("starts at --from and stops after --limit", () => {
     const { out, lines } = capture()
-    expect(timeline(profile, 3, 2, out)).toBe(0)
+    expect(timeline(profile, { ...allOf, fromSeq: 3, limit: 2 }, out)).toBe(0)
     expect(lines.map((line) => Number(line.trim().split(" ")[0]))).toEqual([3, 4])
   })
 })
@@ -180,7 +145,7 @@ describe("replay state", () => {
   it("--at SEQ prints the fold of the records up to SEQ, the same as replaying that prefix", () => {
     for (const at of [1, 4, Math.floor(records.length / 2), records.length]) {
       const { out, lines } = capture()
-      expect(state(profile, at, out)).toBe(0)
+      expect(state(profile, rawAt(at), out)).toBe(0)
       const expected: unknown = JSON.parse(JSON.stringify(stateToJson(replay(records.slice(0, at)))))
       expect(JSON.parse(lines.join("\n"))).toEqual(expected)
     }
@@ -188,10 +153,10 @@ describe("replay state", () => {
 
   it("without --at prints the whole fold; past the end it says where the log ends", () => {
     const whole = capture()
-    expect(state(profile, undefined, whole.out)).toBe(0)
+    expect(state(profile, RAW, whole.out)).toBe(0)
     expect(JSON.parse(whole.lines.join("\n"))).toEqual(JSON.parse(JSON.stringify(stateToJson(cluster.users[0]!.state))))
     const past = capture()
-    expect(state(profile, records.length + 10, past.out)).toBe(0)
+    expect(state(profile, rawAt(records.length + 10), past.out)).toBe(0)
     expect(past.notes).toEqual([`note: the log ends at seq ${records.length}, before ${records.length + 10}`])
   })
 
@@ -208,7 +173,7 @@ describe("replay merge", () => {
     const dir = tempDir("merge")
     const profiles = writeUserLogs(dir, cluster.users)
     const { out, lines, notes } = capture()
-    expect(merge(profiles, undefined, out)).toBe(0)
+    expect(merge(profiles, { limit: undefined, filter: NO_FILTER, json: false }, out)).toBe(0)
     expect(notes).toEqual([])
     const total = cluster.users.reduce((sum, user) => sum + user.log.length, 0)
     expect(lines).toHaveLength(total)
@@ -241,7 +206,7 @@ describe("replay merge", () => {
 describe("replay stats", () => {
   it("counts records per event type and messages per conversation", () => {
     const { out, lines } = capture()
-    expect(stats(profile, out)).toBe(0)
+    expect(stats(profile, NO_FILTER, false, out)).toBe(0)
     expect(lines[0]).toMatch(new RegExp(`\\(user-10001\\): ${records.length} records`))
     const tagRows = lines.filter((line) => /^[a-z]+\.[a-z.-]+ +\d+ +[\d.]+%$/.test(line))
     expect(tagRows.reduce((sum, row) => sum + Number(row.split(/ +/)[1]), 0)).toBe(records.length)
@@ -253,12 +218,12 @@ describe("replay stats", () => {
 
 describe("replay arguments", () => {
   it("parses each command's options and refuses the rest with one line", () => {
-    expect(parseReplayOptions(["timeline", "--from", "3", "--limit=2", "p"])).toEqual({ kind: "run", run: { command: "timeline", target: "p", fromSeq: 3, limit: 2 } })
-    expect(parseReplayOptions(["state", "--at", "7", "p"])).toEqual({ kind: "run", run: { command: "state", target: "p", atSeq: 7 } })
-    expect(parseReplayOptions(["merge", "a", "b"])).toEqual({ kind: "run", run: { command: "merge", targets: ["a", "b"], limit: undefined } })
+    expect(parseReplayOptions(["timeline", "--from", "3", "--limit=2", "p"])).toEqual({ kind: "run", run: { command: "timeline", target: "p", fromSeq: 3, limit: 2, filter: NO_FILTER, json: false } })
+    expect(parseReplayOptions(["state", "--at", "7", "p"])).toEqual({ kind: "run", run: { command: "state", target: "p", at: { kind: "number", value: 7 }, diff: false, json: false, raw: false } })
+    expect(parseReplayOptions(["merge", "a", "b"])).toEqual({ kind: "run", run: { command: "merge", targets: ["a", "b"], limit: undefined, filter: NO_FILTER, json: false } })
     expect(parseReplayOptions(["--help"])).toMatchObject({ kind: "help" })
     expect(parseReplayOptions([])).toMatchObject({ kind: "error" })
-    expect(parseReplayOptions(["frob", "p"])).toMatchObject({ kind: "error", message: 'unknown command "frob" (check, timeline, state, merge, stats)' })
+    expect(parseReplayOptions(["frob", "p"])).toMatchObject({ kind: "error", message: 'unknown command "frob" (check, timeline, state, merge, stats, diagram, audit, view)' })
     expect(parseReplayOptions(["check", "--at", "3", "p"])).toMatchObject({ kind: "error", message: 'check does not take "--at" (it takes no options)' })
     expect(parseReplayOptions(["state", "--at", "0", "p"])).toMatchObject({ kind: "error", message: '--at must be a positive integer, not "0"' })
     expect(parseReplayOptions(["timeline", "--limit", "p"])).toMatchObject({ kind: "error" })
@@ -291,7 +256,7 @@ describe("replay command line", () => {
     expect(shown.stdout).toMatch(/evil/)
     expect(shown.stdout).not.toMatch(DANGEROUS)
     expect(wrong.code).toBe(2)
-    expect(wrong.stderr).toBe('replay: --at must be a positive integer, not "x"\n')
+    expect(wrong.stderr).toBe('replay: --at takes a sequence number or an ISO time (2026-11-25T17:51:00Z), not "x"\n')
   })
 })
 
@@ -307,11 +272,64 @@ describe("secrets in a log", () => {
     ]))
     await Effect.runPromise(Scope.close(localScope, Exit.void))
     const shown = capture()
-    expect(timeline(dir, 1, undefined, shown.out)).toBe(0)
-    expect(state(dir, undefined, shown.out)).toBe(0)
+    expect(timeline(dir, allOf, shown.out)).toBe(0)
+    expect(state(dir, RAW, shown.out)).toBe(0)
     const all = shown.lines.join("\n")
     expect(all).toContain("club v3 key from user-20002 (not shown)")
     expect(all).toContain("(secret)")
     expect(all).not.toContain(secret)
+    // Every other way of printing a record keeps it too.
+    const everyWay = capture()
+    expect(timeline(dir, { ...allOf, json: true }, everyWay.out)).toBe(0)
+    expect(merge([dir], { limit: undefined, filter: NO_FILTER, json: true }, everyWay.out)).toBe(0)
+    for (const options of [{ ...RAW, raw: false }, { ...RAW, raw: false, json: true }, { ...RAW, raw: false, diff: true }, { ...RAW, raw: false, diff: true, json: true }]) expect(state(dir, options, everyWay.out)).toBe(0)
+    expect(diagram([dir], { limit: 100, filter: NO_FILTER, format: "mermaid" }, everyWay.out)).toBe(0)
+    expect(audit([dir], { filter: NO_FILTER, json: true, limit: 10 }, everyWay.out)).toBe(0)
+    // The view's status bar describes the record it is at.
+    const hint = describeEvent({ _tag: "group.key.received", group: "club" as GroupName, version: 3, from: "user-20002" as UserId, key: secret })
+    const printed = [...everyWay.lines, ...everyWay.notes, hint].join("\n")
+    expect(printed).toContain('"key":"(secret)"')
+    expect(printed).not.toContain(secret)
+  })
+})
+
+describe("on the log the chat's FileEventLog wrote, beside the others' logs", () => {
+  it("diagram, audit and state --diff work, and agree with the records", () => {
+    const others = writeUserLogs(tempDir("others"), cluster.users.slice(1))
+    const all = [profile, ...others]
+    const drawn = capture()
+    expect(diagram(all, { limit: 300, filter: NO_FILTER, format: "mermaid" }, drawn.out)).toBe(0)
+    expect(drawn.lines[0]).toBe("sequenceDiagram")
+    expect(drawn.lines.filter((line) => line.includes('msg 1 "hello"'))).toHaveLength(1)
+    const audited = capture()
+    expect(audit(all, { filter: NO_FILTER, json: false, limit: 10 }, audited.out)).toBe(0)
+    expect(audited.lines[1]).toMatch(/received 3 · MISSING 0/)
+    const diffed = capture()
+    const last = records.at(-1)!
+    expect(state(profile, { at: { kind: "number", value: last.seq }, diff: true, json: false, raw: false }, diffed.out)).toBe(0)
+    expect(diffed.lines[0]).toMatch(new RegExp(`^ +${last.seq} `))
+  })
+})
+
+describe("on a simulation run's logs, from the command line", () => {
+  const SIM = path.join(import.meta.dirname, "..", "..", "apps", "sim", "main.ts")
+  const MAIN = path.join(import.meta.dirname, "..", "..", "apps", "replay", "main.ts")
+
+  it("npm run sim -- --logs DIR, then audit finds nothing missing, and diagram and state read them", async () => {
+    const dir = path.join(tempDir("sim-cli"), "run")
+    const sim = await runProgram(SIM, ["--seed", "9", "--users", "4", "--steps", "600", "--no-timing", "--logs", dir])
+    expect(sim.code, sim.stdout).toBe(0)
+    const logs = fs.readdirSync(dir).map((user) => path.join(dir, user))
+    const [audited, drawn, shown] = await Promise.all([
+      runProgram(MAIN, ["audit", ...logs]),
+      runProgram(MAIN, ["diagram", "--limit", "50", ...logs]),
+      runProgram(MAIN, ["state", "--json", logs[0]!]),
+    ])
+    expect(audited.code, audited.stdout).toBe(0)
+    expect(audited.stdout).toMatch(/ · MISSING 0 · /)
+    expect(drawn.code).toBe(0)
+    expect(drawn.stdout.startsWith("sequenceDiagram\n")).toBe(true)
+    expect(shown.code).toBe(0)
+    expect(JSON.parse(shown.stdout)).toMatchObject({ me: "user-10001" })
   })
 })

@@ -1,0 +1,171 @@
+/**
+ * The delivery audit (apps/shared/delivery-audit.ts), through `replay audit` and through the
+ * simulator's invariant — the same code: everything delivered in the scripted run; a message the
+ * broker lost is missing, explained from both logs, exit 1; a receiver that joined later is "not
+ * due", not missing; a message held back for a gap is missing until it is shown.
+ */
+import * as path from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import type { LogRecord } from "../../domain/events.ts"
+import type { GroupName } from "../../domain/ids.ts"
+import { Cluster, type SimUser } from "../../domain/sim/cluster.ts"
+import { audit } from "../../apps/replay/audit-command.ts"
+import { NO_FILTER } from "../../apps/replay/filter.ts"
+import { parseReplayOptions } from "../../apps/replay/options.ts"
+import { auditLogs } from "../../apps/shared/delivery-audit.ts"
+import { messagesDelivered } from "../../apps/sim/invariants.ts"
+import { writeUserLogs } from "../../apps/sim/write-logs.ts"
+import { capture, DANGEROUS, GROUP, removeTempDirs, scriptedCluster, tempDir } from "../support/replay-fixtures.ts"
+
+afterAll(removeTempDirs)
+
+/** Time passes between steps, as it does for people: the audit orders a join and a message by time too. */
+const SECOND = 1000
+
+const started = (users: number): Cluster => {
+  const cluster = new Cluster({ seed: 5, users })
+  cluster.users.forEach((_, i) => cluster.command(i, { _tag: "session.start" }))
+  cluster.drain()
+  cluster.advance(SECOND)
+  return cluster
+}
+
+/** A and B in an open conversation. */
+const talking = (): Cluster => {
+  const cluster = started(2)
+  const [a, b] = cluster.users as [SimUser, SimUser]
+  cluster.command(0, { _tag: "conversation.request", peer: b.id })
+  cluster.drain()
+  cluster.command(1, { _tag: "conversation.accept", peer: a.id })
+  cluster.drain()
+  cluster.advance(SECOND)
+  return cluster
+}
+
+/** Removes the first in-flight delivery whose payload says `text`: the broker lost it after its PUBACK. */
+const loseDelivery = (cluster: Cluster, text: string): void => {
+  const index = cluster.network.findIndex((d) => d.payload.includes(text))
+  if (index < 0) throw new Error(`no delivery of ${text} in flight`)
+  cluster.network.splice(index, 1)
+}
+
+const runAudit = (logs: ReadonlyArray<{ readonly id: string; readonly log: ReadonlyArray<LogRecord> }>, json = false) => {
+  const profiles = writeUserLogs(path.join(tempDir("audit"), "run"), logs)
+  const { out, lines, notes } = capture()
+  const code = audit(profiles, { filter: NO_FILTER, json, limit: 50 }, out)
+  return { code, lines, notes }
+}
+
+describe("replay audit", () => {
+  it("finds every message of the scripted run delivered: exit 0, each with its receivers and when", () => {
+    const cluster = scriptedCluster()
+    const { code, lines } = runAudit(cluster.users)
+    expect(code).toBe(0)
+    expect(lines[1]).toMatch(/^messages sent 3 · deliveries due 3 · received 3 · MISSING 0 · not due 0 · to users without a log here 0$/)
+    expect(lines).toContain("Missing deliveries: none")
+    expect(lines.find((line) => line.includes('"hello"'))).toMatch(/user-10001 #1 on 10001_10002_talk "hello" → user-10002 \d\d:\d\d/)
+    // C's group message reached A, the leader (the only other member).
+    expect(lines.find((line) => line.includes('"hi all"'))).toMatch(/→ user-10001 /)
+    for (const line of lines) expect(line).not.toMatch(DANGEROUS)
+  })
+
+  it("a message the broker lost is missing, with what each side's log says last; exit 1", () => {
+    const cluster = talking()
+    const [a, b] = cluster.users as [SimUser, SimUser]
+    cluster.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text: "zeroth" })
+    cluster.drain()
+    cluster.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text: "first" })
+    loseDelivery(cluster, "first")
+    cluster.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text: "second" })
+    cluster.drain()
+    const report = auditLogs([a.log, b.log])
+    expect(report.received).toBe(1)
+    expect(report.missing).toHaveLength(2)
+    const [first, second] = report.missing
+    expect(first).toMatchObject({ to: b.id, message: { text: "first", n: 2 } })
+    expect(first!.reason).toMatch(/^never arrived, though the broker acknowledged it \(user-10001's seq \d+\)$/)
+    // "second" came, but is held back: B waits for #2, which never comes.
+    expect(second!.reason).toMatch(/^arrived \(seq \d+\) but is still held back/)
+    expect(second!.receiver.map((note) => note.event)).toContain("message.held")
+    expect(first!.sender.map((note) => note.event)).toContain("outbox.acked")
+
+    const { code, lines } = runAudit(cluster.users)
+    expect(code).toBe(1)
+    expect(lines).toContain("Missing deliveries (2):")
+    expect(lines.find((line) => line.includes('"first" → user-10002: sent at seq'))).toBeDefined()
+    expect(lines.join("\n")).toMatch(/ {4}user-10002 says +seq \d+ .*\n( {24}seq .*\n)* {24}seq \d+ +\S+ +message\.held +from user-10001, topic 10001_10002_talk, #3/)
+
+    // Time passes: B asks A to resend, A republishes from its log, and both are shown.
+    cluster.advance(5000)
+    cluster.drain()
+    expect(auditLogs([a.log, b.log]).missing).toEqual([])
+  })
+
+  it("a message still in the sender's outbox (never acknowledged) says so", () => {
+    const cluster = talking()
+    const [a, b] = cluster.users as [SimUser, SimUser]
+    cluster.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text: "unacked" })
+    loseDelivery(cluster, "unacked")
+    // The cluster acknowledges at once: without that record, the send is still in A's outbox.
+    const log = a.log.filter((r) => !(r.event._tag === "outbox.acked" && r.seq === a.log.length))
+    const report = auditLogs([log, b.log])
+    expect(report.missing.map((m) => m.reason)).toEqual(["still in user-10001's outbox: the broker never acknowledged it"])
+  })
+
+  it("a member who joined after a message was sent was not due it: not missing", () => {
+    const cluster = started(3)
+    const group = GROUP as GroupName
+    const [, , c] = cluster.users as [SimUser, SimUser, SimUser]
+    cluster.command(0, { _tag: "group.create", group })
+    cluster.drain()
+    cluster.command(1, { _tag: "group.join", group })
+    cluster.drain()
+    cluster.command(0, { _tag: "group.accept", group, user: cluster.users[1]!.id })
+    cluster.drain()
+    cluster.advance(SECOND)
+    cluster.command(0, { _tag: "message.send", target: { _tag: "group", group }, text: "before C" })
+    cluster.drain()
+    cluster.command(2, { _tag: "group.join", group })
+    cluster.drain()
+    cluster.command(0, { _tag: "group.accept", group, user: c.id })
+    cluster.drain()
+    cluster.advance(SECOND)
+    cluster.command(0, { _tag: "message.send", target: { _tag: "group", group }, text: "after C" })
+    cluster.drain()
+    const report = auditLogs(cluster.users.map((user) => user.log))
+    expect(report.missing).toEqual([])
+    expect(report.received).toBe(3)
+    // C was not a member when "before C" went out: the sender did not even address it.
+    expect(report.deliveries.size).toBe(2)
+  })
+
+  it("--json: a summary line, then one line per message with its receipts", () => {
+    const cluster = scriptedCluster()
+    const { code, lines } = runAudit(cluster.users, true)
+    expect(code).toBe(0)
+    const [summary, ...messages] = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+    expect(summary).toEqual({ summary: { users: ["user-10001", "user-10002", "user-10003"], sent: 3, due: 3, received: 3, missing: 0, notDue: 0, notAudited: 0 } })
+    expect(messages).toHaveLength(3)
+    expect(messages[0]).toMatchObject({ message: { text: "hello", from: "user-10001" }, received: [{ to: "user-10002" }], missing: [] })
+  })
+
+  it("takes the message filters but not --event", () => {
+    expect(parseReplayOptions(["audit", "--topic", "1_2_talk", "a", "b"])).toMatchObject({ kind: "run", run: { command: "audit", filter: { topics: ["1_2_talk"] } } })
+    expect(parseReplayOptions(["audit", "--event", "message.sent", "a"])).toMatchObject({ kind: "error" })
+  })
+})
+
+describe("the simulator's delivery invariant is the audit", () => {
+  it("holds when everything arrived, and fails, naming the message, when the broker lost one", () => {
+    const cluster = talking()
+    const [, b] = cluster.users as [SimUser, SimUser]
+    cluster.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text: "kept" })
+    cluster.drain()
+    expect(messagesDelivered(cluster.users)).toMatchObject({ ok: true, detail: "1 messages, 1 of 1 deliveries received, 0 not due (receiver not in it then)" })
+    cluster.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text: "dropped" })
+    loseDelivery(cluster, "dropped")
+    const verdict = messagesDelivered(cluster.users)
+    expect(verdict.ok).toBe(false)
+    expect(verdict.detail).toMatch(/^1 missing; first: user-10001's #2 on 10001_10002_talk \(its seq \d+\) to user-10002: never arrived/)
+  })
+})
