@@ -15,7 +15,7 @@ import { and, assign, setup } from "xstate"
 import type { GroupInfo } from "../wire/messages.ts"
 import { MAX_GROUP_MEMBERS } from "../wire/messages.ts"
 import { MAX_COUNTER, MAX_STEP } from "../wire/limits.ts"
-import { answersRival, buryIfDissolved, sameLineage, shouldAdopt, type Lineage } from "./group-info.ts"
+import { answersRival, buryIfDissolved, compareGroupInfo, rivalDisplaces, sameLineage, shouldAdopt, type Lineage } from "./group-info.ts"
 
 export { answersRival, compareGroupInfo, rivalDisplaces, shouldAdopt, type Lineage } from "./group-info.ts"
 import type { UserId } from "../ids.ts"
@@ -53,6 +53,12 @@ export interface GroupContext {
    * founding, is stale (a copy delayed behind the dissolution) and never adopted again.
    */
   readonly buried: Lineage | null
+  /**
+   * A later founding of this name that could not take it because the group I hold had lived: when
+   * that group dissolves, this one has the name (its founder saw the dissolution before I did — the
+   * two may arrive in either order, and a retained founding is not delivered twice).
+   */
+  readonly waiting: GroupInfo | null
 }
 
 export interface GroupInput {
@@ -90,6 +96,23 @@ export const viewOfGroup = (context: GroupContext): GroupView => {
   return "listed"
 }
 
+/** What takes the name when `info` dissolves the group: the founding that was waiting for it, if any. */
+const successorOf = (info: GroupInfo, waiting: GroupInfo | null, buried: Lineage | null): GroupInfo | null =>
+  info.dissolved && waiting !== null && rivalDisplaces(info, waiting, buried) ? waiting : null
+
+/** The waiting founding once `adopted` is held: gone if `adopted` is it, or a later one. */
+const stillWaiting = (waiting: GroupInfo | null, adopted: GroupInfo): GroupInfo | null =>
+  waiting === null || sameLineage(waiting, adopted) || compareGroupInfo(waiting, adopted) <= 0 ? null : waiting
+
+/** `rival` as the founding waiting for the name, when it is one (written by its leader, later than what waits). */
+const laterWaiting = (context: GroupContext, rival: GroupInfo, from: UserId): GroupInfo | null => {
+  const held = context.info
+  if (held === null || held.dissolved || rival.dissolved || sameLineage(held, rival) || from !== rival.leader) return context.waiting
+  if (compareGroupInfo(rival, held) <= 0 || (context.buried !== null && compareGroupInfo(rival, { ...rival, ...context.buried, version: 0 }) <= 0)) return context.waiting
+  if (context.waiting !== null && compareGroupInfo(rival, context.waiting) <= 0) return context.waiting
+  return rival
+}
+
 const withoutMember = (info: GroupInfo, user: UserId): GroupInfo => {
   const members = info.members.filter((m) => m !== user)
   const leader = info.leader === user ? members[0] : info.leader
@@ -124,11 +147,15 @@ export const groupMachine = setup({
     adopt: assign(({ context, event }) => {
       if (event.type !== "info.receive") throw new Error(`adopt on ${event.type}`)
       const members = new Set(event.info.members)
+      const buried = buryIfDissolved(context.buried, event.info)
+      const successor = successorOf(event.info, context.waiting, buried)
+      if (successor !== null) return { info: successor, buried, pending: [], waiting: null }
       return {
         info: event.info,
-        buried: buryIfDissolved(context.buried, event.info),
+        buried,
         // Requests of users who became members (or whose group dissolved) are no longer pending.
         pending: event.info.dissolved ? [] : context.pending.filter((p) => !members.has(p.user)),
+        waiting: stillWaiting(context.waiting, event.info),
       }
     }),
     // Past any refused attempt, also one I never made (a join forged in my name and refused).
@@ -167,7 +194,13 @@ export const groupMachine = setup({
     /** The leader leaves: hand over to the earliest member, or dissolve when alone. */
     leaveAsLeader: assign(({ context }) => {
       const info = withoutMember(mustHaveInfo(context), context.me)
-      return { info, leaving: true, pending: [], settledAttempt: context.joinAttempt, buried: buryIfDissolved(context.buried, info) }
+      const buried = buryIfDissolved(context.buried, info)
+      return { info: successorOf(info, context.waiting, buried) ?? info, leaving: true, pending: [], settledAttempt: context.joinAttempt, buried, waiting: null }
+    }),
+    /** A rival founding refused because my group lived: kept for when my group dissolves. */
+    keepWaiting: assign(({ context, event }) => {
+      if (event.type !== "info.receive") throw new Error(`keepWaiting on ${event.type}`)
+      return { waiting: laterWaiting(context, event.info, event.from) }
     }),
     /** I was named leader after I left: pass it on to the next member (or dissolve). */
     handOverAgain: assign(({ context }) => {
@@ -232,6 +265,7 @@ export const groupMachine = setup({
     pending: [],
     refused: {},
     buried: null,
+    waiting: null,
   }),
   initial: "settling",
   on: {
@@ -257,6 +291,10 @@ export const groupMachine = setup({
       },
       { guard: "isAdoptable", target: ".settling", actions: "adopt" },
       {
+        guard: ({ context, event }) => event.type === "info.receive" && viewOfGroup(context) !== "leading" && laterWaiting(context, event.info, event.from) !== context.waiting,
+        actions: "keepWaiting",
+      },
+      {
         // A founding of my group's name that does not take it was published (it is now the retained
         // copy): publish mine again, so clients that subscribe later see mine. Not against a rival
         // that lived as well (neither gives way): the two leaders would answer each other for ever.
@@ -264,7 +302,7 @@ export const groupMachine = setup({
           event.type === "info.receive" && viewOfGroup(context) === "leading" && context.info !== null &&
           event.info.name === context.info.name && !sameLineage(context.info, event.info) &&
           !shouldAdopt(context.info, event.info, event.from, context.buried) && answersRival(context.info, event.info),
-        actions: { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) },
+        actions: ["keepWaiting", { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) }],
       },
     ],
     "refuse.receive": { guard: "isRefusalOfMyAttempt", target: ".settling", actions: "recordRefusal" },
