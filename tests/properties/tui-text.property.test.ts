@@ -4,6 +4,7 @@
  * a fitted line is exactly as wide as asked, a wrapped line loses nothing and splits no cluster,
  * and the input line's view fits with the cursor inside it.
  */
+import { sanitizeText } from "../../adapters/tui/sanitize.ts"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { LineEditor } from "../../adapters/tui/line-editor.ts"
@@ -46,7 +47,8 @@ describe("text by terminal columns", () => {
     fc.assert(
       fc.property(fc.array(fc.record({ text: text(12), grey: fc.boolean() }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 40 }), (parts, width) => {
         const line = visible(styledLine(parts.map((p) => seg(p.text, p.grey ? { fg: "grey" } : {})), width))
-        const whole = parts.map((p) => p.text).join("")
+        // What the screen is given: sanitized (invisible characters shown as <U+XXXX>, sanitize.ts).
+        const whole = sanitizeText(parts.map((p) => p.text).join(""), { keepNewlines: false })
         if (displayWidth(whole) > width) cut += 1
         expect(displayWidth(line)).toBe(width)
         // What is shown is the input's first clusters as drawn: none cut in half, in order.
