@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import { Effect } from "effect"
 import { probeBroker } from "../../adapters/mqtt/mqtt-transport.ts"
 import { EXIT_ALREADY_RUNNING, FAILURE_PREFIX } from "./exits.ts"
-import { brokerFiles, isBrokerProcess, pidInFile, readState, type BrokerFiles, type BrokerState } from "./files.ts"
+import { brokerFiles, isBrokerProcess, isRunning, pidInFile, readState, type BrokerFiles, type BrokerState } from "./files.ts"
 import { brokerCommand } from "./launch.ts"
 
 export const START_TIMEOUT_MS = 20_000
@@ -96,6 +96,8 @@ const spawnBroker = (options: StartOptions, files: BrokerFiles): { readonly pid:
   const logFd = fs.openSync(files.logFile, "a", 0o600)
   let exitCode: number | null = null
   try {
+    // Who asked, in the broker's own log: a broker nobody remembers starting can be traced.
+    fs.writeSync(logFd, `${new Date().toISOString()} start requested by pid ${process.pid} (${process.argv.slice(1, 3).map((arg) => arg.split("/").slice(-2).join("/")).join(" ")})\n`)
     const child = spawn(command.file, args, { cwd: command.cwd, env, detached: true, stdio: ["ignore", logFd, logFd] })
     child.on("error", () => (exitCode = 1))
     child.on("exit", (code, signal) => (exitCode = code ?? (signal === null ? 1 : 128)))
@@ -126,7 +128,10 @@ export const startBroker = async (options: StartOptions): Promise<StartOutcome> 
     }
     const status = brokerStatus(options.dataDir)
     if (status.kind === "running" && (await answersMqtt(status.state.url))) {
-      return status.state.pid === spawned?.pid ? { kind: "started", state: status.state } : { kind: "running", state: status.state }
+      if (status.state.pid === spawned?.pid) return { kind: "started", state: status.state }
+      // Another one won: ours is about to see that and exit. Wait for it, so that nothing of
+      // ours is still starting when this returns (it would find, say, a removed directory).
+      if (spawned === null || exitCode !== null || Date.now() > deadline) return { kind: "running", state: status.state }
     }
     // None runs, and ours (if any) lost a race to one that is gone too: start one.
     if (status.kind === "stopped" && (spawned === null || exitCode === EXIT_ALREADY_RUNNING) && spawns < MAX_SPAWNS) {
@@ -164,7 +169,7 @@ export const stopBroker = async (dataDir: string, timeoutMs = STOP_TIMEOUT_MS): 
   }
   const deadline = Date.now() + timeoutMs
   // Bounded by the deadline.
-  while (isBrokerProcess(pid, dataDir)) {
+  while (isRunning(pid) && isBrokerProcess(pid, dataDir)) {
     if (Date.now() > deadline) return { kind: "failed", message: `the broker (pid ${pid}) did not stop within ${Math.round(timeoutMs / 1000)} s; kill -9 ${pid} ends it (its store survives)` }
     await sleep(POLL_MS)
   }

@@ -71,13 +71,18 @@ export const runDaemon = async (options: DaemonOptions): Promise<number> => {
   const log = new DiagnosticsLog(files.logFile)
   // A pid file naming a live process that is not a broker (its pid reused after a kill -9) is stale too.
   const named = pidInFile(files.pidFile)
-  if (named !== null && named !== process.pid && !isBrokerProcess(named, options.dataDir)) fs.rmSync(files.pidFile, { force: true })
+  let stale: number | undefined
+  if (named !== null && named !== process.pid && !isBrokerProcess(named, options.dataDir)) {
+    fs.rmSync(files.pidFile, { force: true })
+    stale = named
+  }
   const lock = takeLock(files.pidFile)
   if (lock.kind === "held") {
     log.close()
     return failure(`a broker already runs for ${options.dataDir}${lock.owner === undefined ? "" : ` (pid ${lock.owner})`}`, EXIT_ALREADY_RUNNING)
   }
-  if (lock.staleOwner !== undefined) log.write(`took over the pid file of pid ${lock.staleOwner}, which is gone`)
+  stale ??= lock.staleOwner
+  if (stale !== undefined) log.write(`took over the pid file of pid ${stale}, which is gone (or is no broker)`)
   const started = await startUnderLock(options, files, log).catch((error: unknown) => failure(describe(error), EXIT_FAILED))
   if (typeof started === "number") {
     releaseLock(files.pidFile)
@@ -95,8 +100,10 @@ export const runDaemon = async (options: DaemonOptions): Promise<number> => {
     startedAt: new Date().toISOString(),
     version: options.version,
   }
-  writeState(files, state)
   log.write(`broker pid ${process.pid} for ${options.dataDir} on ${broker.url}${options.passwordFile === null ? "" : ` with the users of ${options.passwordFile}`}${options.idleExitMs === null ? "" : `; stops after ${options.idleExitMs} ms without clients`}`)
+  // The start's story is in the log before anyone is told the broker runs.
+  log.flush()
+  writeState(files, state)
 
   return new Promise<number>((resolve) => {
     let stopping = false

@@ -97,17 +97,29 @@ export const pidInFile = (file: string): number | null => {
   }
 }
 
+/** Whether `pid` runs: it exists and, where /proc tells, is not a zombie waiting for its parent. */
+export const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+  } catch (error) {
+    if (code(error) !== "EPERM") return false
+  }
+  try {
+    // "PID (name) STATE …": the name may hold spaces and parentheses, the state follows the last ")".
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+  } catch {
+    return true
+  }
+}
+
 /**
  * Whether `pid` is the broker of `dataDir`: alive, and — where /proc tells (Linux) — running our
  * broker on that directory, so a pid reused by another program after a kill -9 is not mistaken
  * for the broker (nor signalled by `stop`).
  */
 export const isBrokerProcess = (pid: number, dataDir: string): boolean => {
-  try {
-    process.kill(pid, 0)
-  } catch (error) {
-    if (code(error) !== "EPERM") return false
-  }
+  if (!isRunning(pid)) return false
   let commandLine: string
   try {
     commandLine = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8")

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { credentialsText } from "../../apps/shared/credentials-file.ts"
 import type { UserId } from "../../domain/ids.ts"
 import { freePort } from "../support/free-port.ts"
-import { stopLocalBroker, testBrokerEnv } from "../support/local-broker.ts"
+import { stopLocalBroker } from "../support/local-broker.ts"
 import { lockedMosquittoKind, writeUserFiles, type LockedBrokerHandle } from "../support/locked-brokers.ts"
 import { makePrivateCa, type PrivateCa } from "../support/private-ca.ts"
 import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
@@ -106,7 +106,7 @@ describe("the chat's login", () => {
     let dir: string
 
     beforeAll(async () => {
-      tmux = await TmuxServer.start({ width: 400, height: 30, env: testBrokerEnv })
+      tmux = await TmuxServer.start({ width: 400, height: 30 })
       dir = mkdtempSync(join(tmpdir(), "mqtt-chat-e2e-embedded-login-"))
     })
     afterAll(async () => {

@@ -2,13 +2,11 @@
  * Cleanup for tests that start the local broker (apps/broker) — directly or through a chat run
  * without --broker: it is a detached process that outlives its starter by design, so every test
  * that may have started one stops it in afterAll. SIGTERM first (bounded), then SIGKILL.
- * As a second net the tests give the broker MQTT_CHAT_BROKER_IDLE_EXIT_SECONDS, and it stops by
- * itself when its data directory is removed.
+ * As a second net vitest.config.ts gives every test MQTT_CHAT_BROKER_IDLE_EXIT_SECONDS (a broker
+ * started under it stops after that long without a client), and a broker stops by itself when its
+ * data directory is removed.
  */
-import { brokerStatus, IDLE_EXIT_ENV, stopBroker } from "../../apps/broker/control.ts"
-
-/** For the environment of chats and brokers started by tests: stop after this long without clients. */
-export const testBrokerEnv: Readonly<Record<string, string>> = { [IDLE_EXIT_ENV]: "120" }
+import { brokerStatus, stopBroker } from "../../apps/broker/control.ts"
 
 export async function stopLocalBroker(dataDir: string): Promise<void> {
   const outcome = await stopBroker(dataDir, 10_000)
