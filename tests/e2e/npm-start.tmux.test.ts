@@ -1,11 +1,16 @@
 /**
  * `npm start` as typed in a terminal: quiet (npm's banner erased, nothing from the build), no
- * rebuild when nothing changed, `--version`, and a mistake still one line with exit code 2.
+ * rebuild when nothing changed, `--version`, and a mistake still one line with exit code 2; and
+ * `npm run broker`, whose broker runs from the build, detached from npm.
  */
-import { statSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import packageJson from "../../package.json" with { type: "json" }
+import { brokerStatus } from "../../apps/broker/control.ts"
+import { freePort } from "../support/free-port.ts"
+import { stopLocalBroker } from "../support/local-broker.ts"
 import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
 
 const ROOT = join(import.meta.dirname, "..", "..")
@@ -52,6 +57,25 @@ describe.skipIf(!available)("npm start in a terminal", () => {
     const { rows, exit } = await run("npm start -- --embedded-port 0")
     expect(exit).toBe(2)
     expect(rows).toEqual(['mqtt-chat: --embedded-port: "0" is not a port (1-65535) (see --help)'])
+  })
+
+  it("npm run broker -- start | status | stop: the built broker, detached, then gone", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mqtt-chat-e2e-npm-broker-"))
+    try {
+      const port = await freePort()
+      const started = await run(`npm run broker -- start --data-dir ${dir} --port ${port}`)
+      expect(started.exit).toBe(0)
+      expect(started.rows).toEqual([expect.stringMatching(new RegExp(`^started: pid \\d+, mqtt://127\\.0\\.0\\.1:${port}; store ${dir}/broker/store; log ${dir}/broker/broker.log$`))])
+      const status = brokerStatus(dir)
+      if (status.kind !== "running") throw new Error(`the broker is ${status.kind}`)
+      // Run by node from the build, not by npm: nothing of npm's is left to end it.
+      if (existsSync("/proc/self/cmdline")) expect(readFileSync(`/proc/${status.state.pid}/cmdline`, "utf8").split("\0").slice(1, 3)).toEqual([join(ROOT, "dist", "broker.mjs"), "run"])
+      expect((await run(`npm run broker -- status --data-dir ${dir}`)).rows[0]).toMatch(new RegExp(`^running: pid ${status.state.pid}, mqtt://127\\.0\\.0\\.1:${port}, since `))
+      expect(await run(`npm run broker -- stop --data-dir ${dir}`)).toEqual({ rows: [`stopped (pid ${status.state.pid})`], exit: 0 })
+    } finally {
+      await stopLocalBroker(dir)
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it("npm run broker -- status: its lines only", async () => {
