@@ -17,7 +17,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from "../../adapters/broker/
 import { releaseLock, takeLock } from "../../adapters/storage/file-lock.ts"
 import { DiagnosticsLog } from "../chat/diagnostics-log.ts"
 import { EXIT_ALREADY_RUNNING, EXIT_FAILED, EXIT_STOPPED, FAILURE_PREFIX } from "./exits.ts"
-import { brokerFiles, isBrokerProcess, migrateEarlierStore, pidInFile, removeState, writeAtomically, writeState, type BrokerFiles } from "./files.ts"
+import { brokerFiles, isBrokerProcess, migrateEarlierStore, pidInFile, removeState, writeAtomically, writeState, type BrokerFiles, type BrokerState } from "./files.ts"
 
 
 const TICK_MS = 1_000
@@ -60,6 +60,24 @@ const startUnderLock = async (options: DaemonOptions, files: BrokerFiles, log: D
   }
 }
 
+/**
+ * Takes broker.pid: a pid file naming a live process that is not a broker of this directory (its
+ * pid reused after a kill -9) is stale too. Null when taken; else the exit code.
+ */
+const takePidFile = (files: BrokerFiles, dataDir: string, log: DiagnosticsLog): number | null => {
+  const named = pidInFile(files.pidFile)
+  let stale: number | undefined
+  if (named !== null && named !== process.pid && !isBrokerProcess(named, dataDir)) {
+    fs.rmSync(files.pidFile, { force: true })
+    stale = named
+  }
+  const lock = takeLock(files.pidFile)
+  if (lock.kind === "held") return failure(`a broker already runs for ${dataDir}${lock.owner === undefined ? "" : ` (pid ${lock.owner})`}`, EXIT_ALREADY_RUNNING)
+  stale ??= lock.staleOwner
+  if (stale !== undefined) log.write(`took over the pid file of pid ${stale}, which is gone (or is no broker)`)
+  return null
+}
+
 /** Runs the broker until a signal or a safety net stops it; resolves with the exit code. */
 export const runDaemon = async (options: DaemonOptions): Promise<number> => {
   const files = brokerFiles(options.dataDir)
@@ -69,43 +87,37 @@ export const runDaemon = async (options: DaemonOptions): Promise<number> => {
     return failure(`cannot create ${files.dir}: ${describe(error)}`, EXIT_FAILED)
   }
   const log = new DiagnosticsLog(files.logFile)
-  // A pid file naming a live process that is not a broker (its pid reused after a kill -9) is stale too.
-  const named = pidInFile(files.pidFile)
-  let stale: number | undefined
-  if (named !== null && named !== process.pid && !isBrokerProcess(named, options.dataDir)) {
-    fs.rmSync(files.pidFile, { force: true })
-    stale = named
-  }
-  const lock = takeLock(files.pidFile)
-  if (lock.kind === "held") {
+  const refused = takePidFile(files, options.dataDir, log)
+  if (refused !== null) {
     log.close()
-    return failure(`a broker already runs for ${options.dataDir}${lock.owner === undefined ? "" : ` (pid ${lock.owner})`}`, EXIT_ALREADY_RUNNING)
+    return refused
   }
-  stale ??= lock.staleOwner
-  if (stale !== undefined) log.write(`took over the pid file of pid ${stale}, which is gone (or is no broker)`)
   const started = await startUnderLock(options, files, log).catch((error: unknown) => failure(describe(error), EXIT_FAILED))
   if (typeof started === "number") {
     releaseLock(files.pidFile)
     log.close()
     return started
   }
-  const broker = started
   const state = {
     pid: process.pid,
-    port: broker.port,
-    url: broker.url,
+    port: started.port,
+    url: started.url,
     store: files.store,
     log: files.logFile,
     passwordFile: options.passwordFile,
     startedAt: new Date().toISOString(),
     version: options.version,
   }
-  log.write(`broker pid ${process.pid} for ${options.dataDir} on ${broker.url}${options.passwordFile === null ? "" : ` with the users of ${options.passwordFile}`}${options.idleExitMs === null ? "" : `; stops after ${options.idleExitMs} ms without clients`}`)
+  log.write(`broker pid ${process.pid} for ${options.dataDir} on ${started.url}${options.passwordFile === null ? "" : ` with the users of ${options.passwordFile}`}${options.idleExitMs === null ? "" : `; stops after ${options.idleExitMs} ms without clients`}`)
   // The start's story is in the log before anyone is told the broker runs.
   log.flush()
   writeState(files, state)
+  return serve(started, files, state, options.idleExitMs, log)
+}
 
-  return new Promise<number>((resolve) => {
+/** Until a signal or a safety net: the tick's repairs and checks, then a bounded close. */
+const serve = (broker: EmbeddedBroker, files: BrokerFiles, state: BrokerState, idleExitMs: number | null, log: DiagnosticsLog): Promise<number> =>
+  new Promise<number>((resolve) => {
     let stopping = false
     let idleSince = Date.now()
     const stop = (why: string, code: number): void => {
@@ -146,7 +158,7 @@ export const runDaemon = async (options: DaemonOptions): Promise<number> => {
         log.write(`cannot repair the pid or state file: ${describe(error)}`)
       }
       if (broker.connectedClients() > 0) idleSince = Date.now()
-      else if (options.idleExitMs !== null && Date.now() - idleSince >= options.idleExitMs) stop(`no client for ${options.idleExitMs} ms`, EXIT_STOPPED)
+      else if (idleExitMs !== null && Date.now() - idleSince >= idleExitMs) stop(`no client for ${idleExitMs} ms`, EXIT_STOPPED)
     }, TICK_MS)
     for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => stop(signal, EXIT_STOPPED))
     process.on("uncaughtException", (error) => {
@@ -154,4 +166,3 @@ export const runDaemon = async (options: DaemonOptions): Promise<number> => {
       stop("internal error", EXIT_FAILED)
     })
   })
-}
