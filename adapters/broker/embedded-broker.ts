@@ -49,6 +49,8 @@ export interface EmbeddedBrokerOptions {
 export interface EmbeddedBroker {
   readonly url: string
   readonly port: number
+  /** Clients whose CONNECT was accepted and who are still connected. */
+  connectedClients(): number
   /**
    * Stops accepting, disconnects every client, closes the store. Like Mosquitto 2.0 on SIGTERM,
    * this publishes the will of every connected client: after a broker restart the clients must
@@ -143,6 +145,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   }
   broker.on("clientError", (client, error) => log(`[aedes] client ${client.id}: ${error.message}`))
   broker.on("connectionError", (_client, error) => log(`[aedes] connection: ${error.message}`))
+  broker.on("client", (client) => log(`[aedes] client ${client.id} connected`))
+  broker.on("clientDisconnect", (client) => log(`[aedes] client ${client.id} disconnected`))
 
   const sockets = new Set<net.Socket>()
   const server = net.createServer({ noDelay: true }, (socket) => {
@@ -182,7 +186,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     })()
     return closing
   }
-  return { url, port, close }
+  return { url, port, connectedClients: () => broker.connectedClients, close }
 }
 
 /**

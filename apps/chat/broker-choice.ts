@@ -1,22 +1,20 @@
 /**
  * Which broker the client talks to. Given one (--broker or MQTT_URL), that one. Otherwise the
- * conventional local address, mqtt://127.0.0.1:<port>: if something answers MQTT there (a
- * Mosquitto, or the embedded broker of another mqtt-chat) use it, else start the embedded aedes
- * broker on it, its store under DATA_DIR/broker so offline queues and retained presence survive.
+ * local broker of the data directory (apps/broker): a process of its own, started here when none
+ * runs, that outlives every client — so sessions, queued messages and retained presence do not
+ * depend on which client came first or quit last. If it is not running but something else answers
+ * MQTT on the port (a Mosquitto), that is used instead.
  *
- * The embedded broker lives in the process that started it. When that client quits, the others
- * lose their broker; `BrokerTakeover` lets one of them start it again on the same port (whoever
- * binds the port first wins; the rest reconnect to it).
+ * The client never hosts the broker. If the local broker crashes (its pid file is left behind),
+ * a reconnecting client starts it again (`LocalBrokerRestart`); one stopped on purpose
+ * (`npm run broker -- stop`) stays stopped until a client starts.
  */
-import * as path from "node:path"
-import { Effect } from "effect"
-import type { EmbeddedBroker } from "../../adapters/broker/embedded-broker.ts"
-import { probeBroker } from "../../adapters/mqtt/mqtt-transport.ts"
+import { answersMqtt, brokerStatus, startBroker } from "../broker/control.ts"
 
+/** Reconnect attempts to wait before restarting a crashed broker: a restart deserves a moment. */
+const RESTART_AFTER_ATTEMPTS = 3
+const RESTART_MIN_INTERVAL_MS = 5_000
 const PROBE_TIMEOUT_MS = 700
-/** Reconnect attempts to wait before trying to take over: a broker restart deserves a moment. */
-const TAKEOVER_AFTER_ATTEMPTS = 3
-const TAKEOVER_MIN_INTERVAL_MS = 5_000
 
 export interface BrokerChoice {
   readonly url: string
@@ -24,10 +22,8 @@ export interface BrokerChoice {
   readonly label: string
   /** One sentence for the status buffer: what was chosen and why. */
   readonly announcement: string
-  /** Whether the choice was automatic (and a takeover therefore allowed). */
-  readonly automatic: boolean
-  /** Set when this process runs the broker; closed on exit. */
-  embedded: EmbeddedBroker | null
+  /** Whether it is the data directory's local broker (and may be restarted after a crash). */
+  readonly local: boolean
 }
 
 export class BrokerUnavailable extends Error {}
@@ -37,34 +33,24 @@ export interface BrokerChoiceOptions {
   readonly brokerSource: string | null
   readonly embeddedPort: number
   readonly dataDir: string
-  /** When set, a started embedded broker lets in only this password file's users. */
+  /** When set, a local broker started here lets in only this password file's users. */
   readonly embeddedPasswordFile?: string | null
   readonly log: (line: string) => void
 }
 
 export const localBrokerUrl = (port: number): string => `mqtt://127.0.0.1:${port}`
-export const embeddedStoreDir = (dataDir: string): string => path.join(dataDir, "broker")
 
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+const start = (options: BrokerChoiceOptions) =>
+  startBroker({ dataDir: options.dataDir, port: options.embeddedPort, passwordFile: options.embeddedPasswordFile ?? null })
 
-const isAddressInUse = (error: unknown): boolean => (error as NodeJS.ErrnoException | undefined)?.code === "EADDRINUSE"
-
-/** Starts the embedded broker on the local port; null when the port is taken (by a broker or not). */
-const startLocal = async (options: BrokerChoiceOptions): Promise<EmbeddedBroker | null> => {
-  try {
-    // Loaded only when needed: aedes and LevelDB add ~100 ms to every start otherwise.
-    const { startEmbeddedBroker } = await import("../../adapters/broker/embedded-broker.ts")
-    return await startEmbeddedBroker({
-      port: options.embeddedPort,
-      host: "127.0.0.1",
-      persistenceDir: embeddedStoreDir(options.dataDir),
-      ...(options.embeddedPasswordFile == null ? {} : { passwordFile: options.embeddedPasswordFile }),
-      onLog: options.log,
-    })
-  } catch (error) {
-    if (isAddressInUse(error)) return null
-    throw new BrokerUnavailable(`could not start the embedded broker on port ${options.embeddedPort} (store ${embeddedStoreDir(options.dataDir)}): ${describe(error)}`)
-  }
+/** What differs between the broker that runs and the one these options would start. */
+const differences = (options: BrokerChoiceOptions, state: { readonly port: number; readonly passwordFile: string | null }): string => {
+  const wanted = options.embeddedPasswordFile ?? null
+  const notes = [
+    ...(state.port === options.embeddedPort ? [] : [`on port ${state.port}, not ${options.embeddedPort}`]),
+    ...(state.passwordFile === wanted ? [] : [state.passwordFile === null ? "without a password file" : `with the users of ${state.passwordFile}`]),
+  ]
+  return notes.length === 0 ? "" : ` Note: it runs ${notes.join(" and ")}; npm run broker -- stop, then start the chat again, to change that.`
 }
 
 export const chooseBroker = async (options: BrokerChoiceOptions): Promise<BrokerChoice> => {
@@ -73,36 +59,34 @@ export const chooseBroker = async (options: BrokerChoiceOptions): Promise<Broker
       url: options.brokerUrl,
       label: options.brokerUrl,
       announcement: `Using the MQTT broker ${options.brokerUrl} (from ${options.brokerSource ?? "the options"}).`,
-      automatic: false,
-      embedded: null,
+      local: false,
     }
   }
-  const url = localBrokerUrl(options.embeddedPort)
-  if (await Effect.runPromise(probeBroker(url, PROBE_TIMEOUT_MS))) {
-    return { url, label: `${url} (found)`, announcement: `Found an MQTT broker at ${url}; using it.`, automatic: true, embedded: null }
-  }
-  const embedded = await startLocal(options)
-  if (embedded !== null) {
-    return {
-      url,
-      label: `${url} (embedded)`,
-      announcement: `No broker answered at ${url}: started the embedded broker there (store ${embeddedStoreDir(options.dataDir)}). It stops when this client quits.`,
-      automatic: true,
-      embedded,
+  const status = brokerStatus(options.dataDir)
+  if (status.kind !== "running") {
+    // Not ours, but something answers there (a Mosquitto): use it, as a user who runs one expects.
+    const url = localBrokerUrl(options.embeddedPort)
+    if (status.kind === "stopped" && (await answersMqtt(url, PROBE_TIMEOUT_MS))) {
+      return { url, label: `${url} (found)`, announcement: `Found an MQTT broker at ${url}; using it.`, local: false }
     }
   }
-  // The port was taken between the probe and the bind: maybe another client just started its broker.
-  if (await Effect.runPromise(probeBroker(url, PROBE_TIMEOUT_MS * 2))) {
-    return { url, label: `${url} (found)`, announcement: `Found an MQTT broker at ${url}; using it.`, automatic: true, embedded: null }
+  const outcome = await start(options)
+  if (outcome.kind === "failed") throw new BrokerUnavailable(`could not start the local broker: ${outcome.message}`)
+  const { state } = outcome
+  const how = outcome.kind === "started" ? "started it" : "it was running"
+  return {
+    url: state.url,
+    label: `${state.url} (local)`,
+    announcement: `Using the local broker at ${state.url} (pid ${state.pid}; ${how}). It keeps running when you quit: npm run broker -- status | stop.${differences(options, state)}`,
+    local: true,
   }
-  throw new BrokerUnavailable(`port ${options.embeddedPort} is in use by something that does not answer MQTT: use --embedded-port N or --broker URL`)
 }
 
 /**
- * Restarts the embedded broker when an automatically chosen broker went away (its client quit).
- * Called on every reconnect attempt; acts after a few, at most once per interval, never twice at once.
+ * Starts the local broker again when it crashed while this client was connected to it. Called on
+ * every reconnect attempt; acts after a few, at most once per interval, never twice at once.
  */
-export class BrokerTakeover {
+export class LocalBrokerRestart {
   private lastTry = 0
   private trying = false
 
@@ -113,18 +97,19 @@ export class BrokerTakeover {
   ) {}
 
   async onReconnectAttempt(attempt: number): Promise<void> {
-    if (!this.choice.automatic || this.choice.embedded !== null || this.trying) return
-    if (attempt < TAKEOVER_AFTER_ATTEMPTS || Date.now() - this.lastTry < TAKEOVER_MIN_INTERVAL_MS) return
+    if (!this.choice.local || this.trying) return
+    if (attempt < RESTART_AFTER_ATTEMPTS || Date.now() - this.lastTry < RESTART_MIN_INTERVAL_MS) return
     this.trying = true
     this.lastTry = Date.now()
     try {
-      if (await Effect.runPromise(probeBroker(this.choice.url, PROBE_TIMEOUT_MS))) return
-      const embedded = await startLocal(this.options)
-      if (embedded === null) return
-      this.choice.embedded = embedded
-      this.announce(`The broker at ${this.choice.url} went away: started the embedded broker there.`)
+      const status = brokerStatus(this.options.dataDir)
+      // Only a crash leaves the pid file behind; a broker stopped on purpose stays stopped.
+      if (status.kind !== "stopped" || status.stalePid === null) return
+      const outcome = await start(this.options)
+      if (outcome.kind === "failed") this.options.log(`restarting the local broker failed: ${outcome.message}`)
+      else if (outcome.kind === "started") this.announce(`The local broker had stopped (pid ${status.stalePid} is gone): started it again (pid ${outcome.state.pid}).`)
     } catch (error) {
-      this.options.log(`broker takeover failed: ${describe(error)}`)
+      this.options.log(`restarting the local broker failed: ${error instanceof Error ? error.message : String(error)}`)
     } finally {
       this.trying = false
     }

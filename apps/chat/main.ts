@@ -23,7 +23,7 @@ import { Transport, type TransportError } from "../../domain/ports/transport.por
 import { ChatService, defaultChatServiceOptions } from "../../domain/service/chat-service.ts"
 import { chatServiceLayer } from "../../domain/service/compose.ts"
 import { Profile } from "../../domain/service/profile.ts"
-import { BrokerTakeover, BrokerUnavailable, chooseBroker, type BrokerChoice } from "./broker-choice.ts"
+import { BrokerUnavailable, chooseBroker, LocalBrokerRestart, type BrokerChoice } from "./broker-choice.ts"
 import { loadBrokerSecrets, LoginMismatch, loginIds, type BrokerSecrets } from "./credentials.ts"
 import { DiagnosticsLog } from "./diagnostics-log.ts"
 import { parseOptions, type ChatOptions } from "./options.ts"
@@ -91,7 +91,7 @@ const redirectConsole = (diagnostics: DiagnosticsLog): void => {
 
 export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<number> => {
   const parsed = parseOptions(argv, env)
-  if (parsed.kind === "help") {
+  if (parsed.kind === "help" || parsed.kind === "version") {
     process.stdout.write(parsed.text)
     return EXIT_OK
   }
@@ -159,7 +159,6 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     const message = describeStartFailure(error._tag === "Some" ? error.value : built.cause, options, broker, secrets)
     diagnostics.write(`start failed: ${message}`)
     await Effect.runPromise(Scope.close(scope, Exit.void))
-    await broker.embedded?.close()
     diagnostics.close()
     return fail(message, EXIT_FAILURE)
   }
@@ -191,8 +190,6 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     tui?.close()
     await withTimeout(Effect.runPromise(Scope.close(scope, Exit.void)), SHUTDOWN_STEP_TIMEOUT_MS)
     screen.destroy()
-    // Last: the embedded broker publishes the wills of whoever is still connected when it closes.
-    if (broker.embedded !== null) await withTimeout(broker.embedded.close(), SHUTDOWN_STEP_TIMEOUT_MS)
     diagnostics.write(`exit ${code}`)
     diagnostics.close()
     process.exit(code)
@@ -213,15 +210,15 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
   tui = new ChatTui({
     port,
     layout,
-    brokerLabel: () => (broker.embedded !== null ? `${broker.url} (embedded)` : broker.label),
+    brokerLabel: () => broker.label,
     uiState: fileUiStateStore(path.join(options.profileDir, "ui-state.json"), (message) => diagnostics.write(message)),
     startupNotes,
     diagnostics: (line) => diagnostics.write(line),
     requestQuit: () => void quit(EXIT_OK),
   })
-  const takeover = new BrokerTakeover(broker, brokerOptions, (text) => tui?.announce(text, "event"))
+  const restart = new LocalBrokerRestart(broker, brokerOptions, (text) => tui?.announce(text, "event"))
   port.subscribe((notice) => {
-    if (notice._tag === "connection" && notice.state._tag === "reconnecting") void takeover.onReconnectAttempt(notice.state.attempt)
+    if (notice._tag === "connection" && notice.state._tag === "reconnecting") void restart.onReconnectAttempt(notice.state.attempt)
   })
   tui.start()
   return EXIT_OK

@@ -5,9 +5,10 @@
 import * as os from "node:os"
 import * as path from "node:path"
 import { splitArguments } from "../shared/cli-arguments.ts"
+import { VERSION } from "../shared/version.ts"
 
 export interface ChatOptions {
-  /** null: probe 127.0.0.1:embeddedPort, else start the embedded broker there. */
+  /** null: the local broker of dataDir (apps/broker), started if none runs, or whatever answers on 127.0.0.1:embeddedPort. */
   readonly brokerUrl: string | null
   /** Where brokerUrl came from, for messages. */
   readonly brokerSource: "--broker" | "MQTT_URL" | null
@@ -23,13 +24,14 @@ export interface ChatOptions {
   readonly usernameSource: "--username" | "MQTT_USERNAME" | null
   /** `--ca FILE`: the private CA that signed an mqtts:// broker's certificate. */
   readonly caFile: string | null
-  /** `--embedded-password-file FILE`: the embedded broker, when started, lets in only these users. */
+  /** `--embedded-password-file FILE`: the local broker, when this chat starts it, lets in only these users. */
   readonly embeddedPasswordFile: string | null
 }
 
 export type ParsedOptions =
   | { readonly kind: "run"; readonly options: ChatOptions }
   | { readonly kind: "help"; readonly text: string }
+  | { readonly kind: "version"; readonly text: string }
   | { readonly kind: "error"; readonly message: string }
 
 export const DEFAULT_PROFILE = "default"
@@ -45,8 +47,10 @@ Usage: npm start -- [options]        (or: npx tsx apps/chat/main.ts [options])
 
 Options:
   --broker URL                 the MQTT broker, mqtt://host:port or mqtts://host:port (TLS)
-                               (default: $MQTT_URL; without either, mqtt://127.0.0.1:<embedded-port>
-                               if a broker answers there, else an embedded broker is started there)
+                               (default: $MQTT_URL; without either, the local broker of the data
+                               directory, started in the background if it does not run, and kept
+                               running after you quit: npm run broker -- status|stop; a broker
+                               that already answers on 127.0.0.1:<embedded-port> is used instead)
   --credentials FILE           log in to the broker with this file's {"username", "password"}
                                (owner-only; made by npm run broker:add-user); the username is
                                your user id. Or: MQTT_USERNAME (or --username NAME) and
@@ -54,16 +58,17 @@ Options:
   --ca FILE                    the CA certificate (PEM) that signed an mqtts:// broker's
                                certificate, for a private CA (default: the system's CAs)
   --embedded-password-file FILE
-                               if the embedded broker is started, it lets in only the users of
+                               if this chat starts the local broker, it lets in only the users of
                                this Mosquitto password file, with the locked-down access rules
   --profile NAME               profile to use: one user id, its history and settings
                                (letters, digits, '_', '.', '-'; default "${DEFAULT_PROFILE}")
-  --data-dir DIR               where profiles and the embedded broker's store live
+  --data-dir DIR               where profiles and the local broker (DIR/broker) live
                                (default: ${defaultDataDir(env)})
-  --embedded-port N            port to look for a broker on, or to start the embedded one on
+  --embedded-port N            port on 127.0.0.1 to start the local broker on, or to find one on
                                (1-65535, default ${DEFAULT_EMBEDDED_PORT})
   --request-timeout SECONDS    how long a conversation request waits for an answer
                                (default ${DEFAULT_REQUEST_TIMEOUT_SECONDS}, at most ${MAX_REQUEST_TIMEOUT_SECONDS})
+  --version                    print the version
   -h, --help                   show this help
 
 Each profile lives in DATA_DIR/profiles/NAME: events.log (the history), chat.log (diagnostics),
@@ -119,6 +124,7 @@ type ValueOption = (typeof VALUE_OPTIONS)[number]
 const PASSWORD_ON_COMMAND_LINE = "--password: a password given as an option can be read by every user of this machine (ps) and stays in your shell history; use --credentials FILE, or MQTT_PASSWORD in the environment"
 
 export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): ParsedOptions => {
+  if (argv.includes("--version")) return { kind: "version", text: `mqtt-chat ${VERSION}\n` }
   if (argv.some((argument) => argument === "--password" || argument.startsWith("--password=") || argument === "-P")) return { kind: "error", message: PASSWORD_ON_COMMAND_LINE }
   const split = splitArguments(argv, VALUE_OPTIONS)
   if (split.kind === "help") return { kind: "help", text: usage(env) }

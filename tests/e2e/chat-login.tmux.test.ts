@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { credentialsText } from "../../apps/shared/credentials-file.ts"
 import type { UserId } from "../../domain/ids.ts"
 import { freePort } from "../support/free-port.ts"
+import { stopLocalBroker } from "../support/local-broker.ts"
 import { lockedMosquittoKind, writeUserFiles, type LockedBrokerHandle } from "../support/locked-brokers.ts"
 import { makePrivateCa, type PrivateCa } from "../support/private-ca.ts"
 import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
@@ -110,6 +111,8 @@ describe("the chat's login", () => {
     })
     afterAll(async () => {
       await tmux?.kill()
+      // The chat started the local broker, which outlives it by design.
+      if (dir !== undefined) await stopLocalBroker(join(dir, "data"))
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
     })
 
@@ -121,7 +124,7 @@ describe("the chat's login", () => {
       const common = `--embedded-port ${port} --data-dir ${join(dir, "data")}`
       await tmux.newWindow("owner", ROOT)
       await tmux.line("owner", `clear; ${TSX} apps/chat/main.ts ${common} --embedded-password-file ${passwordFile} --credentials ${credentials} --profile p61; echo "EXIT=$?"`)
-      const screen = await tmux.waitFor("owner", "connected to the embedded broker", /● connected mqtt:\/\/127\.0\.0\.1:\d+ \(embedded\)/, 30_000)
+      const screen = await tmux.waitFor("owner", "connected to the local broker", /● connected mqtt:\/\/127\.0\.0\.1:\d+ \(local\)/, 30_000)
       expect(screen).toMatch(/you are user-61/)
 
       await tmux.newWindow("anonymous", ROOT)

@@ -36,6 +36,12 @@ describe("parseOptions", () => {
     expect(defaultDataDir({ XDG_DATA_HOME: "relative/dir" })).toBe(path.join(os.homedir(), ".local", "share", "mqtt-chat"))
   })
 
+  it("--version prints the package's version, whatever else is given", async () => {
+    const { default: packageJson } = await import("../../package.json", { with: { type: "json" } })
+    expect(parseOptions(["--version"], {})).toEqual({ kind: "version", text: `mqtt-chat ${packageJson.version}\n` })
+    expect(parseOptions(["--profile", "x", "--version"], {})).toMatchObject({ kind: "version" })
+  })
+
   it("takes --opt value and --opt=value; --broker beats MQTT_URL", () => {
     const options = run(["--broker=mqtt://h:1884", "--profile", "bob", "--data-dir", "/tmp/x", "--embedded-port", "2000", "--request-timeout", "1.5"], { MQTT_URL: "mqtt://other:1" })
     expect(options.brokerUrl).toBe("mqtt://h:1884")
