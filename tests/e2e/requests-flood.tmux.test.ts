@@ -1,6 +1,7 @@
 /**
- * Requests from ids nobody accepted, arriving together, in a real terminal: one summary popup
- * counts them instead of a popup (and a buffer, and notes) each; F6 lists them all.
+ * Requests from ids nobody accepted (validly signed frames, each fake id with keys of its own),
+ * arriving together, in a real terminal: one summary popup counts them instead of a popup (and a
+ * buffer, and notes) each; F6 lists them all.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -9,8 +10,8 @@ import mqtt from "mqtt"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { REQUEST_BURST } from "../../adapters/tui/request-alerts.ts"
 import { topics, type MessageId, type UserId } from "../../domain/ids.ts"
-import { envelopeBytes } from "../../domain/wire/messages.ts"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
+import { mintFakeIds, signedFrame } from "../support/flood.ts"
 import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
 
 const ROOT = join(import.meta.dirname, "..", "..")
@@ -42,9 +43,9 @@ describe.skipIf(!available)("requests from strangers in tmux", () => {
     const me = STATUS_BAR.exec(screen)![1] as UserId
 
     const attacker = await mqtt.connectAsync(broker.url, { protocolVersion: 4, clientId: "attacker-requests", clean: true, reconnectPeriod: 0 })
-    await Promise.all(Array.from({ length: REQUESTS }, (_, i) => {
-      const from = `user-${40000 + i}` as UserId
-      const payload = envelopeBytes({ v: 1, id: `strange${String(i).padStart(9, "0")}` as MessageId, from, ts: Date.now(), clock: 1, body: { _tag: "chat.request", to: me, attempt: 1, ends: 0 } })
+    // Requests from fake ids, validly signed, each fake id with keys of its own.
+    await Promise.all(mintFakeIds(40000, REQUESTS).map((id, i) => {
+      const payload = signedFrame(id, topics.control(me), { v: 1, id: `strange${String(i).padStart(9, "0")}` as MessageId, from: id.user, ts: Date.now(), clock: 1, body: { _tag: "chat.request", to: me, attempt: 1, ends: 0 } })
       return attacker.publishAsync(topics.control(me), Buffer.from(payload), { qos: 1 })
     }))
     await attacker.endAsync()

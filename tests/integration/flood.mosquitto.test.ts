@@ -1,6 +1,7 @@
 /**
- * A flood on a real Mosquitto: 20,000 forged requests and acceptances from fake ids wait in the
- * victim's persistent session, then a real peer's message. When the victim comes back, the real
+ * A flood on a real Mosquitto: 20,000 requests and acceptances from fake ids (validly signed
+ * frames, each fake id with keys of its own) wait in the victim's persistent session, then a real
+ * peer's message. When the victim comes back, the real
  * message is shown before the flood has been worked off (it is decided while strangers that came
  * before it still wait), the flood stores next to nothing, and afterwards the profile starts again
  * and connects. No timed assertion: what was decided when, and bounded waits for what must happen.
@@ -13,13 +14,14 @@ import mqtt from "mqtt"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
 import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
+import { FileIdentityStore } from "../../adapters/storage/identity-file.ts"
 import { MemoryEventLog } from "../../adapters/storage/memory-event-log.ts"
 import { MAX_PENDING_INCOMING } from "../../domain/chat/decide.ts"
-import { topics, type MessageId, type UserId } from "../../domain/ids.ts"
+import { topics } from "../../domain/ids.ts"
 import type { ChatNotice } from "../../domain/service/chat-service.ts"
-import { envelopeBytes, type Body } from "../../domain/wire/messages.ts"
 import { mosquittoKind, type BrokerHandle } from "../support/brokers.ts"
 import { eventually, startUser, type RunningUser } from "../support/chat-user.ts"
+import { controlFlood, mintFakeIds } from "../support/flood.ts"
 
 const FLOOD = 20_000
 const TIMEOUT = 60_000
@@ -40,6 +42,8 @@ describe.skipIf(mosquittoKind.skip)("a flood of forged messages on Mosquitto", (
   const start = (dir: string | null, watch?: (notice: ChatNotice, service: RunningUser["service"]) => void) =>
     startUser({
       log: dir === null ? MemoryEventLog.layer : FileEventLog.layer({ dir }),
+      // A profile on disk keeps its identity beside its log, to start again with the same keys.
+      ...(dir === null ? {} : { identities: FileIdentityStore.layer({ dir }) }),
       transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
       ...(watch === undefined ? {} : { watch }),
     })
@@ -58,15 +62,9 @@ describe.skipIf(mosquittoKind.skip)("a flood of forged messages on Mosquitto", (
       await victim.stop()
 
       const attacker = await mqtt.connectAsync(broker.url, { protocolVersion: 4, clientId: "attacker-flood", clean: true, reconnectPeriod: 0 })
-      const publishes: Array<Promise<unknown>> = []
-      for (let i = 0; i < FLOOD; i++) {
-        const from = `user-${300000 + i}` as UserId
-        const body: Body = i % 2 === 0
-          ? { _tag: "chat.request", to: idV, attempt: 1, ends: 0 }
-          : { _tag: "chat.accept", to: idV, attempt: 1, topic: topics.talk(idV, from) }
-        const payload = envelopeBytes({ v: 1, id: `flood${String(i).padStart(10, "0")}` as MessageId, from, ts: 1, clock: 1, body })
-        publishes.push(attacker.publishAsync(topics.control(idV), Buffer.from(payload), { qos: 1 }))
-      }
+      // Well-formed control messages, validly signed, from ids nobody knows, each with keys of its own.
+      const flood = controlFlood(idV, mintFakeIds(300000, FLOOD), { idPrefix: "flood" })
+      const publishes = flood.map((payload) => attacker.publishAsync(topics.control(idV), Buffer.from(payload), { qos: 1 }))
       await Promise.all(publishes)
       await attacker.endAsync()
       // Queued behind the whole flood.
@@ -86,6 +84,10 @@ describe.skipIf(mosquittoKind.skip)("a flood of forged messages on Mosquitto", (
         return stats.strangers.waiting === 0 && stats.received >= FLOOD
       }, TIMEOUT)
       const state = await victim.run(victim.service.state)
+      // The flood's frames were verified and decided, not refused at the signature.
+      const stats = await victim.run(victim.service.stats)
+      expect(stats.droppedByReason["chat.accept from someone I have no conversation with"] ?? 0).toBeGreaterThan(0)
+      expect(stats.droppedByReason["bad signature"] ?? 0).toBe(0)
       expect(state.index.incoming).toBeLessThanOrEqual(MAX_PENDING_INCOMING)
       expect(state.conversations.size).toBeLessThanOrEqual(MAX_PENDING_INCOMING + 1)
       // A reply still goes through both ways.

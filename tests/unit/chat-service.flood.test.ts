@@ -1,5 +1,5 @@
 /**
- * A flood of forged control messages from fake ids, through the real service on the in-memory
+ * A flood of validly signed control messages from fake ids (each with keys of its own), through the real service on the in-memory
  * broker: a real peer's message is shown before the flood has been worked off (it does not queue
  * behind 20,000 strangers), the flood stores next to nothing, and the UI hears of it in a handful
  * of notices, not one per message. No timing: the order of what was decided is what is checked.
@@ -8,10 +8,10 @@ import { Effect, Fiber, Stream } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { MemoryBroker, memoryTransportLayer } from "../../adapters/sim-network/memory-broker.ts"
 import { MemoryEventLog } from "../../adapters/storage/memory-event-log.ts"
-import { topics, type MessageId, type UserId } from "../../domain/ids.ts"
+import { topics } from "../../domain/ids.ts"
 import { MAX_PENDING_INCOMING } from "../../domain/chat/decide.ts"
-import { envelopeBytes, type Body } from "../../domain/wire/messages.ts"
 import { eventually, startUser, type RunningUser } from "../support/chat-user.ts"
+import { controlFlood, mintFakeIds } from "../support/flood.ts"
 
 const running: RunningUser[] = []
 afterEach(async () => {
@@ -19,15 +19,6 @@ afterEach(async () => {
 })
 
 const FLOOD = 20_000
-
-/** What an attacker publishes: well-formed control messages from ids nobody knows. */
-const forged = (victim: UserId, i: number): { readonly topic: string; readonly payload: Uint8Array } => {
-  const from = `user-${200000 + i}` as UserId
-  const body: Body = i % 2 === 0
-    ? { _tag: "chat.request", to: victim, attempt: 1, ends: 0 }
-    : { _tag: "chat.accept", to: victim, attempt: 1, topic: topics.talk(victim, from) }
-  return { topic: topics.control(victim), payload: envelopeBytes({ v: 1, id: `forged${String(i).padStart(10, "0")}` as MessageId, from, ts: 1, clock: 1, body }) }
-}
 
 describe("a flood from fake ids", () => {
   it("does not stand between a real peer and me, stores little and is reported in a few notices", { timeout: 60_000 }, async () => {
@@ -50,8 +41,10 @@ describe("a flood from fake ids", () => {
     await flushUntil("the peer is active", async () => (await peer.run(peer.service.listUsers())).find((u) => u.user === idV)?.conversation === "active")
     await flushUntil("everything delivered", async () => broker.pending() === 0)
 
-    // The attack, then the real message: in the broker's queue for the victim in that order.
-    for (let i = 0; i < FLOOD; i++) broker.publish({ ...forged(idV, i), retain: false })
+    // The attack, then the real message: in the broker's queue for the victim in that order. The
+    // attack: well-formed control messages, validly signed, from ids nobody knows, each with keys of its own.
+    const fakeIds = mintFakeIds(200000, FLOOD)
+    for (const payload of controlFlood(idV, fakeIds, { idPrefix: "forged" })) broker.publish({ topic: topics.control(idV), payload, retain: false })
     await peer.run(peer.service.send({ _tag: "peer", peer: idV }, "are you there?"))
     let atShow: { readonly decided: number; readonly waiting: number } | null = null
     const statsOf = () => Effect.runSync(victim.service.stats)
