@@ -6,7 +6,9 @@
  *      the key for 50 members (done once per membership change);
  *   4. end to end: two ChatService users over the in-memory broker and log, messages sent and
  *      received per second with every frame signed, encrypted, verified and decrypted — next to the
- *      seal + open rate alone, so the share of the crypto in the whole is visible.
+ *      seal + open rate alone, so the share of the crypto in the whole is visible;
+ *   5. the same through a real Mosquitto (when installed), next to a raw MQTT.js QoS 1 pair on the
+ *      same broker in the same run: the performance issue's baseline, with signing and encryption on.
  * Prints tables, asserts nothing. Run: npx tsx bench/crypto.bench.ts (about 10 s).
  */
 import * as os from "node:os"
@@ -22,7 +24,10 @@ import { utf8 } from "../domain/trust/bytes.ts"
 import { publicKeysOf, type Identity } from "../domain/trust/identity.ts"
 import { makeSecureChannel } from "../domain/trust/secure-channel.ts"
 import { decodeEnvelopeText, encodeEnvelope, type Body } from "../domain/wire/messages.ts"
+import mqtt from "mqtt"
+import { MqttTransport } from "../adapters/mqtt/mqtt-transport.ts"
 import { eventually, startUser } from "../tests/support/chat-user.ts"
+import { mosquittoAvailable, startMosquitto } from "../tests/support/mosquitto.ts"
 import { printTable } from "./table.ts"
 
 const MIN_MEASURE_MS = 400
@@ -117,3 +122,46 @@ const cryptoOnly = rows[4]![1]
 console.log("")
 printTable(["end to end (memory broker and log, one sender awaiting each send)", "messages per second", "crypto share of the time"],
   [[`ChatService → ChatService, ${END_TO_END_MESSAGES.toLocaleString("en")} messages`, Math.round(e2e).toLocaleString("en"), `${((e2e / cryptoOnly) * 100).toFixed(1)} %`]])
+
+// --- through a real Mosquitto, next to a raw MQTT.js pair on the same broker
+if (!mosquittoAvailable()) {
+  console.log("\nMosquitto not installed: the broker rows are left out")
+} else {
+  const mosquitto = await startMosquitto()
+  try {
+    // Baseline: one raw MQTT.js publisher awaiting each QoS 1 publish, one subscriber.
+    const sub = await mqtt.connectAsync(mosquitto.url, { protocolVersion: 4, clientId: "bench-raw-sub", clean: true })
+    const pub = await mqtt.connectAsync(mosquitto.url, { protocolVersion: 4, clientId: "bench-raw-pub", clean: true })
+    let got = 0
+    sub.on("message", () => { got += 1 })
+    await sub.subscribeAsync("raw/bench", { qos: 1 })
+    const payload = Buffer.from(chatFrame)
+    const r0 = performance.now()
+    for (let i = 0; i < END_TO_END_MESSAGES; i++) await pub.publishAsync("raw/bench", payload, { qos: 1 })
+    await eventually("the raw subscriber got them all", () => got >= END_TO_END_MESSAGES, 120_000)
+    const raw = (END_TO_END_MESSAGES * 1000) / (performance.now() - r0)
+    await pub.endAsync()
+    await sub.endAsync()
+
+    const onBroker = () => startUser({ log: MemoryEventLog.layer, transport: (p) => MqttTransport.layer({ url: mosquitto.url, clientId: p.me, will: p.willFor }) })
+    const [x, y] = [await onBroker(), await onBroker()]
+    await x.run(x.service.startConversation(y.service.me))
+    await eventually("Y has the request", async () => (await y.run(y.service.requests())).length === 1, 30_000)
+    await y.run(y.service.acceptConversation(x.service.me))
+    await eventually("X is active", async () => (await x.run(x.service.listUsers())).find((u) => u.user === y.service.me)?.conversation === "active", 30_000)
+    const receivedBefore = (await y.run(y.service.stats)).received
+    const m0 = performance.now()
+    for (let i = 0; i < END_TO_END_MESSAGES; i++) await x.run(x.service.send({ _tag: "peer", peer: y.service.me }, `${text} ${i}`))
+    await eventually("Y got them all", async () => (await y.run(y.service.stats)).received - receivedBefore >= END_TO_END_MESSAGES, 120_000)
+    const chatRate = (END_TO_END_MESSAGES * 1000) / (performance.now() - m0)
+    await x.stop()
+    await y.stop()
+    console.log("")
+    printTable(["through Mosquitto, one sender awaiting each send", "messages per second", "× raw pair"], [
+      [`raw MQTT.js QoS 1 pair, ${END_TO_END_MESSAGES.toLocaleString("en")} frames of ${payload.byteLength} B (baseline)`, Math.round(raw).toLocaleString("en"), "1.00"],
+      ["ChatService → ChatService (signed, encrypted, memory log)", Math.round(chatRate).toLocaleString("en"), (chatRate / raw).toFixed(2)],
+    ])
+  } finally {
+    await mosquitto.dispose()
+  }
+}
