@@ -18,7 +18,7 @@ import type { LogRecord } from "../../domain/events.ts"
 import { Effect, Stream, Layer, Context, Scope, Exit } from "effect"
 import { EventLog } from "../../domain/ports/event-log.port.ts"
 import type { BrokerHandle, BrokerKind } from "../support/brokers.ts"
-import { eventually, startUser, type RunningUser } from "../support/chat-user.ts"
+import { eventually, fileProfile, startUser, type RunningUser } from "../support/chat-user.ts"
 import { fiveMenuFunctions } from "../support/scenarios.ts"
 
 const TIMEOUT = 20_000
@@ -47,8 +47,7 @@ export function chatSuite(kind: BrokerKind): void {
     const newProfileDir = () => join(root, `profile-${++profiles}`)
     const start = async (dir: string) => {
       const user = await startUser({
-        log: FileEventLog.layer({ dir }),
-        identities: FileIdentityStore.layer({ dir }),
+        ...fileProfile(dir),
         transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
       })
       running.push(user)

@@ -12,11 +12,9 @@ import fc from "fast-check"
 import mqtt from "mqtt"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
-import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
-import { FileIdentityStore } from "../../adapters/storage/identity-file.ts"
 import { topics, type GroupName } from "../../domain/ids.ts"
 import { mosquittoKind, type BrokerHandle } from "../support/brokers.ts"
-import { eventually, startUser, type RunningUser } from "../support/chat-user.ts"
+import { eventually, fileProfile, startUser, type RunningUser } from "../support/chat-user.ts"
 import { forgedEnvelope, makeForger } from "../support/forger.ts"
 
 const TIMEOUT = 30_000
@@ -39,8 +37,7 @@ describe.skipIf(mosquittoKind.skip)("fuzz barrage on Mosquitto", () => {
 
   const start = async (dir: string) => {
     const user = await startUser({
-      log: FileEventLog.layer({ dir }),
-      identities: FileIdentityStore.layer({ dir }),
+      ...fileProfile(dir),
       transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
     })
     running.push(user)

@@ -10,15 +10,14 @@ import { Effect, Layer, Option } from "effect"
 import mqtt from "mqtt"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
-import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
-import { FileIdentityStore, loadIdentityFile } from "../../adapters/storage/identity-file.ts"
+import { loadIdentityFile } from "../../adapters/storage/identity-file.ts"
 import { nodeCryptoPrimitives } from "../../adapters/system/node-crypto.ts"
 import { topics, type GroupName, type UserId } from "../../domain/ids.ts"
 import { IdSource, seededIdSource } from "../../domain/ports/id-source.port.ts"
 import { restoreIdentity } from "../../domain/trust/identity.ts"
 import { makeSecureChannel } from "../../domain/trust/secure-channel.ts"
 import type { BrokerHandle, BrokerKind } from "../support/brokers.ts"
-import { eventually, startUser, type RunningUser } from "../support/chat-user.ts"
+import { eventually, fileProfile, startUser, type RunningUser } from "../support/chat-user.ts"
 import { forgedEnvelope, makeForger } from "../support/forger.ts"
 
 const TIMEOUT = 20_000
@@ -47,8 +46,7 @@ export function trustSuite(kind: BrokerKind): void {
     const newProfileDir = () => join(root, `profile-${++profiles}`)
     const start = async (dir: string, user?: string) => {
       const started = await startUser({
-        log: FileEventLog.layer({ dir }),
-        identities: FileIdentityStore.layer({ dir }),
+        ...fileProfile(dir),
         ...(user === undefined ? {} : { ids: Layer.succeed(IdSource, { ...seededIdSource(1), newUserId: Effect.succeed(user as UserId) }) }),
         transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
       })

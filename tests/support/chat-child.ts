@@ -4,10 +4,8 @@
  *   tsx tests/support/chat-child.ts <broker-url> <profile-dir>
  */
 import { Effect } from "effect"
-import { FileIdentityStore } from "../../adapters/storage/identity-file.ts"
-import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
 import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
-import { startUser } from "./chat-user.ts"
+import { fileProfile, startUser } from "./chat-user.ts"
 
 const [url, dir] = process.argv.slice(2)
 if (url === undefined || dir === undefined) {
@@ -15,8 +13,7 @@ if (url === undefined || dir === undefined) {
   process.exit(2)
 }
 const user = await startUser({
-  log: FileEventLog.layer({ dir }),
-  identities: FileIdentityStore.layer({ dir }),
+  ...fileProfile(dir),
   transport: (profile) => MqttTransport.layer({ url, clientId: profile.me, will: profile.willFor }),
 })
 console.log(`READY ${user.service.me}`)

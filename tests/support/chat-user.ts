@@ -10,6 +10,8 @@ import type { IdSource } from "../../domain/ports/id-source.port.ts"
 import type { Crypto } from "../../domain/ports/crypto.port.ts"
 import { IdentityStore } from "../../domain/ports/identity-store.port.ts"
 import { NodeCrypto } from "../../adapters/system/node-crypto.ts"
+import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
+import { FileIdentityStore } from "../../adapters/storage/identity-file.ts"
 import type { UserDirectory } from "../../domain/ports/user-directory.port.ts"
 
 export interface RunningUser {
@@ -74,3 +76,6 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
   }
   throw new Error(`gave up waiting for: ${what}`)
 }
+
+/** A profile on disk, as the chat keeps one: the file log and the identity file beside it. */
+export const fileProfile = (dir: string) => ({ log: FileEventLog.layer({ dir }), identities: FileIdentityStore.layer({ dir }) })

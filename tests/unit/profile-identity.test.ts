@@ -7,9 +7,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { MemoryBroker, memoryTransportLayer } from "../../adapters/sim-network/memory-broker.ts"
-import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
-import { FileIdentityStore, IDENTITY_FILE } from "../../adapters/storage/identity-file.ts"
-import { startUser, type RunningUser } from "../support/chat-user.ts"
+import { IDENTITY_FILE } from "../../adapters/storage/identity-file.ts"
+import { fileProfile, startUser, type RunningUser } from "../support/chat-user.ts"
 
 const dirs: string[] = []
 const running: RunningUser[] = []
@@ -26,8 +25,7 @@ const newDir = () => {
 
 const start = async (dir: string, broker = new MemoryBroker({ autoFlush: true })) => {
   const user = await startUser({
-    log: FileEventLog.layer({ dir }),
-    identities: FileIdentityStore.layer({ dir }),
+    ...fileProfile(dir),
     transport: (profile) => memoryTransportLayer(broker, { clientId: profile.me, will: profile.willFor }),
   })
   running.push(user)

@@ -9,9 +9,8 @@ import { join } from "node:path"
 import { crc32 } from "node:zlib"
 import { afterEach, expect, it } from "vitest"
 import { MemoryBroker, memoryTransportLayer } from "../../adapters/sim-network/memory-broker.ts"
-import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
-import { FileIdentityStore, IDENTITY_FILE } from "../../adapters/storage/identity-file.ts"
-import { eventually, startUser, type RunningUser } from "../support/chat-user.ts"
+import { IDENTITY_FILE } from "../../adapters/storage/identity-file.ts"
+import { eventually, fileProfile, startUser, type RunningUser } from "../support/chat-user.ts"
 
 const dirs: string[] = []
 const running: RunningUser[] = []
@@ -45,8 +44,7 @@ it("two profiles from before signing pin each other and the message waiting for 
   let broker = new MemoryBroker({ autoFlush: true })
   const start = async (dir: string) => {
     const user = await startUser({
-      log: FileEventLog.layer({ dir }),
-      identities: FileIdentityStore.layer({ dir }),
+      ...fileProfile(dir),
       transport: (p) => memoryTransportLayer(broker, { clientId: p.me, will: p.willFor }),
     })
     running.push(user)
