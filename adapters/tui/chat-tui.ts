@@ -20,7 +20,7 @@ import { ListPopup, PromptPopup, QuestionPopup, type ListItem, type Popup, type 
 import { RequestBurst, RequestSummaryPopup } from "./request-alerts.ts"
 import { cleanPastedText, escapeTags, sanitizeText } from "./sanitize.ts"
 import { seg, styledLine } from "./styled.ts"
-import { renderTimeline, timeOfDay } from "./timeline.ts"
+import { momentLabel, renderTimeline, timeOfDay } from "./timeline.ts"
 import { describeWhoIs } from "./whois-view.ts"
 import type { UiStateStore } from "./ui-state-store.ts"
 import { conversationWord, membershipWord, promptText, renderSidebar, renderStatusBar, renderTitle, type BufferSummary } from "./views.ts"
@@ -866,7 +866,7 @@ export class ChatTui {
         seg(request.status === "pending" ? "● pending  " : `  ${request.status.padEnd(9)}`, { fg: request.status === "pending" ? "yellow" : "grey", bold: request.status === "pending" }),
         seg(request.kind === "chat" ? "conversation " : `join #${request.group ?? "?"} `),
         seg(`from ${request.from}`, { bold: true }),
-        seg(`  ${new Date(request.at).toLocaleString()}`, { fg: "grey" }),
+        seg(`  ${momentLabel(request.at)}`, { fg: "grey" }),
       ],
       ...(request.status === "pending" ? { run: () => this.askRequest(request) } : {}),
     }))
@@ -881,7 +881,7 @@ export class ChatTui {
     if ("error" in result) return this.note(this.activeKey, result.error, "error")
     const items: ListItem[] = result.matches.map((message) => ({
       segments: [
-        seg(`${new Date(message.at).toLocaleString()}  `, { fg: "grey" }),
+        seg(`${momentLabel(message.at)}  `, { fg: "grey" }),
         seg(`<${message.from}> `, { fg: message.mine ? "green" : "cyan" }),
         seg(message.text.replace(/\s+/g, " ").slice(0, 300)),
       ],
@@ -897,7 +897,7 @@ export class ChatTui {
         seg(entry.kind === "chat" ? `conversation with ${entry.peer}` : `#${entry.group ?? "?"} ${entry.by === "me" ? `← ${entry.peer}` : `by ${entry.peer}`}`, { bold: true }),
         seg(`  topic ${entry.topic}`, { fg: "cyan" }),
         seg(`  accepted by ${entry.by === "me" ? "you" : entry.peer}`, { fg: "grey" }),
-        seg(`  ${new Date(entry.at).toLocaleString()}`, { fg: "grey" }),
+        seg(`  ${momentLabel(entry.at)}`, { fg: "grey" }),
       ],
       run: () => this.open(entry.kind === "chat" || entry.group === null ? { kind: "peer", user: entry.peer } : { kind: "group", group: entry.group }),
     }))

@@ -238,5 +238,10 @@ export const completeWord = (word: string, atLineStart: boolean, candidates: Rea
   }
   if (word.length === 0) return []
   const lower = word.toLowerCase()
-  return candidates.filter((candidate) => candidate.toLowerCase().startsWith(lower))
+  // Ids may be typed as their digits (normaliseUser): `325` completes to user-32563.
+  const asUser = /^[0-9]{1,12}$/.test(word) ? `user-${word}` : null
+  return candidates.filter((candidate) => {
+    const c = candidate.toLowerCase()
+    return c.startsWith(lower) || (asUser !== null && c.startsWith(asUser))
+  })
 }

@@ -46,6 +46,14 @@ export const dayLabel = (ms: number): string => {
   return date === null ? "unknown date" : dayFormat.format(date)
 }
 
+const shortDayFormat = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric" })
+
+/** A moment in lists (requests, acceptances, search results): the day as the dividers say it, short, and the timeline's "HH:MM". */
+export const momentLabel = (ms: number): string => {
+  const date = dateOf(ms)
+  return date === null ? "unknown date --:--" : `${shortDayFormat.format(date)} ${timeOfDay(ms)}`
+}
+
 export const EARLIER_DIVIDER = "── ↑ earlier: restored from the log ──"
 
 const NOTE_COLOURS: Record<NoteLevel, string> = { info: "cyan", event: "yellow", error: "red" }

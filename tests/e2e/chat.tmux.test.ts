@@ -123,7 +123,10 @@ describe.skipIf(!available)("chat client in tmux", () => {
 
     // Search in the conversation's history: a popup of matches, newest first; Esc closes it.
     await tmux.line("a", "/search FROM BOB")
-    await tmux.waitFor("a", "the search popup", (screen) => screen.includes('Search "FROM BOB": 1 found') && screen.includes(`<${idB}> hello from bob`))
+    const searched = await tmux.waitFor("a", "the search popup", (screen) => screen.includes('Search "FROM BOB": 1 found') && screen.includes(`<${idB}> hello from bob`))
+    // One date format: the timeline's HH:MM after a short day, never a locale's "9:17:18 PM".
+    expect(searched).toMatch(new RegExp(` [0-9]{2}:[0-9]{2}  <${idB}> hello from bob`))
+    expect(searched).not.toMatch(/[0-9]:[0-9]{2}:[0-9]{2}/)
     await tmux.keys("a", "Escape")
     await tmux.waitFor("a", "the popup is closed", (screen) => !screen.includes('Search "FROM BOB"'))
 

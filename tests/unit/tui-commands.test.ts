@@ -89,5 +89,8 @@ describe("completeWord", () => {
     expect(completeWord("/a", true, [])).toEqual(["/accept", "/acceptances"])
     expect(completeWord("user-1", false, ["user-12", "user-13", "user-2"])).toEqual(["user-12", "user-13"])
     expect(completeWord("", false, ["user-1"])).toEqual([])
+    // Bare digits name a user too.
+    expect(completeWord("1", false, ["user-12", "user-13", "user-2", "#team1"])).toEqual(["user-12", "user-13"])
+    expect(completeWord("2", false, ["user-12", "user-2"])).toEqual(["user-2"])
   })
 })

@@ -86,3 +86,13 @@ describe("renderTimeline", () => {
     expect(items.map((item) => (item.kind === "message" ? item.message.text : item.note.text))).toEqual(["n", "a", "m"])
   })
 })
+
+describe("momentLabel", () => {
+  it("is the timeline's HH:MM after a short day, and renders any stored time", async () => {
+    const { momentLabel, timeOfDay } = await import("../../adapters/tui/timeline.ts")
+    const at = new Date(2026, 11, 3, 21, 17, 18).getTime()
+    expect(momentLabel(at).endsWith(` ${timeOfDay(at)}`)).toBe(true)
+    expect(momentLabel(at)).not.toMatch(/:18|AM|PM/)
+    expect(momentLabel(9007199254740991)).toBe("unknown date --:--")
+  })
+})
