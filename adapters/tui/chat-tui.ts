@@ -22,6 +22,7 @@ import { cleanPastedText, escapeTags, sanitizeText } from "./sanitize.ts"
 import { seg, styledLine } from "./styled.ts"
 import { momentLabel, renderTimeline, timeOfDay } from "./timeline.ts"
 import { describeWhoIs } from "./whois-view.ts"
+import { ConfirmPopup } from "./confirm-popup.ts"
 import type { UiStateStore } from "./ui-state-store.ts"
 import { conversationWord, membershipWord, promptText, renderSidebar, renderStatusBar, renderTitle, type BufferSummary } from "./views.ts"
 
@@ -697,8 +698,9 @@ export class ChatTui {
         return
       case "talk":
         if (command.user === this.me) return this.note(this.activeKey, "that is your own id: talk to someone else", "error")
-        if (await this.perform({ _tag: "startConversation", user: command.user })) this.open({ kind: "peer", user: command.user })
-        return
+        // A typo would create a user and a day-long wait: an id nobody has seen is confirmed first.
+        if (!this.snapshot.users.some((u) => u.user === command.user)) return this.confirmUnknownUser(command.user)
+        return this.startTalk(command.user)
       case "accept":
       case "refuse": {
         const request = this.findRequest(command.target)
@@ -720,6 +722,22 @@ export class ChatTui {
         if (await this.perform({ _tag: "trustKeys", user: command.user })) this.note(this.activeKey, `${command.user}'s new keys are trusted: their messages are accepted again`, "event")
         return
     }
+  }
+
+  private async startTalk(user: string): Promise<void> {
+    if (await this.perform({ _tag: "startConversation", user })) this.open({ kind: "peer", user })
+  }
+
+  private confirmUnknownUser(user: string): void {
+    this.pushPopup(new ConfirmPopup(
+      "Unknown user",
+      [
+        [seg(user, { bold: true, fg: "cyan" }), seg(" has never been seen on this broker (no presence, no conversation).")],
+        [seg("A typo? If not, the request waits for them up to a day.", { fg: "grey" })],
+      ],
+      "ask anyway",
+      (yes) => (yes ? void this.startTalk(user) : this.note(this.activeKey, `${user} not asked`, "info")),
+    ))
   }
 
   private async whois(named: string | null): Promise<void> {
