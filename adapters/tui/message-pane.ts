@@ -18,6 +18,46 @@ interface WrappedBox {
 /** Wrapped lines remembered between versions; past this the memory starts over. */
 const MAX_REMEMBERED_LINES = 20_000
 
+/** The index of the last start at or before `row` (starts ascending, the first 0). */
+const lineAt = (starts: ReadonlyArray<number>, row: number): number => {
+  let low = 0
+  let high = starts.length - 1
+  while (low < high) {
+    const middle = (low + high + 1) >> 1
+    if ((starts[middle] ?? 0) <= row) low = middle
+    else high = middle - 1
+  }
+  return low
+}
+
+/**
+ * Where the first visible row goes when the lines change while scrolled up. When the lines kept
+ * at the start outnumber those kept at the end, the change was at the end (new messages, notes,
+ * a re-wrap): the line at the top of the view stays at the top, so the view holds and what is
+ * below grows (as in WeeChat and irssi). Otherwise (older pages prepended) null: the caller keeps
+ * the distance from the end, which holds the view too.
+ */
+export const anchoredTop = (
+  before: ReadonlyArray<string>,
+  beforeStarts: ReadonlyArray<number>,
+  top: number,
+  after: ReadonlyArray<string>,
+  afterStarts: ReadonlyArray<number>,
+  afterRows: number,
+): number | null => {
+  const shorter = Math.min(before.length, after.length)
+  let prefix = 0
+  while (prefix < shorter && before[prefix] === after[prefix]) prefix++
+  let suffix = 0
+  while (suffix < shorter - prefix && before[before.length - 1 - suffix] === after[after.length - 1 - suffix]) suffix++
+  if (prefix === 0 || prefix < suffix || after.length === 0) return null
+  const index = Math.min(lineAt(beforeStarts, top), after.length - 1)
+  const offset = top - (beforeStarts[index] ?? 0)
+  const start = afterStarts[index] ?? 0
+  const end = afterStarts[index + 1] ?? afterRows
+  return start + Math.max(0, Math.min(offset, end - start - 1))
+}
+
 export class MessagePane {
   private following = true
   /** Wrapped lines above the view. */
@@ -26,6 +66,8 @@ export class MessagePane {
   /** The lines as built, before wrapping, and the width they were last wrapped to. */
   private lines: ReadonlyArray<string> = []
   private wrappedWidth = -1
+  /** The first wrapped row of each line of `lines`. */
+  private lineStarts: ReadonlyArray<number> = []
   /** Rows of each line at `wrappedWidth`: most lines are the same from one version to the next. */
   private readonly rowsOfLine = new Map<string, ReadonlyArray<string>>()
 
@@ -39,23 +81,34 @@ export class MessagePane {
     return Math.max(1, (this.box.width as number) - (this.box.iwidth as number))
   }
 
-  /** Sets the content wrapped to the current width; the view keeps its distance from the end when scrolled up. */
+  /**
+   * Sets the content wrapped to the current width. When scrolled up the view holds (see `anchoredTop`):
+   * lines added at the end leave it where it is, lines added at the start (older pages) do not move it either.
+   */
   private setLines(lines: ReadonlyArray<string>, keepView: boolean): void {
     const fromBottom = this.totalRows() - this.top
+    const previous = this.lines
+    const previousStarts = this.lineStarts
     this.lines = lines
     if (this.wrappedWidth !== this.columns || this.rowsOfLine.size > MAX_REMEMBERED_LINES) this.rowsOfLine.clear()
     this.wrappedWidth = this.columns
     const rows: string[] = []
+    const starts: number[] = []
     for (const line of lines) {
       let wrapped = this.rowsOfLine.get(line)
       if (wrapped === undefined) {
         wrapped = wrapTaggedLines([line], this.wrappedWidth)
         this.rowsOfLine.set(line, wrapped)
       }
+      starts.push(rows.length)
       rows.push(...wrapped)
     }
+    this.lineStarts = starts
     this.box.setContent(rows.join("\n"))
-    if (keepView && !this.following) this.top = Math.max(0, this.totalRows() - fromBottom)
+    if (keepView && !this.following) {
+      const anchored = anchoredTop(previous, previousStarts, this.top, lines, starts, rows.length)
+      this.top = anchored ?? Math.max(0, this.totalRows() - fromBottom)
+    }
   }
 
   private get visibleRows(): number {
@@ -82,7 +135,7 @@ export class MessagePane {
 
   /**
    * Shows the lines `lines()` builds, called only when `key` (buffer and version) changed. When scrolled
-   * up, the view keeps its distance from the end, so older lines paged in on top do not move it.
+   * up, the view holds: neither new lines at the end nor older lines paged in on top move it.
    * `resetScroll` (another buffer was opened) goes back to following the newest line.
    */
   show(key: string, lines: () => ReadonlyArray<string>, options: { readonly resetScroll?: boolean } = {}): void {

@@ -46,6 +46,10 @@ const windowStart = (selected: number, count: number, rows: number, previous: nu
 export class ListPopup implements Popup {
   private selected: number
   private top = 0
+  /** Only information (help, search results): the keys scroll the view, no hidden cursor moves first. */
+  private readonly readOnly: boolean
+  /** Rows shown at the last frame: how far a read-only list can scroll. */
+  private rows = 1
 
   constructor(
     private readonly title: string,
@@ -54,11 +58,13 @@ export class ListPopup implements Popup {
   ) {
     const firstActionable = items.findIndex((item) => item.run !== undefined)
     this.selected = Math.max(0, firstActionable)
+    this.readOnly = firstActionable < 0
   }
 
   frame(width: number, height: number): PopupFrame {
     const rows = Math.max(1, height)
-    this.top = windowStart(this.selected, this.items.length, rows, this.top)
+    this.rows = rows
+    this.top = this.readOnly ? Math.min(this.top, Math.max(0, this.items.length - rows)) : windowStart(this.selected, this.items.length, rows, this.top)
     const lines = this.items.slice(this.top, this.top + rows).map((item, offset) => {
       const index = this.top + offset
       const isSelected = index === this.selected && item.run !== undefined
@@ -73,6 +79,10 @@ export class ListPopup implements Popup {
 
   private move(by: number): void {
     if (this.items.length === 0) return
+    if (this.readOnly) {
+      this.top = Math.min(Math.max(0, this.items.length - this.rows), Math.max(0, this.top + by))
+      return
+    }
     let next = Math.min(this.items.length - 1, Math.max(0, this.selected + by))
     // Skip information-only rows in the direction of travel, when there is an actionable one.
     const step = by >= 0 ? 1 : -1
