@@ -71,7 +71,7 @@ describe("the chat refuses to start, clearly", () => {
     it("a profile already open in another terminal: one line, exit code 1, the first one untouched", async () => {
       await tmux.newWindow("first", ROOT)
       await tmux.line("first", `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile shared; echo "EXIT=$?"`)
-      await tmux.waitFor("first", "the first client is up", /● connected/, 30_000)
+      await tmux.waitFor("first", "the first client is up", /● connected/, 60_000)
       await tmux.newWindow("second", ROOT)
       await tmux.line("second", `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile shared; echo "EXIT=$?"`)
       const screen = await tmux.waitFor("second", "the exit code", /^EXIT=\d+$/m, 30_000)

@@ -33,7 +33,7 @@ describe.skipIf(!available)("an id nobody has seen", () => {
   it("is confirmed before a request is sent: n sends nothing, y asks", async () => {
     await tmux.newWindow("a", ROOT)
     await tmux.line("a", `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile typo; echo "EXIT=$?"`)
-    await tmux.waitFor("a", "connected", STATUS_BAR, 20_000)
+    await tmux.waitFor("a", "connected", STATUS_BAR, 60_000)
     await tmux.keys("a", "F5")
     await tmux.waitFor("a", "the talk prompt", "user id:")
     await tmux.type("a", "444")

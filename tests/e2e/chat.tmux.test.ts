@@ -61,7 +61,7 @@ describe.skipIf(!available)("chat client in tmux", () => {
   }
 
   const idOf = async (window: string): Promise<string> => {
-    const screen = await tmux.waitFor(window, "the status bar shows a connected user", STATUS_BAR, 20_000)
+    const screen = await tmux.waitFor(window, "the status bar shows a connected user", STATUS_BAR, 60_000)
     const id = STATUS_BAR.exec(screen)?.[1]
     if (id === undefined) throw new Error("no user id on the status bar")
     return id

@@ -50,7 +50,7 @@ describe.skipIf(!available)("the local broker outlives the chat that started it 
   /** What `npm start -- --data-dir D --embedded-port P` runs, from the sources; port P stands for 1883. */
   const launch = async (window: string, user: string): Promise<string> => {
     await tmux.line(window, `clear; ${TSX} apps/chat/main.ts --data-dir ${dataDir(user)} --embedded-port ${port}; echo "EXIT=$?"`)
-    const screen = await tmux.waitFor(window, `${user} is connected`, STATUS_BAR, 30_000)
+    const screen = await tmux.waitFor(window, `${user} is connected`, STATUS_BAR, 60_000)
     const id = STATUS_BAR.exec(screen)?.[1]
     if (id === undefined) throw new Error("no user id on the status bar")
     return id

@@ -39,7 +39,7 @@ describe.skipIf(!available)("requests from strangers in tmux", () => {
   it(`${REQUESTS} requests at once: one summary, not ${REQUESTS} popups; F6 lists them`, async () => {
     await tmux.newWindow("v", ROOT)
     await tmux.line("v", `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile victim; echo "EXIT=$?"`)
-    const screen = await tmux.waitFor("v", "the status bar shows a connected user", STATUS_BAR, 20_000)
+    const screen = await tmux.waitFor("v", "the status bar shows a connected user", STATUS_BAR, 60_000)
     const me = STATUS_BAR.exec(screen)![1] as UserId
 
     const attacker = await mqtt.connectAsync(broker.url, { protocolVersion: 4, clientId: "attacker-requests", clean: true, reconnectPeriod: 0 })
