@@ -63,6 +63,8 @@ describe.skipIf(!available)("the local broker outlives the chat that started it 
 
   /** `from` asks `to` (in window `toWindow`) for a conversation, which is accepted in the popup. */
   const converse = async (fromWindow: string, toWindow: string, from: string, to: string): Promise<void> => {
+    // As a person would: ask someone the side list shows (an id nobody has seen is asked about first).
+    await tmux.waitFor(fromWindow, `${from} sees ${to} online`, listed("●", to))
     await tmux.line(fromWindow, `/talk ${to}`)
     await tmux.waitFor(toWindow, `the request popup for ${to}`, `${from} wants a one-to-one conversation with you`)
     await tmux.waitFor(toWindow, "the popup takes answers", "[y] accept")
