@@ -22,7 +22,6 @@ import { cleanPastedText, escapeTags, sanitizeText } from "./sanitize.ts"
 import { seg, styledLine } from "./styled.ts"
 import { momentLabel, renderTimeline, timeOfDay } from "./timeline.ts"
 import { describeWhoIs } from "./whois-view.ts"
-import { ConfirmPopup } from "./confirm-popup.ts"
 import type { UiStateStore } from "./ui-state-store.ts"
 import { conversationWord, membershipWord, promptText, renderSidebar, renderStatusBar, renderTitle, type BufferSummary } from "./views.ts"
 
@@ -729,14 +728,17 @@ export class ChatTui {
   }
 
   private confirmUnknownUser(user: string): void {
-    this.pushPopup(new ConfirmPopup(
+    const notAsked = () => this.note(this.activeKey, `${user} not asked`, "info")
+    this.pushPopup(new QuestionPopup(
       "Unknown user",
       [
         [seg(user, { bold: true, fg: "cyan" }), seg(" has never been seen on this broker (no presence, no conversation).")],
         [seg("A typo? If not, the request waits for them up to a day.", { fg: "grey" })],
       ],
-      "ask anyway",
-      (yes) => (yes ? void this.startTalk(user) : this.note(this.activeKey, `${user} not asked`, "info")),
+      { yes: () => void this.startTalk(user), no: notAsked, later: notAsked },
+      this.now,
+      0, // the user asked the question: no typing can be in flight to answer it by accident
+      "[y] ask anyway · [n] or [Esc] no",
     ))
   }
 

@@ -152,6 +152,8 @@ export class QuestionPopup implements Popup {
     private readonly answers: { readonly yes: () => void; readonly no: () => void; readonly later: () => void },
     private readonly now: () => number,
     armAfterMs: number,
+    /** What the keys do, once armed; a request's answers by default. */
+    private readonly footer = "[y] accept · [n] refuse · [Esc] later (stays in F6 requests)",
   ) {
     this.armedAt = now() + armAfterMs
   }
@@ -169,7 +171,7 @@ export class QuestionPopup implements Popup {
     return {
       title: this.title,
       lines: [styledLine([], width), ...this.question.map((segments) => styledLine([seg("  "), ...segments], width)), styledLine([], width)],
-      footer: this.armed ? "[y] accept · [n] refuse · [Esc] later (stays in F6 requests)" : "(keys answer in a moment)",
+      footer: this.armed ? this.footer : "(keys answer in a moment)",
       cursor: null,
     }
   }
