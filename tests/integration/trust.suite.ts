@@ -9,7 +9,6 @@ import { join } from "node:path"
 import { Effect, Layer, Option } from "effect"
 import mqtt from "mqtt"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
 import { loadIdentityFile } from "../../adapters/storage/identity-file.ts"
 import { nodeCryptoPrimitives } from "../../adapters/system/node-crypto.ts"
 import { topics, type GroupName, type UserId } from "../../domain/ids.ts"
@@ -17,7 +16,7 @@ import { IdSource, seededIdSource } from "../../domain/ports/id-source.port.ts"
 import { restoreIdentity } from "../../domain/trust/identity.ts"
 import { makeSecureChannel } from "../../domain/trust/secure-channel.ts"
 import type { BrokerHandle, BrokerKind } from "../support/brokers.ts"
-import { eventually, fileProfile, startUser, type RunningUser } from "../support/chat-user.ts"
+import { eventually, fileProfile, mqttTransportTo, startUser, type RunningUser } from "../support/chat-user.ts"
 import { forgedEnvelope, makeForger } from "../support/forger.ts"
 
 const TIMEOUT = 20_000
@@ -48,7 +47,7 @@ export function trustSuite(kind: BrokerKind): void {
       const started = await startUser({
         ...fileProfile(dir),
         ...(user === undefined ? {} : { ids: Layer.succeed(IdSource, { ...seededIdSource(1), newUserId: Effect.succeed(user as UserId) }) }),
-        transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
+        transport: mqttTransportTo(broker.url),
       })
       running.push(started)
       return started
@@ -180,6 +179,32 @@ export function trustSuite(kind: BrokerKind): void {
       expect(openedBefore._tag).toBe("Success")
       expect(openedAfter._tag).toBe("Failure")
       if (openedAfter._tag === "Failure") expect(openedAfter.failure.reason).toMatch(/no key to read #inner/)
+    })
+
+    it("after the leader leaves, the new leader's key carries the group: members read each other, the old leader cannot", async () => {
+      const dirOfA = join(root, "profile-a-handover")
+      const [a, b, c] = [await start(dirOfA), await start(newProfileDir()), await start(newProfileDir())]
+      await group("relay", a, [b, c])
+      await a.run(a.service.leaveGroup("relay"))
+      await eventually("B leads and C follows", async () =>
+        (await groupOf(b, "relay"))?.me === "leading" && (await groupOf(c, "relay"))?.leader === b.service.me, TIMEOUT)
+      const seen = await eavesdrop()
+      const relay = { _tag: "group" as const, group: "relay" as GroupName }
+      // Both directions under the new leader's key (C may need a moment for B's wrapped key).
+      await eventually("C can send under the new leader", async () =>
+        (await c.run(c.service.send(relay, "from C after the handover")).then(() => true, () => false)), TIMEOUT)
+      await eventually("B reads C", async () => (await texts(b, relay)).includes("from C after the handover"), TIMEOUT)
+      await b.run(b.service.send(relay, "from B, the new leader"))
+      await eventually("C reads B", async () => (await texts(c, relay)).includes("from B, the new leader"), TIMEOUT)
+      await eventually("the eavesdropper has the frames", () => seen.filter((m) => m.topic === "group_relay_talk").length >= 2, TIMEOUT)
+      // A, who left, keeps its keys and what it was given, and tries the frames it could capture.
+      const stored = Option.getOrThrow(await Effect.runPromise(loadIdentityFile(join(dirOfA, "identity.json"))))
+      const channelOfA = makeSecureChannel(nodeCryptoPrimitives, restoreIdentity(stored)!)
+      const stateOfA = await a.run(a.service.state)
+      for (const frame of seen.filter((m) => m.topic === "group_relay_talk")) {
+        const opened = channelOfA.open(stateOfA, "group_relay_talk", new Uint8Array(frame.payload))
+        expect(opened._tag).toBe("Failure")
+      }
     })
 
     it("a peer whose keys changed is refused, loudly, until the user trusts the new keys", async () => {
