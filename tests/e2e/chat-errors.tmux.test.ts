@@ -9,10 +9,8 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
 import { freePort } from "../support/free-port.ts"
-import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
+import { ROOT, tmuxAvailable, TmuxServer, TSX } from "../support/tmux.ts"
 
-const ROOT = join(import.meta.dirname, "..", "..")
-const TSX = join(ROOT, "node_modules", ".bin", "tsx")
 const underCi = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false"
 const available = (await tmuxAvailable()) || underCi
 

@@ -14,10 +14,8 @@ import { freePort } from "../support/free-port.ts"
 import { stopLocalBroker } from "../support/local-broker.ts"
 import { lockedMosquittoKind, writeUserFiles, type LockedBrokerHandle } from "../support/locked-brokers.ts"
 import { makePrivateCa, type PrivateCa } from "../support/private-ca.ts"
-import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
+import { ROOT, tmuxAvailable, TmuxServer, TSX } from "../support/tmux.ts"
 
-const ROOT = join(import.meta.dirname, "..", "..")
-const TSX = join(ROOT, "node_modules", ".bin", "tsx")
 const underCi = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false"
 const hasTmux = (await tmuxAvailable()) || underCi
 const available = (hasTmux && !lockedMosquittoKind.skip && lockedMosquittoKind.tls) || underCi

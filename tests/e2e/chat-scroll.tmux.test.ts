@@ -8,12 +8,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
-import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
+import { connectedUserId, ROOT, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
 
-const ROOT = join(import.meta.dirname, "..", "..")
-const TSX = join(ROOT, "node_modules", ".bin", "tsx")
-const STATUS_BAR = /^ (user-[0-9]+) +● connected/m
-const available = (await tmuxAvailable()) || (process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false")
+const available = await terminalTestsRun()
 
 const COLUMNS = 160
 const ROWS = 24
@@ -42,12 +39,7 @@ describe.skipIf(!available)("scrolling in tmux", () => {
     await tmux.line(window, `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
   }
 
-  const idOf = async (window: string): Promise<string> => {
-    const screen = await tmux.waitFor(window, "the status bar shows a connected user", STATUS_BAR, 60_000)
-    const id = STATUS_BAR.exec(screen)?.[1]
-    if (id === undefined) throw new Error("no user id on the status bar")
-    return id
-  }
+  const idOf = (window: string): Promise<string> => connectedUserId(tmux, window)
 
   const moreLines = (screen: string): number => Number(MORE_LINES.exec(screen)?.[1] ?? "0")
   /** The message rows on the screen, top to bottom. */

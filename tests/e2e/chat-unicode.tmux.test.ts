@@ -14,12 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { displayWidth } from "../../adapters/tui/text-width.ts"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
 import { blackOnDefault, columnsOf, graphemesOf, measureWidths, parseStyled, settledCapture } from "../support/terminal-screen.ts"
-import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
+import { connectedUserId, ROOT, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
 
-const ROOT = join(import.meta.dirname, "..", "..")
-const TSX = join(ROOT, "node_modules", ".bin", "tsx")
-const STATUS_BAR = /^ (user-[0-9]+) +● connected/m
-const available = (await tmuxAvailable()) || (process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false")
+const available = await terminalTestsRun()
 
 const COLUMNS = 120
 const ROWS = 36
@@ -69,12 +66,7 @@ describe.skipIf(!available)("wide characters and colours in tmux", () => {
     await tmux.line(window, `clear; ${env} ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
   }
 
-  const idOf = async (window: string): Promise<string> => {
-    const screen = await tmux.waitFor(window, "the status bar shows a connected user", STATUS_BAR, 60_000)
-    const id = STATUS_BAR.exec(screen)?.[1]
-    if (id === undefined) throw new Error("no user id on the status bar")
-    return id
-  }
+  const idOf = (window: string): Promise<string> => connectedUserId(tmux, window)
 
   const rowsOf = (screen: string): ReadonlyArray<string> => screen.replace(/\n$/, "").split("\n")
   const inputLine = (screen: string): string => rowsOf(screen)[ROWS - 1]?.trimEnd() ?? ""

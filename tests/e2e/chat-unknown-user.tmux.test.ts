@@ -7,12 +7,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
-import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
+import { ROOT, STATUS_BAR, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
 
-const ROOT = join(import.meta.dirname, "..", "..")
-const TSX = join(ROOT, "node_modules", ".bin", "tsx")
-const STATUS_BAR = /^ (user-[0-9]+) +● connected/m
-const available = (await tmuxAvailable()) || (process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false")
+const available = await terminalTestsRun()
 
 describe.skipIf(!available)("an id nobody has seen", () => {
   let broker: BrokerHandle

@@ -15,15 +15,10 @@ import { LogEntry } from "../../domain/events.ts"
 import { topics, type UserId } from "../../domain/ids.ts"
 import { EventLog } from "../../domain/ports/event-log.port.ts"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
-import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
+import { connectedUserId, ROOT, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
 
-const ROOT = join(import.meta.dirname, "..", "..")
-const TSX = join(ROOT, "node_modules", ".bin", "tsx")
-/** The status bar starts with the user's id, then the connection state. */
-const STATUS_BAR = /^ (user-[0-9]+) +● connected/m
 
-/** Without tmux the suite is skipped locally; under CI (env CI) a missing tmux fails instead. */
-const available = (await tmuxAvailable()) || (process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false")
+const available = await terminalTestsRun()
 
 /** A profile whose log already holds `count` messages with `peer`, oldest "message 0". */
 const writeProfileWithHistory = async (dir: string, me: UserId, peer: UserId, count: number): Promise<void> => {
@@ -60,12 +55,7 @@ describe.skipIf(!available)("chat client in tmux", () => {
     await tmux.line(window, `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
   }
 
-  const idOf = async (window: string): Promise<string> => {
-    const screen = await tmux.waitFor(window, "the status bar shows a connected user", STATUS_BAR, 60_000)
-    const id = STATUS_BAR.exec(screen)?.[1]
-    if (id === undefined) throw new Error("no user id on the status bar")
-    return id
-  }
+  const idOf = (window: string): Promise<string> => connectedUserId(tmux, window)
 
   it("requests, accepts, chats one-to-one and in a group, sees presence, restores history", async () => {
     await tmux.newWindow("a", ROOT)

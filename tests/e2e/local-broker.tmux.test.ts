@@ -16,11 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { brokerStatus } from "../../apps/broker/control.ts"
 import { freePort } from "../support/free-port.ts"
 import { stopLocalBroker } from "../support/local-broker.ts"
-import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
+import { ROOT, STATUS_BAR, tmuxAvailable, TmuxServer, TSX } from "../support/tmux.ts"
 
-const ROOT = join(import.meta.dirname, "..", "..")
-const TSX = join(ROOT, "node_modules", ".bin", "tsx")
-const STATUS_BAR = /^ (user-[0-9]+) +● connected/m
 const underCi = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false"
 const available = (await tmuxAvailable()) || underCi
 

@@ -11,9 +11,8 @@ import packageJson from "../../package.json" with { type: "json" }
 import { brokerStatus } from "../../apps/broker/control.ts"
 import { freePort } from "../support/free-port.ts"
 import { stopLocalBroker } from "../support/local-broker.ts"
-import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
+import { ROOT, tmuxAvailable, TmuxServer } from "../support/tmux.ts"
 
-const ROOT = join(import.meta.dirname, "..", "..")
 const underCi = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false"
 const available = (await tmuxAvailable()) || underCi
 

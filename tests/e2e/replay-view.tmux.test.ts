@@ -8,10 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { LogRecord } from "../../domain/events.ts"
 import { writeUserLogs } from "../../apps/sim/write-logs.ts"
 import { removeTempDirs, scriptedCluster, tempDir } from "../support/replay-fixtures.ts"
-import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
+import { ROOT, tmuxAvailable, TmuxServer, TSX } from "../support/tmux.ts"
 
-const ROOT = join(import.meta.dirname, "..", "..")
-const TSX = join(ROOT, "node_modules", ".bin", "tsx")
 const underCi = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false"
 const available = (await tmuxAvailable()) || underCi
 

@@ -12,12 +12,9 @@ import { REQUEST_BURST } from "../../adapters/tui/request-alerts.ts"
 import { topics, type MessageId, type UserId } from "../../domain/ids.ts"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
 import { mintFakeIds, signedFrame } from "../support/flood.ts"
-import { TmuxServer, tmuxAvailable } from "../support/tmux.ts"
+import { ROOT, STATUS_BAR, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
 
-const ROOT = join(import.meta.dirname, "..", "..")
-const TSX = join(ROOT, "node_modules", ".bin", "tsx")
-const STATUS_BAR = /^ (user-[0-9]+) +● connected/m
-const available = (await tmuxAvailable()) || (process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false")
+const available = await terminalTestsRun()
 const REQUESTS = 37
 
 describe.skipIf(!available)("requests from strangers in tmux", () => {

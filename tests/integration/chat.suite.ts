@@ -8,7 +8,6 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import mqtt from "mqtt"
-import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
 import { knownUserIds, MqttUserDirectory } from "../../adapters/mqtt/user-directory.ts"
 import { FileIdentityStore } from "../../adapters/storage/identity-file.ts"
 import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
@@ -18,7 +17,7 @@ import type { LogRecord } from "../../domain/events.ts"
 import { Effect, Stream, Layer, Context, Scope, Exit } from "effect"
 import { EventLog } from "../../domain/ports/event-log.port.ts"
 import type { BrokerHandle, BrokerKind } from "../support/brokers.ts"
-import { eventually, fileProfile, startUser, type RunningUser } from "../support/chat-user.ts"
+import { eventually, fileProfile, mqttTransportTo, startUser, type RunningUser } from "../support/chat-user.ts"
 import { fiveMenuFunctions } from "../support/scenarios.ts"
 
 const TIMEOUT = 20_000
@@ -48,7 +47,7 @@ export function chatSuite(kind: BrokerKind): void {
     const start = async (dir: string) => {
       const user = await startUser({
         ...fileProfile(dir),
-        transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
+        transport: mqttTransportTo(broker.url),
       })
       running.push(user)
       return user
@@ -136,7 +135,7 @@ export function chatSuite(kind: BrokerKind): void {
       const b = await startUser({
         ...((dir) => ({ log: FileEventLog.layer({ dir }), identities: FileIdentityStore.layer({ dir }) }))(newProfileDir()),
         directory: MqttUserDirectory.layer({ url: broker.url }),
-        transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
+        transport: mqttTransportTo(broker.url),
       })
       running.push(b)
       expect(b.service.me).not.toBe(a.service.me)

@@ -12,7 +12,6 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import mqtt from "mqtt"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
 import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
 import { FileIdentityStore } from "../../adapters/storage/identity-file.ts"
 import { MemoryEventLog } from "../../adapters/storage/memory-event-log.ts"
@@ -20,7 +19,7 @@ import { MAX_PENDING_INCOMING } from "../../domain/chat/decide.ts"
 import { topics } from "../../domain/ids.ts"
 import type { ChatNotice } from "../../domain/service/chat-service.ts"
 import { mosquittoKind, type BrokerHandle } from "../support/brokers.ts"
-import { eventually, startUser, type RunningUser } from "../support/chat-user.ts"
+import { eventually, mqttTransportTo, startUser, type RunningUser } from "../support/chat-user.ts"
 import { controlFlood, mintFakeIds } from "../support/flood.ts"
 
 const FLOOD = 20_000
@@ -44,7 +43,7 @@ describe.skipIf(mosquittoKind.skip)("a flood of forged messages on Mosquitto", (
       log: dir === null ? MemoryEventLog.layer : FileEventLog.layer({ dir }),
       // A profile on disk keeps its identity beside its log, to start again with the same keys.
       ...(dir === null ? {} : { identities: FileIdentityStore.layer({ dir }) }),
-      transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
+      transport: mqttTransportTo(broker.url),
       ...(watch === undefined ? {} : { watch }),
     })
 

@@ -11,10 +11,9 @@ import { join } from "node:path"
 import fc from "fast-check"
 import mqtt from "mqtt"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
 import { topics, type GroupName } from "../../domain/ids.ts"
 import { mosquittoKind, type BrokerHandle } from "../support/brokers.ts"
-import { eventually, fileProfile, startUser, type RunningUser } from "../support/chat-user.ts"
+import { eventually, fileProfile, mqttTransportTo, startUser, type RunningUser } from "../support/chat-user.ts"
 import { forgedEnvelope, makeForger } from "../support/forger.ts"
 
 const TIMEOUT = 30_000
@@ -38,7 +37,7 @@ describe.skipIf(mosquittoKind.skip)("fuzz barrage on Mosquitto", () => {
   const start = async (dir: string) => {
     const user = await startUser({
       ...fileProfile(dir),
-      transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
+      transport: mqttTransportTo(broker.url),
     })
     running.push(user)
     return user

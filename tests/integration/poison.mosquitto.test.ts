@@ -11,7 +11,6 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Exit, Layer, Option, Scope } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
 import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
 import { IDENTITY_FILE, loadIdentityFile } from "../../adapters/storage/identity-file.ts"
 import { restoreIdentity } from "../../domain/trust/identity.ts"
@@ -23,7 +22,7 @@ import { topics, type MessageId, type UserId } from "../../domain/ids.ts"
 import { EventLog } from "../../domain/ports/event-log.port.ts"
 import { clockCeiling } from "../../domain/wire/limits.ts"
 import { mosquittoKind, type BrokerHandle } from "../support/brokers.ts"
-import { eventually, fileProfile, startUser, type RunningUser } from "../support/chat-user.ts"
+import { eventually, fileProfile, mqttTransportTo, startUser, type RunningUser } from "../support/chat-user.ts"
 
 const TIMEOUT = 20_000
 const POISON = 9007199254740990
@@ -50,7 +49,7 @@ describe.skipIf(mosquittoKind.skip)("poisoned numbers on Mosquitto", () => {
   const start = async (dir: string) => {
     const user = await startUser({
       ...fileProfile(dir),
-      transport: (profile) => MqttTransport.layer({ url: broker.url, clientId: profile.me, will: profile.willFor }),
+      transport: mqttTransportTo(broker.url),
     })
     running.push(user)
     return user

@@ -10,6 +10,7 @@ import type { IdSource } from "../../domain/ports/id-source.port.ts"
 import type { Crypto } from "../../domain/ports/crypto.port.ts"
 import { IdentityStore } from "../../domain/ports/identity-store.port.ts"
 import { NodeCrypto } from "../../adapters/system/node-crypto.ts"
+import { MqttTransport } from "../../adapters/mqtt/mqtt-transport.ts"
 import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
 import { FileIdentityStore } from "../../adapters/storage/identity-file.ts"
 import type { UserDirectory } from "../../domain/ports/user-directory.port.ts"
@@ -79,3 +80,6 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
 
 /** A profile on disk, as the chat keeps one: the file log and the identity file beside it. */
 export const fileProfile = (dir: string) => ({ log: FileEventLog.layer({ dir }), identities: FileIdentityStore.layer({ dir }) })
+
+/** The transport the chat uses, on the broker at `url`: client id and Last Will from the profile. */
+export const mqttTransportTo = (url: string) => (profile: ProfileSnapshot) => MqttTransport.layer({ url, clientId: profile.me, will: profile.willFor })

@@ -11,6 +11,7 @@ import { generateKeyPairSync, randomBytes, sign, type KeyObject } from "node:cry
 import { topics, type MessageId, type UserId } from "../../domain/ids.ts"
 import { toBase64Url, utf8 } from "../../domain/trust/bytes.ts"
 import { encodeEnvelope, type Body, type Envelope } from "../../domain/wire/messages.ts"
+import { signedFrameText } from "./forger.ts"
 
 export interface FakeId {
   readonly user: UserId
@@ -33,9 +34,7 @@ export const mintFakeId = (user: string): FakeId => {
 
 /** `envelope` (its `from` should be the fake id's) in a frame for `topic`, signed with the fake id's keys. */
 export const signedFrame = (id: FakeId, topic: string, envelope: Envelope): Uint8Array => {
-  const message = encodeEnvelope(envelope)
-  const signature = sign(null, utf8(`mqtt-chat/2\n${topic}\n${id.keys}\n${message}`), id.signingKey)
-  return utf8(JSON.stringify({ v: 2, k: id.keys, m: message, s: toBase64Url(new Uint8Array(signature)) }))
+  return utf8(signedFrameText(topic, id.keys, encodeEnvelope(envelope), (bytes) => new Uint8Array(sign(null, bytes, id.signingKey))))
 }
 
 /** `count` fake ids, user-`first`, user-`first + 1`, …, each minted with keys of its own. */

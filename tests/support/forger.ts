@@ -18,14 +18,13 @@ export interface Forger {
 }
 
 export const makeForger = (user = "user-66666"): Forger => {
-  const identity: Identity = { user: user as UserId, signSeed: new Uint8Array(randomBytes(32)), agreeSeed: new Uint8Array(randomBytes(32)) }
-  const keys = publicKeysOf(crypto, identity)
-  const frameText = (topic: string, message: string) => {
-    const signature = crypto.sign(identity.signSeed, utf8(`mqtt-chat/2\n${topic}\n${keys}\n${message}`))
-    return JSON.stringify({ v: 2, k: keys, m: message, s: toBase64Url(signature) })
-  }
-  return { keys, frameText, frame: (topic, envelope) => frameText(topic, JSON.stringify(envelope)) }
+  const signer = makeSigner({ user: user as UserId, signSeed: new Uint8Array(randomBytes(32)), agreeSeed: new Uint8Array(randomBytes(32)) })
+  return { keys: signer.keys, frameText: signer.frameText, frame: (topic, envelope) => signer.frameText(topic, JSON.stringify(envelope)) }
 }
+
+/** A frame as protocol.md §3.1 writes it: `sign` signs the bytes the signature covers. */
+export const signedFrameText = (topic: string, keys: string, message: string, sign: (bytes: Uint8Array) => Uint8Array): string =>
+  JSON.stringify({ v: 2, k: keys, m: message, s: toBase64Url(sign(utf8(`mqtt-chat/2\n${topic}\n${keys}\n${message}`))) })
 
 let counter = 0
 /** An envelope as a sender would write it; `from` is just a claim. */
@@ -46,10 +45,7 @@ export const forgedEnvelope = (from: string, body: unknown, extra: Record<string
  */
 export const makeSigner = (identity: Identity) => {
   const keys = publicKeysOf(crypto, identity)
-  const frameText = (topic: string, message: string) => {
-    const signature = crypto.sign(identity.signSeed, utf8(`mqtt-chat/2\n${topic}\n${keys}\n${message}`))
-    return JSON.stringify({ v: 2, k: keys, m: message, s: toBase64Url(signature) })
-  }
+  const frameText = (topic: string, message: string) => signedFrameText(topic, keys, message, (bytes) => crypto.sign(identity.signSeed, bytes))
   /** `message` with a plain `chat.message` body turned into `chat.sealed`, every other byte kept. */
   const sealChatText = (topic: string, message: string, peerKeys: string): string => {
     const body = /"_tag":"chat\.message","text":("(?:[^"\\]|\\.)*"),"n":(-?[0-9.eE+-]+)/.exec(message)

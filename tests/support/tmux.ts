@@ -6,6 +6,7 @@
  */
 import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
+import { join } from "node:path"
 import { promisify } from "node:util"
 
 const run = promisify(execFile)
@@ -118,4 +119,22 @@ export class TmuxServer {
       // Already gone.
     }
   }
+}
+
+/** The repository, and tsx in it: how the terminal tests start the apps from their sources. */
+export const ROOT = join(import.meta.dirname, "..", "..")
+export const TSX = join(ROOT, "node_modules", ".bin", "tsx")
+/** The chat's status bar starts with the user's id, then the connection state. */
+export const STATUS_BAR = /^ (user-[0-9]+) +● connected/m
+
+/** Without tmux the terminal suites are skipped locally; under CI (env CI) a missing tmux fails instead. */
+export const terminalTestsRun = async (): Promise<boolean> =>
+  (await tmuxAvailable()) || (process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false")
+
+/** The id on the chat's status bar in `window`, once it says connected. */
+export const connectedUserId = async (tmux: TmuxServer, window: string, timeoutMs = 60_000): Promise<string> => {
+  const screen = await tmux.waitFor(window, "the status bar shows a connected user", STATUS_BAR, timeoutMs)
+  const id = STATUS_BAR.exec(screen)?.[1]
+  if (id === undefined) throw new Error("no user id on the status bar")
+  return id
 }
