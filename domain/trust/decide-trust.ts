@@ -4,7 +4,7 @@
  * the group's leader gave it. Pure, like chat/decide.ts.
  */
 import { Result } from "effect"
-import { requireMe, step, type ChatState } from "../chat/chat-state.ts"
+import { isContact, requireMe, step, type ChatState } from "../chat/chat-state.ts"
 import { decideIncoming, type DecisionContext, type Drop } from "../chat/decide.ts"
 import type { LogEntry } from "../events.ts"
 import type { GroupName, UserId } from "../ids.ts"
@@ -36,20 +36,11 @@ export const decideOpened = (state: ChatState, topic: string, opened: OpenedFram
       ? { at: context.now, clock: state.clock + 1, event: { _tag: "peer.key.pinned", user: env.from, keys: opened.keys }, out: [] }
       : null
   if (entries.length === 0 && keyEntry === null) {
-    // Someone I already talk with but never pinned (a log from before signing): their first signed
-    // frame pins them even when it changes nothing else. Strangers get no record for nothing.
-    return pin !== null && knownPeer(state, env.from) ? Result.succeed([pin]) : decided
+    // A contact I never pinned (a log from before signing): their first signed frame pins them even
+    // when it changes nothing else. Strangers get no record for nothing (and no scan: isContact is indexed).
+    return pin !== null && isContact(state, env.from) ? Result.succeed([pin]) : decided
   }
   return Result.succeed([...(pin === null ? [] : [pin]), ...entries, ...(keyEntry === null ? [] : [keyEntry])])
-}
-
-/** A user I have a conversation with, or who is in a group I am in. */
-const knownPeer = (state: ChatState, user: UserId): boolean => {
-  if (state.conversations.get(user) !== undefined) return true
-  for (const snapshot of [...state.groups.values()]) {
-    if ((snapshot.value === "member" || snapshot.value === "leading") && (snapshot.context.info?.members.includes(user) ?? false)) return true
-  }
-  return false
 }
 
 /** A validly signed frame under keys other than the pinned ones: noted once per new key. */
