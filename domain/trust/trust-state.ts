@@ -28,9 +28,6 @@ export const initialTrustState = (): TrustState => ({ pins: {}, keyChanges: {}, 
 
 type TrustEvent = Extract<DomainEvent, { _tag: "peer.key.pinned" | "peer.key.changed" | "peer.key.trusted" | "group.key.received" }>
 
-export const isTrustEvent = (event: DomainEvent): event is TrustEvent =>
-  event._tag === "peer.key.pinned" || event._tag === "peer.key.changed" || event._tag === "peer.key.trusted" || event._tag === "group.key.received"
-
 const without = <V>(record: Readonly<Record<string, V>>, key: string): Readonly<Record<string, V>> => {
   if (!(key in record)) return record
   const { [key]: _removed, ...rest } = record
