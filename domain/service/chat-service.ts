@@ -29,6 +29,7 @@ import { fingerprint, safetyNumber } from "../trust/identity.ts"
 import { decideKeyChange, decideOpened } from "../trust/decide-trust.ts"
 import { DropTally, type DropReport } from "./drop-tally.ts"
 import { defaultStrangerLimits, laneOf, StoreBudget, StrangerLane, type StrangerLimits } from "./lanes.ts"
+import { OwnEchoes } from "./own-echoes.ts"
 import { Profile } from "./profile.ts"
 import { subscriptionChanges } from "./subscriptions.ts"
 
@@ -237,10 +238,15 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const sealed = (out: Outgoing) =>
     Effect.suspend(() => {
       const bytes = channel.seal(state, out)
-      if (Result.isSuccess(bytes)) return Effect.succeed(bytes.success)
+      if (Result.isSuccess(bytes)) {
+        echoes.sealed(out.topic, bytes.success)
+        return Effect.succeed(bytes.success)
+      }
       if (unsealed.size < MAX_UNSEALED) unsealed.add(out.envelope.id)
       return Effect.fail(new TransportError({ reason: "rejected", message: bytes.failure }))
     })
+  /** Frames of mine on talk topics whose echo has not come back yet (own-echoes.ts). */
+  const echoes = new OwnEchoes()
   /** Outbox entries that could not be sealed (a peer's or group's key missing): tried again when keys arrive. */
   const unsealed = new Set<MessageId>()
   const retryUnsealed = Effect.suspend(() => {
@@ -296,6 +302,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         return Result.succeed([])
       case "incoming": {
         counters.received += 1
+        // The same reason the full path gives my own message (decide.ts), without its signature check.
+        if (echoes.isEcho(job.incoming.topic, job.incoming.payload, job.incoming.retained)) return Result.fail({ reason: "my own message", routine: true })
         // Verified (and decrypted) before anything is decided: the sender is the key's owner.
         const opened = channel.open(provisional, job.incoming.topic, job.incoming.payload)
         noteRetained(provisional, job.incoming.topic, Result.isSuccess(opened) ? opened.success.envelope : null)
