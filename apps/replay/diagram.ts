@@ -6,8 +6,8 @@
  * and sessions are notes. A record received from a user whose log is not given is drawn from the
  * receiver's side instead, so one log alone still gives a picture.
  *
- * Only Mermaid text: drawing SVG needs a Mermaid renderer (mermaid-cli and a headless browser),
- * which this project does not ship. Every label is made inert and written with Mermaid's entity
+ * Mermaid text, or with `--format svg` a picture drawn here (diagram-svg.ts, from the same model:
+ * no Mermaid renderer or browser needed). Every label is made inert and written with Mermaid's entity
  * codes for the characters its syntax gives meaning to, so a message cannot end a line, start a
  * comment or inject markup (tests parse the output back).
  */
@@ -20,6 +20,7 @@ import { withLogReader } from "./log-reader.ts"
 import { terminalLine } from "./describe.ts"
 import { describeFilter, isUnfiltered, matches, type RecordFilter } from "./filter.ts"
 import { eachMerged } from "./merge.ts"
+import { renderSvg } from "./diagram-svg.ts"
 
 /** Characters of chat text quoted in a label. */
 const LABEL_TEXT_CHARS = 40
@@ -246,8 +247,12 @@ export class DiagramBuilder {
     }
   }
 
-  /** The diagram: arrows still waiting for a receiver whose log is given are crosses. */
-  render(): string {
+  private finished = false
+
+  /** Arrows still waiting for a receiver whose log is given become crosses (once). */
+  private finish(): void {
+    if (this.finished) return
+    this.finished = true
     for (const pending of this.pending.values()) {
       if (pending.group) pending.item.label += ` (not received by ${[...pending.waiting].join(", ")})`
       else {
@@ -255,19 +260,46 @@ export class DiagramBuilder {
         pending.item.label += " (never received)"
       }
     }
-    const body: Array<string> = []
+  }
+
+  /** The diagram as data, for renderers other than Mermaid (diagram-svg.ts): participants in order of appearance. */
+  model(): DiagramModel {
+    this.finish()
     for (const item of this.items) {
-      if (item.kind === "arrow") body.push(`  ${this.id(item.from)}${ARROWS[item.style]}${this.id(item.to)}: ${mermaidText(item.label)}`)
-      else body.push(`  Note over ${item.over.map((who) => this.id(who)).join(",")}: ${mermaidText(item.text)}`)
+      if (item.kind === "arrow") {
+        this.id(item.from)
+        this.id(item.to)
+      } else item.over.forEach((who) => this.id(who))
     }
+    const rows: DiagramRow[] = this.items.map((item) =>
+      item.kind === "arrow" ? { kind: "arrow", from: item.from, to: item.to, label: item.label, style: item.style } : { kind: "note", over: item.over, text: item.text })
     if (this.omitted > 0) {
-      const first = this.items[0]
+      const first = rows[0]
       const anchor = first === undefined ? undefined : first.kind === "arrow" ? first.from : first.over[0]
-      if (anchor !== undefined) body.push(`  Note over ${this.id(anchor)}: ${mermaidText(`… ${this.omitted} more not drawn: narrow with --since/--until/--topic/--peer, or raise --limit`)}`)
+      if (anchor !== undefined) rows.push({ kind: "note", over: [anchor], text: `… ${this.omitted} more not drawn: narrow with --since/--until/--topic/--peer, or raise --limit` })
     }
+    return { participants: [...this.participants.keys()], rows }
+  }
+
+  /** The diagram as Mermaid text: arrows still waiting for a receiver whose log is given are crosses. */
+  render(): string {
+    const { rows } = this.model()
+    const body = rows.map((row) => row.kind === "arrow"
+      ? `  ${this.id(row.from)}${ARROWS[row.style]}${this.id(row.to)}: ${mermaidText(row.label)}`
+      : `  Note over ${row.over.map((who) => this.id(who)).join(",")}: ${mermaidText(row.text)}`)
     const header = [...this.participants].map(([who, id]) => `  participant ${id} as ${mermaidText(who)}`)
     return ["sequenceDiagram", ...header, ...body].join("\n")
   }
+}
+
+/** One row of a diagram: an arrow between participants, or a note over some. */
+export type DiagramRow =
+  | { readonly kind: "arrow"; readonly from: string; readonly to: string; readonly label: string; readonly style: Arrow }
+  | { readonly kind: "note"; readonly over: ReadonlyArray<string>; readonly text: string }
+
+export interface DiagramModel {
+  readonly participants: ReadonlyArray<string>
+  readonly rows: ReadonlyArray<DiagramRow>
 }
 
 export interface DiagramOptions {
@@ -277,10 +309,6 @@ export interface DiagramOptions {
 }
 
 export const diagram = (targets: ReadonlyArray<string>, options: DiagramOptions, out: Output): number => {
-  if (options.format === "svg") {
-    out.note("replay: --format svg needs a Mermaid renderer (mermaid-cli with a headless browser), and none is installed here: the diagram is Mermaid text only. Paste it into a Mermaid viewer, or a ```mermaid block on GitHub.")
-    return EXIT_USAGE
-  }
   const locations = locatedAll(targets, out)
   if (locations === undefined) return EXIT_USAGE
   // Whose logs are given: their first records say.
@@ -295,6 +323,6 @@ export const diagram = (targets: ReadonlyArray<string>, options: DiagramOptions,
     return true
   })
   if (drawn === 0 && !isUnfiltered(options.filter)) out.note(terminalLine(`no record matches ${describeFilter(options.filter, "clock")}`))
-  lines(out, builder.render())
+  lines(out, options.format === "svg" ? renderSvg(builder.model()) : builder.render())
   return EXIT_OK
 }

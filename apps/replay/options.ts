@@ -50,12 +50,12 @@ Commands:
                                    several users' logs as one timeline in causal order (Lamport
                                    clock, then user id); at most ${MAX_MERGE_LOGS} logs
   stats [filters] [--json] <log>   records per event type, messages per conversation
-  diagram [filters] [--limit N] [--format mermaid] <log>...
+  diagram [filters] [--limit N] [--format mermaid|svg] <log>...
                                    a Mermaid sequence diagram of one or several logs: users as
                                    participants, requests, answers, group updates and messages as
                                    arrows (a cross: never received), holds and time-outs as notes;
-                                   at most --limit arrows and notes (default ${DEFAULT_DIAGRAM_ITEMS}). Only Mermaid text:
-                                   no renderer is installed (--format svg says so)
+                                   at most --limit arrows and notes (default ${DEFAULT_DIAGRAM_ITEMS}); --format svg
+                                   draws the same diagram as a standalone SVG picture
   audit [filters] [--limit N] [--json] <log> <log>...
                                    for every message sent, who received it and when; for each
                                    expected receiver that did not, what each side's log says last.

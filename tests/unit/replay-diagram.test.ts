@@ -1,8 +1,7 @@
 /**
  * `replay diagram`: the Mermaid text is parsed back (tests/support/mermaid.ts, strict), and says
  * what happened between the three scripted users, in causal order; a message a given receiver
- * never got is a cross; hostile chat text stays one inert label; --format svg says there is no
- * renderer.
+ * never got is a cross; hostile chat text stays one inert label; --format svg draws the same rows.
  */
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -10,6 +9,7 @@ import type { Cluster } from "../../domain/sim/cluster.ts"
 import { diagram, mermaidText } from "../../apps/replay/diagram.ts"
 import { NO_FILTER } from "../../apps/replay/filter.ts"
 import { writeUserLogs } from "../../apps/sim/write-logs.ts"
+import { descendants, parseXml } from "../support/xml.ts"
 import { decodeEntities, parseSequenceDiagram, unsafeInLabel, type Diagram } from "../support/mermaid.ts"
 import { capture, DANGEROUS, GROUP, removeTempDirs, scriptedCluster, tempDir } from "../support/replay-fixtures.ts"
 
@@ -96,10 +96,13 @@ describe("replay diagram", () => {
     expect(limited.steps[3]).toMatchObject({ kind: "note", text: expect.stringMatching(/^… \d+ more not drawn/) })
   })
 
-  it("--format svg: no renderer here, said in one line, exit 2", () => {
-    const { out, lines, notes } = capture()
-    expect(diagram(profiles, { limit: 10, filter: NO_FILTER, format: "svg" }, out)).toBe(2)
-    expect(lines).toEqual([])
-    expect(notes[0]).toMatch(/needs a Mermaid renderer .* Mermaid text only/)
+  it("--format svg: the same arrows and notes as the Mermaid text, as a picture that parses back", () => {
+    const mermaid = draw(profiles, { limit: 40 }).diagram
+    const { out, lines } = capture()
+    expect(diagram(profiles, { limit: 40, filter: NO_FILTER, format: "svg" }, out)).toBe(0)
+    const svg = parseXml(lines.join("\n"))
+    const rows = descendants(svg).filter((element) => element.name === "g" && /^(arrow|note)/.test(element.attributes.get("class") ?? ""))
+    expect(rows).toHaveLength(mermaid.steps.length)
+    expect(rows.map((row) => (row.attributes.get("class") ?? "").split(" ")[0])).toEqual(mermaid.steps.map((step) => step.kind))
   })
 })
