@@ -6,7 +6,10 @@
  *   1. throughput: MESSAGES sends with up to WINDOW in flight (pipelined: the service batches what
  *      is queued), timed from the first send to the receiver's last `message` notice;
  *   2. end-to-end latency in an open loop at half of each side's own measured saturation rate:
- *      the sender sends on a fixed schedule whatever the answers do, the receiver stamps arrival.
+ *      the sender sends on a fixed schedule whatever the answers do, the receiver stamps arrival;
+ *   3. a group of GROUP_MEMBERS (the leader and the others, each a chat user with its own file log)
+ *      against one raw publisher and GROUP_MEMBERS - 1 raw subscribers of one topic: deliveries
+ *      per second, every member receiving every message.
  *
  * Repeated REPETITIONS times, medians reported (the rows say min–max too): on a loaded machine a
  * single run says little. Traffic goes to 127.0.0.1 only; every loop is bounded by MESSAGES.
@@ -26,6 +29,8 @@ const MESSAGES = 4_000
 const WINDOW = 64
 const REPETITIONS = 3
 const LATENCY_MESSAGES = 1_500
+const GROUP_MEMBERS = 50
+const GROUP_MESSAGES = 400
 /** About an 80-character chat line. */
 const TEXT = "the quick brown fox jumps over the lazy dog, then naps in the afternoon sun; "
 
@@ -170,6 +175,68 @@ const chatPair = async (url: string, dir: string): Promise<ChatPair> => {
   }
 }
 
+// --- a 50-member group, and its raw baseline: one publisher, 49 subscribers of one topic
+
+const rawFanOut = async (url: string, readers: number, payloadBytes: number): Promise<number> => {
+  const subscribers = await Promise.all(Array.from({ length: readers }, (_, i) => mqtt.connectAsync(url, { protocolVersion: 4, clientId: `bench-fan-${i}`, clean: true })))
+  const publisher = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: "bench-fan-pub", clean: true })
+  let got = 0
+  for (const subscriber of subscribers) {
+    subscriber.on("message", () => { got += 1 })
+    await subscriber.subscribeAsync("raw/fan", { qos: 1 })
+  }
+  const payload = Buffer.alloc(payloadBytes, 0x62)
+  const t0 = performance.now()
+  await pipelined(GROUP_MESSAGES, WINDOW, () => publisher.publishAsync("raw/fan", payload, { qos: 1 }))
+  await eventually("every raw subscriber got them all", () => got >= GROUP_MESSAGES * readers, 300_000)
+  const rate = (GROUP_MESSAGES * readers * 1000) / (performance.now() - t0)
+  await publisher.endAsync()
+  await Promise.all(subscribers.map((subscriber) => subscriber.endAsync()))
+  return rate
+}
+
+const chatGroup = async (url: string, dir: string): Promise<{ readonly deliveries: () => Promise<number>; readonly close: () => Promise<void> }> => {
+  let got = 0
+  const user = (name: string) =>
+    startUser({
+      ...fileProfile(path.join(dir, name)),
+      transport: mqttTransportTo(url),
+      watch: (notice) => {
+        if (notice._tag === "message" && !notice.message.mine && notice.message.topic === "group_bench_talk") got += 1
+      },
+    })
+  const leader = await user("leader")
+  const members: RunningUser[] = []
+  for (let i = 1; i < GROUP_MEMBERS; i++) members.push(await user(`member-${i}`))
+  await leader.run(leader.service.createGroup("bench"))
+  for (const member of members) {
+    await eventually("the member sees the group", async () => (await member.run(member.service.listGroups())).some((g) => g.name === "bench"), 30_000)
+    await member.run(member.service.joinGroup("bench"))
+    await eventually("the leader has the join request", async () => ((await leader.run(leader.service.listGroups())).find((g) => g.name === "bench")?.pending.length ?? 0) > 0, 30_000)
+    await leader.run(leader.service.acceptJoin("bench", member.service.me))
+  }
+  await eventually("every member holds the group key of the last version", async () => {
+    const views = await Promise.all(members.map((member) => member.run(member.service.listGroups())))
+    return views.every((groups) => groups.find((g) => g.name === "bench")?.members.length === GROUP_MEMBERS)
+  }, 120_000)
+  const target = { _tag: "group" as const, group: await leader.run(leader.service.parseGroup("bench")) }
+  let round = 0
+  return {
+    deliveries: async () => {
+      round += 1
+      got = 0
+      const t0 = performance.now()
+      await pipelined(GROUP_MESSAGES, WINDOW, (index) => leader.run(leader.service.send(target, `${TEXT}${round}.${index}`)))
+      await eventually("every member got every message", () => got >= GROUP_MESSAGES * members.length, 300_000)
+      return (GROUP_MESSAGES * members.length * 1000) / (performance.now() - t0)
+    },
+    close: async () => {
+      await leader.stop()
+      for (const member of members) await member.stop()
+    },
+  }
+}
+
 // --- the run
 
 if (!mosquittoAvailable()) {
@@ -218,6 +285,20 @@ try {
   printTable([`end-to-end latency, open loop, ${LATENCY_MESSAGES.toLocaleString("en")} messages, median of ${REPETITIONS}`, "p50 ms", "p99 ms", "p99 min–max", "p99 × raw"], rows)
   await chat.close()
   await raw.close()
+
+  const group = await chatGroup(mosquitto.url, path.join(dir, "group"))
+  const rawFan: number[] = []
+  const chatFan: number[] = []
+  for (let repetition = 0; repetition < REPETITIONS; repetition++) {
+    rawFan.push(await rawFanOut(mosquitto.url, GROUP_MEMBERS - 1, 500))
+    chatFan.push(await group.deliveries())
+  }
+  await group.close()
+  console.log("")
+  printTable([`a ${GROUP_MEMBERS}-member group, ${GROUP_MESSAGES} messages, ${WINDOW} in flight, median of ${REPETITIONS}`, "deliveries/s", "min–max", "× raw"], [
+    [`raw MQTT.js: 1 publisher, ${GROUP_MEMBERS - 1} QoS 1 subscribers (baseline)`, Math.round(median(rawFan)).toLocaleString("en"), spread(rawFan), "1.00"],
+    [`ChatService leader → ${GROUP_MEMBERS - 1} members (file logs)`, Math.round(median(chatFan)).toLocaleString("en"), spread(chatFan), (median(chatFan) / median(rawFan)).toFixed(2)],
+  ])
 } finally {
   await mosquitto.dispose()
   fs.rmSync(dir, { recursive: true, force: true })
