@@ -10,7 +10,7 @@
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { Effect } from "effect"
-import { probeBroker } from "../../adapters/mqtt/mqtt-transport.ts"
+import { probeBroker } from "../../adapters/mqtt/broker-probe.ts"
 import { EXIT_ALREADY_RUNNING, FAILURE_PREFIX } from "./exits.ts"
 import { brokerFiles, isBrokerProcess, isRunning, pidInFile, readState, type BrokerFiles, type BrokerState } from "./files.ts"
 import { brokerCommand } from "./launch.ts"
