@@ -1,0 +1,156 @@
+/**
+ * The input line, sent: a message to the active conversation, or a slash command run against the
+ * service and the popups. Parsing is commands.ts; this is what each command does.
+ */
+import { STATUS_KEY } from "./chat-buffer.ts"
+import { chatTargetOf } from "./chat-port.ts"
+import { parseInput, type SlashCommand } from "./commands.ts"
+import type { PopupScreens } from "./popup-screens.ts"
+import { QuestionPopup } from "./popups.ts"
+import type { RequestFlow } from "./request-flow.ts"
+import { seg } from "./styled.ts"
+import type { TuiHost } from "./tui-host.ts"
+import { describeWhoIs } from "./whois-view.ts"
+
+/** Matches shown by /search, newest first. */
+const SEARCH_RESULTS = 200
+
+export class CommandRunner {
+  constructor(
+    private readonly host: TuiHost,
+    private readonly screens: PopupScreens,
+    private readonly requests: RequestFlow,
+  ) {}
+
+  /** Enter: the active buffer's line is sent or run. */
+  submit(): void {
+    const { host } = this
+    const line = host.editor.take()
+    if (line.trim().length === 0) return
+    // A sent line is no draft any more: a restart must not offer it again.
+    host.scheduleSave()
+    const parsed = parseInput(line)
+    if (!parsed.ok) {
+      host.note(host.activeKey, parsed.error, "error")
+      host.editor.setText(line)
+      return
+    }
+    void this.run(parsed.command, line)
+  }
+
+  async run(command: SlashCommand, line = ""): Promise<void> {
+    const { host, screens } = this
+    switch (command._tag) {
+      case "say":
+        return this.say(command.text, line)
+      case "help":
+        return screens.showHelp(command.topic)
+      case "menu":
+        return screens.showMenu()
+      case "users":
+        return screens.showUsers()
+      case "groups":
+        return screens.showGroups()
+      case "requests":
+        return screens.showRequests()
+      case "acceptances":
+        return screens.showAcceptances()
+      case "search":
+        return this.search(command.query)
+      case "quit":
+        return host.quit()
+      case "groupCreate":
+        if (await host.perform({ _tag: "createGroup", group: command.group })) host.open({ kind: "group", group: command.group })
+        return
+      case "join":
+        if (await host.perform({ _tag: "joinGroup", group: command.group })) host.open({ kind: "group", group: command.group })
+        return
+      case "talk":
+        if (command.user === host.me) return host.note(host.activeKey, "that is your own id: talk to someone else", "error")
+        // A typo would create a user and a day-long wait: an id nobody has seen is confirmed first.
+        if (!host.snapshot.users.some((u) => u.user === command.user)) return this.confirmUnknownUser(command.user)
+        return this.startTalk(command.user)
+      case "accept":
+      case "refuse": {
+        const request = this.requests.findRequest(command.target)
+        if (typeof request === "string") return host.note(host.activeKey, request, "error")
+        return this.requests.answer(request, command._tag === "accept", command._tag === "refuse" ? command.reason : null)
+      }
+      case "leave": {
+        const target = command.target ?? host.buffer(host.activeKey)?.target ?? null
+        if (target === null) return host.note(host.activeKey, "the status buffer is not a conversation: /leave user-NNNNN or /leave #group", "error")
+        await host.perform(target.kind === "peer" ? { _tag: "leaveConversation", user: target.user } : { _tag: "leaveGroup", group: target.group })
+        return
+      }
+      case "open":
+        if (command.target === "status") return host.activate(STATUS_KEY)
+        return host.open(command.target)
+      case "whois":
+        return this.whois(command.user)
+      case "trust":
+        if (await host.perform({ _tag: "trustKeys", user: command.user })) host.note(host.activeKey, `${command.user}'s new keys are trusted: their messages are accepted again`, "event")
+        return
+    }
+  }
+
+  private async startTalk(user: string): Promise<void> {
+    if (await this.host.perform({ _tag: "startConversation", user })) this.host.open({ kind: "peer", user })
+  }
+
+  private confirmUnknownUser(user: string): void {
+    const { host } = this
+    const notAsked = () => host.note(host.activeKey, `${user} not asked`, "info")
+    host.pushPopup(new QuestionPopup(
+      "Unknown user",
+      [
+        [seg(user, { bold: true, fg: "cyan" }), seg(" has never been seen on this broker (no presence, no conversation).")],
+        [seg("A typo? If not, the request waits for them up to a day.", { fg: "grey" })],
+      ],
+      { yes: () => void this.startTalk(user), no: notAsked, later: notAsked },
+      host.now,
+      0, // the user asked the question: no typing can be in flight to answer it by accident
+      "[y] ask anyway · [n] or [Esc] no",
+    ))
+  }
+
+  private async whois(named: string | null): Promise<void> {
+    const { host } = this
+    const target = host.buffer(host.activeKey)?.target ?? null
+    const user = named ?? (target?.kind === "peer" ? target.user : null)
+    if (user === null) return host.note(host.activeKey, "whose keys? /whois user-NNNNN", "error")
+    const result = await host.port.whois(user)
+    if ("error" in result) return host.note(host.activeKey, result.error, "error")
+    for (const line of describeWhoIs(result, host.me)) host.note(host.activeKey, line.text, line.level)
+  }
+
+  /** /search: this conversation's messages containing the text, newest first, in a popup. */
+  private async search(query: string): Promise<void> {
+    const { host } = this
+    const target = host.buffer(host.activeKey)?.target ?? null
+    if (target === null) return host.note(host.activeKey, "open a conversation or a group first: /search looks in its history", "error")
+    const result = await host.port.search(chatTargetOf(target), query, SEARCH_RESULTS)
+    if ("error" in result) return host.note(host.activeKey, result.error, "error")
+    const scope = result.complete ? `all ${result.searched} messages` : `the newest ${result.searched} messages`
+    this.screens.showSearch(query, result.matches, scope)
+  }
+
+  private async say(text: string, line: string): Promise<void> {
+    const { host } = this
+    const buffer = host.buffer(host.activeKey)
+    if (buffer?.target === null || buffer === undefined) {
+      host.note(STATUS_KEY, "this is the status buffer: open a conversation (Ctrl-N, /open user-NNNNN) or start one (F5, /talk user-NNNNN)", "error")
+      host.drafts.editorFor(buffer?.key ?? host.activeKey).setText(line)
+      return
+    }
+    if (host.connection._tag !== "connected") host.hint = "offline: the message is stored and sent when the broker is back"
+    const outcome = await host.port.perform({ _tag: "send", target: chatTargetOf(buffer.target), text })
+    if (!outcome.ok) {
+      host.note(buffer.key, `not sent: ${outcome.error}`, "error")
+      // Give the text back to its own buffer (the typist may have moved on) rather than lose it,
+      // unless something new was typed there meanwhile.
+      const editor = host.drafts.editorFor(buffer.key)
+      if (editor.length === 0) editor.setText(line)
+    }
+    host.scheduleRefresh()
+  }
+}
