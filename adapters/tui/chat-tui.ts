@@ -163,6 +163,7 @@ export class ChatTui implements TuiHost {
     this.layout.sidebar.on("click", (mouse: Widgets.Events.IMouseEventArg) => this.onSidebarClick(mouse))
     // Bracketed paste: a paste arrives framed, so its line breaks do not send it line by line.
     this.screen.program.output.write("\u001b[?2004h")
+    this.drafts.shown(this.active)
     this.activate(this.active)
     this.requests.offerNextRequest()
     this.render()
@@ -366,7 +367,10 @@ export class ChatTui implements TuiHost {
   activate(key: string): void {
     const buffer = this.buffers.get(key)
     if (buffer === undefined) return
-    if (key !== this.activeKey) this.switchedBuffer = true
+    if (key !== this.activeKey) {
+      this.switchedBuffer = true
+      this.drafts.shown(key)
+    }
     this.active = key
     this.markRead(buffer)
     this.scheduleSave()

@@ -36,6 +36,8 @@ export class CommandRunner {
       return
     }
     void this.run(parsed.command, line)
+    // A command typed over a draft (drafts.ts): the draft is back in the line.
+    host.drafts.bringBack(host.activeKey)
   }
 
   async run(command: SlashCommand, line = ""): Promise<void> {

@@ -7,6 +7,11 @@
  * Bounded: at most `maxEditors` editors. Beyond that the least recently used one goes, an empty
  * one first (its history goes with it); the active buffer's is always the most recent. Drafts are
  * UI state only: connection events never touch them, so an unsent line survives a reconnect.
+ *
+ * Commands are never swallowed by a draft: a draft from an earlier visit (restored at start, or
+ * left when switching away) is "restored" until a key is typed in it. If that first key is "/",
+ * the draft is set aside and the line starts empty for the command; the draft comes back when the
+ * command has run, or as soon as the line is emptied again (Backspace on the lone "/").
  */
 import { LineEditor, type KillRing } from "./line-editor.ts"
 
@@ -22,6 +27,10 @@ export class Drafts {
   /** Map order is recency: the last entry was used last. */
   private readonly editors = new Map<string, LineEditor>()
   private readonly killRing: KillRing = { text: "" }
+  /** Buffers whose line holds a draft from an earlier visit that no key has touched on this one. */
+  private readonly restored = new Set<string>()
+  /** Drafts set aside while a command is typed in their place; at most one per editor. */
+  private readonly aside = new Map<string, string>()
 
   constructor(
     readonly maxChars: number,
@@ -42,6 +51,44 @@ export class Drafts {
     return editor
   }
 
+  /** Buffer `key` is shown (again): a draft in it was typed earlier, so a first "/" starts a command over it. */
+  shown(key: string): void {
+    if (this.draftOf(key).trim().length > 0) this.restored.add(key)
+    else this.restored.delete(key)
+  }
+
+  /**
+   * A key is typed in buffer `key`. When it is the first one since the buffer was shown and it is
+   * "/", the draft is set aside (true): the caller then inserts the "/" into the empty line.
+   */
+  keyTyped(key: string, text: string | null): boolean {
+    const wasRestored = this.restored.delete(key)
+    if (!wasRestored || text !== "/" || this.aside.has(key)) return false
+    const editor = this.editors.get(key)
+    if (editor === undefined || editor.text.trim().length === 0) return false
+    this.aside.set(key, editor.text)
+    editor.setText("")
+    return true
+  }
+
+  /** The draft set aside in buffer `key` while a command is typed, or null. */
+  asideOf(key: string): string | null {
+    return this.aside.get(key) ?? null
+  }
+
+  /**
+   * The command was run (or the line emptied): the draft set aside comes back, as a restored draft
+   * again (another "/" first runs another command). Nothing happens while the line holds text.
+   */
+  bringBack(key: string): void {
+    const text = this.aside.get(key)
+    const editor = this.editors.get(key)
+    if (text === undefined || editor === undefined || editor.length > 0) return
+    this.aside.delete(key)
+    editor.setText(text)
+    this.restored.add(key)
+  }
+
   /** The unsent text of buffer `key` ("" when none); does not create an editor. */
   draftOf(key: string): string {
     return this.editors.get(key)?.text ?? ""
@@ -59,7 +106,8 @@ export class Drafts {
     const entries: Array<[string, string]> = []
     for (const [key, editor] of [...this.editors].reverse()) {
       if (entries.length >= MAX_SAVED_DRAFTS) break
-      const text = editor.text
+      // A command half typed over a draft is not kept: the draft is.
+      const text = this.aside.get(key) ?? editor.text
       if (text.trim().length === 0) continue
       entries.push([key, cutDraft(text)])
     }
@@ -94,6 +142,8 @@ export class Drafts {
       }
       if (victim === undefined) return
       this.editors.delete(victim)
+      this.aside.delete(victim)
+      this.restored.delete(victim)
     }
   }
 }

@@ -74,6 +74,7 @@ export class InputController {
   }
 
   private finishPaste(): void {
+    this.keyTyped(null)
     const text = cleanPastedText(this.pasted)
     this.pasted = ""
     const top = this.host.popups[this.host.popups.length - 1]
@@ -119,6 +120,7 @@ export class InputController {
 
   private dispatch(intent: UiIntent): void {
     const { host } = this
+    if (intent._tag === "insert" || intent._tag === "newline" || intent._tag === "edit" || intent._tag === "complete") this.keyTyped(intent._tag === "insert" ? intent.text : null)
     switch (intent._tag) {
       case "ignore":
         return
@@ -167,7 +169,15 @@ export class InputController {
         host.quit()
         return
     }
+    // Backspace over the lone "/" of a command typed over a draft: the draft comes back.
+    host.drafts.bringBack(host.activeKey)
     host.requestRender()
+  }
+
+  /** The first key in a buffer showing an earlier draft: a "/" sets the draft aside for a command (drafts.ts). */
+  private keyTyped(text: string | null): void {
+    const { host } = this
+    if (host.drafts.keyTyped(host.activeKey, text)) host.hint = "the draft is set aside for this command: it comes back after Enter (or Backspace over the /)"
   }
 
   private edit(operation: EditOperation): void {

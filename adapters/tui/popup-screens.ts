@@ -165,6 +165,8 @@ export class PopupScreens {
     if (topic === null) {
       items.push(heading(""), heading("Keys"))
       for (const key of keyHelpLines()) items.push({ segments: [seg(key.label.padEnd(22), { fg: "yellow" }), seg(key.help)] })
+      items.push(heading(""), heading("Drafts: each conversation keeps its unsent line. A / typed as the first key over a draft from an earlier visit"))
+      items.push(heading("  (after switching back or restarting) starts a command: the draft is set aside and comes back after Enter."))
       items.push(heading(""), heading("Side list: ● online ○ offline · … waiting · ★ you lead · × closed · N unread · ? request"))
       items.push(heading("Mouse: the wheel scrolls (and pages older messages in), a click in the side list opens; Shift+drag selects text"))
     }

@@ -17,6 +17,54 @@ describe("Drafts", () => {
     expect(drafts.draftOf("@nobody")).toBe("")
   })
 
+  it("a / typed first over an earlier draft starts a command; the draft comes back after it", () => {
+    const drafts = new Drafts(100)
+    drafts.restore({ "#team": "half a thought" })
+    drafts.shown("#team")
+    expect(drafts.keyTyped("#team", "/")).toBe(true)
+    const editor = drafts.editorFor("#team")
+    expect(editor.text).toBe("")
+    editor.insert("/leave")
+    expect(drafts.asideOf("#team")).toBe("half a thought")
+    // Saved meanwhile (a quit): the draft is kept, not the half-typed command.
+    expect(drafts.saved()).toEqual({ "#team": "half a thought" })
+    expect(editor.take()).toBe("/leave")
+    drafts.bringBack("#team")
+    expect(editor.text).toBe("half a thought")
+    expect(drafts.asideOf("#team")).toBeNull()
+    // Back as an earlier draft: another / first runs another command.
+    expect(drafts.keyTyped("#team", "/")).toBe(true)
+  })
+
+  it("a / typed after another key, or into a draft typed on this visit, is text", () => {
+    const drafts = new Drafts(100)
+    drafts.restore({ "#team": "and" })
+    drafts.shown("#team")
+    expect(drafts.keyTyped("#team", null)).toBe(false) // End, say
+    expect(drafts.keyTyped("#team", "/")).toBe(false)
+    drafts.editorFor("@bob").insert("either")
+    drafts.shown("@bob")
+    drafts.keyTyped("@bob", " ")
+    expect(drafts.keyTyped("@bob", "/")).toBe(false)
+    // An empty line has nothing to set aside.
+    drafts.shown("@carol")
+    expect(drafts.keyTyped("@carol", "/")).toBe(false)
+  })
+
+  it("emptying the line over a set-aside draft brings the draft back at once; text in the line keeps it aside", () => {
+    const drafts = new Drafts(100)
+    drafts.editorFor("@alice").insert("unsent")
+    drafts.shown("@alice")
+    drafts.keyTyped("@alice", "/")
+    const editor = drafts.editorFor("@alice")
+    editor.insert("/")
+    drafts.bringBack("@alice")
+    expect(editor.text).toBe("/")
+    editor.backspace()
+    drafts.bringBack("@alice")
+    expect(editor.text).toBe("unsent")
+  })
+
   it("keeps the cursor where it was in each buffer", () => {
     const drafts = new Drafts(100)
     const alice = drafts.editorFor("@alice")
