@@ -8,7 +8,6 @@
 import type { Widgets } from "blessed"
 import type { RequestEntry } from "../../domain/chat/chat-state.ts"
 import { parseTopic, topics, type GroupName, type UserId } from "../../domain/ids.ts"
-import { MAX_TEXT_CHARS } from "../../domain/wire/messages.ts"
 import { bufferKeyOf, ChatBuffer, STATUS_KEY, type NoteLevel } from "./chat-buffer.ts"
 import { type ChatAction, type ChatNotice, type ChatPort, type ChatSnapshot, type ConnectionState, type GroupListing, type UserListing } from "./chat-port.ts"
 import { noteChanges } from "./change-notes.ts"
@@ -25,6 +24,7 @@ import type { Popup } from "./popups.ts"
 import { MAX_OPEN_POPUPS, RequestFlow } from "./request-flow.ts"
 import { sanitizeText } from "./sanitize.ts"
 import { ScreenRenderer } from "./screen-renderer.ts"
+import { MAX_LINE_CHARS } from "./split-message.ts"
 import type { TuiHost } from "./tui-host.ts"
 import type { UiStateStore } from "./ui-state-store.ts"
 
@@ -65,7 +65,7 @@ export class ChatTui implements TuiHost {
   /** The log's last sequence number at start: what is at or below it was "earlier". */
   private readonly startSeq: number
   /** The input line of each buffer: switching buffers switches drafts (and cursor, and ↑/↓ history). */
-  readonly drafts = new Drafts(MAX_TEXT_CHARS)
+  readonly drafts = new Drafts(MAX_LINE_CHARS)
   readonly popups: Popup[] = []
   readonly quiet = new Set<string>()
   hint: string | null = null

@@ -8,6 +8,7 @@ import { parseInput, type SlashCommand } from "./commands.ts"
 import type { PopupScreens } from "./popup-screens.ts"
 import { QuestionPopup } from "./popups.ts"
 import type { RequestFlow } from "./request-flow.ts"
+import { splitMessage } from "./split-message.ts"
 import { seg } from "./styled.ts"
 import type { TuiHost } from "./tui-host.ts"
 import { describeWhoIs } from "./whois-view.ts"
@@ -144,14 +145,25 @@ export class CommandRunner {
       host.drafts.editorFor(buffer?.key ?? host.activeKey).setText(line)
       return
     }
+    const split = splitMessage(text)
+    if (!split.ok) {
+      host.note(buffer.key, `not sent: ${split.error}`, "error")
+      host.drafts.editorFor(buffer.key).setText(line)
+      return
+    }
     if (host.connection._tag !== "connected") host.hint = "offline: the message is stored and sent when the broker is back"
-    const outcome = await host.port.perform({ _tag: "send", target: chatTargetOf(buffer.target), text })
-    if (!outcome.ok) {
-      host.note(buffer.key, `not sent: ${outcome.error}`, "error")
+    // In order, one after the other: a part refused stops the rest, which goes back to the line.
+    for (const [index, part] of split.parts.entries()) {
+      const outcome = await host.port.perform({ _tag: "send", target: chatTargetOf(buffer.target), text: part })
+      if (outcome.ok) continue
+      const unsent = index === 0 ? line : split.bodies.slice(index).join("")
+      const which = split.parts.length === 1 ? "" : ` (part ${index + 1} of ${split.parts.length} and what follows)`
+      host.note(buffer.key, `not sent${which}: ${outcome.error}`, "error")
       // Give the text back to its own buffer (the typist may have moved on) rather than lose it,
       // unless something new was typed there meanwhile.
       const editor = host.drafts.editorFor(buffer.key)
-      if (editor.length === 0) editor.setText(line)
+      if (editor.length === 0) editor.setText(index > 0 && unsent.startsWith("/") ? `/${unsent}` : unsent)
+      break
     }
     host.scheduleRefresh()
   }

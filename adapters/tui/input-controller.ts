@@ -4,18 +4,21 @@
  * Bracketed pastes are read from the raw input, so a pasted line break does not send the paste.
  */
 import { StringDecoder } from "node:string_decoder"
-import { MAX_TEXT_CHARS } from "../../domain/wire/messages.ts"
 import type { CommandRunner } from "./command-runner.ts"
 import { completeWord } from "./commands.ts"
 import { intentOf, type EditOperation, type KeyEvent, type ScrollAmount, type UiIntent } from "./keymap.ts"
 import type { PopupScreens } from "./popup-screens.ts"
 import type { RequestFlow } from "./request-flow.ts"
 import { cleanPastedText } from "./sanitize.ts"
+import { MAX_LINE_CHARS, MAX_MESSAGE_PARTS } from "./split-message.ts"
 import type { TuiHost } from "./tui-host.ts"
 
 const WHEEL_ROWS = 3
 const PASTE_START = "\u001b[200~"
 const PASTE_END = "\u001b[201~"
+/** Read of one paste at most; a longer one is refused whole (the typist told), not cut. */
+const MAX_PASTE_CHARS = MAX_LINE_CHARS + 1
+const TOO_LONG = `a line holds at most ${MAX_LINE_CHARS} characters (sent as up to ${MAX_MESSAGE_PARTS} messages)`
 
 export interface InputParts {
   readonly commands: CommandRunner
@@ -63,8 +66,8 @@ export class InputController {
       }
       const end = rest.indexOf(PASTE_END)
       const piece = end < 0 ? rest : rest.slice(0, end)
-      // Bounded: beyond what one message may hold, the paste is cut (and the typist told).
-      if (this.pasted.length < MAX_TEXT_CHARS * 2) this.pasted += piece.slice(0, MAX_TEXT_CHARS * 2 - this.pasted.length)
+      // Bounded: past what a line may hold the rest is not kept (the paste is refused below).
+      if (this.pasted.length < MAX_PASTE_CHARS) this.pasted += piece.slice(0, MAX_PASTE_CHARS - this.pasted.length)
       if (end < 0) break
       this.pasting = false
       this.finishPaste()
@@ -79,13 +82,13 @@ export class InputController {
     this.pasted = ""
     const top = this.host.popups[this.host.popups.length - 1]
     if (top?.paste !== undefined) return top.paste(text)
-    if (!this.insertText(text)) this.host.hint = `paste too long: a message holds at most ${MAX_TEXT_CHARS} characters`
+    if (!this.insertText(text)) this.host.hint = `paste not inserted: ${TOO_LONG}`
   }
 
   private insertText(text: string): boolean {
     if (text.length === 0) return true
     const fits = this.host.editor.insert(text)
-    if (!fits) this.host.hint = `a message holds at most ${MAX_TEXT_CHARS} characters`
+    if (!fits) this.host.hint = TOO_LONG
     return fits
   }
 
@@ -206,7 +209,7 @@ export class InputController {
       case "killToEnd":
         return editor.killToEnd()
       case "yank":
-        if (!editor.yank()) this.host.hint = `a message holds at most ${MAX_TEXT_CHARS} characters`
+        if (!editor.yank()) this.host.hint = TOO_LONG
         return
       case "historyPrevious":
         return editor.historyPrevious()

@@ -4,10 +4,12 @@
  * entry runs a command through the controller.
  */
 import type { RequestEntry } from "../../domain/chat/chat-state.ts"
+import { MAX_TEXT_CHARS } from "../../domain/wire/messages.ts"
 import type { ChatMessage, GroupListing, UserListing } from "./chat-port.ts"
 import { COMMANDS, parseInput, type SlashCommand } from "./commands.ts"
 import { keyHelpLines, MENU_ITEMS, type MenuItem } from "./keymap.ts"
 import { ListPopup, PromptPopup, type ListItem, type Suggestion } from "./popups.ts"
+import { MAX_LINE_CHARS, MAX_MESSAGE_PARTS } from "./split-message.ts"
 import { seg } from "./styled.ts"
 import { momentLabel } from "./timeline.ts"
 import type { TuiHost } from "./tui-host.ts"
@@ -165,6 +167,8 @@ export class PopupScreens {
     if (topic === null) {
       items.push(heading(""), heading("Keys"))
       for (const key of keyHelpLines()) items.push({ segments: [seg(key.label.padEnd(22), { fg: "yellow" }), seg(key.help)] })
+      items.push(heading(""), heading(`Long lines: past ${MAX_TEXT_CHARS} characters a line is sent as up to ${MAX_MESSAGE_PARTS} numbered messages (¹/₃ ²/₃ ³/₃),`))
+      items.push(heading(`  split between words; a line (or a paste) holds at most ${MAX_LINE_CHARS} characters.`))
       items.push(heading(""), heading("Drafts: each conversation keeps its unsent line. A / typed as the first key over a draft from an earlier visit"))
       items.push(heading("  (after switching back or restarting) starts a command: the draft is set aside and comes back after Enter."))
       items.push(heading(""), heading("Side list: ● online ○ offline · … waiting · ★ you lead · × closed · N unread · ? request"))
