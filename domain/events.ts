@@ -49,6 +49,8 @@ export const DomainEvent = Schema.Union([
   Schema.TaggedStruct("conversation.refuse.sent", { peer: UserId, reason: Reason }),
   Schema.TaggedStruct("conversation.leave.sent", { peer: UserId }),
   Schema.TaggedStruct("conversation.timed-out", { peer: UserId }),
+  /** I closed a conversation that had ended (/close): it is out of sight until either of us moves again. Local only. */
+  Schema.TaggedStruct("conversation.dismissed", { peer: UserId }),
   Schema.TaggedStruct("conversation.stance.received", {
     peer: UserId,
     kind: Schema.Literals(["request", "accept", "refuse", "leave"]),

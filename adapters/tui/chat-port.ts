@@ -27,6 +27,8 @@ export interface ChatSnapshot {
   readonly lastSeq: number
   /** Users whose keys changed: their messages are refused until trusted (/whois, /trust). */
   readonly keyChanges: ReadonlyArray<string>
+  /** Peers whose ended conversation was closed (/close): no buffer, even with a history. */
+  readonly closed: ReadonlySet<string>
 }
 
 export type ChatAction =
@@ -39,6 +41,7 @@ export type ChatAction =
   | { readonly _tag: "acceptConversation"; readonly user: string }
   | { readonly _tag: "refuseConversation"; readonly user: string; readonly reason: string | null }
   | { readonly _tag: "leaveConversation"; readonly user: string }
+  | { readonly _tag: "closeConversation"; readonly user: string }
   | { readonly _tag: "send"; readonly target: ChatTarget; readonly text: string }
   | { readonly _tag: "trustKeys"; readonly user: string }
 
@@ -107,6 +110,8 @@ export const bridgeChatService = (service: ChatService["Service"]): ChatPort => 
         return action.reason === null ? service.refuseConversation(action.user) : service.refuseConversation(action.user, action.reason)
       case "leaveConversation":
         return service.leaveConversation(action.user)
+      case "closeConversation":
+        return service.closeConversation(action.user)
       case "send":
         return service.send(action.target, action.text)
       case "trustKeys":
@@ -128,6 +133,7 @@ export const bridgeChatService = (service: ChatService["Service"]): ChatPort => 
             outcomes: outcomesOf(state),
             lastSeq: state.lastSeq,
             keyChanges: Object.keys(state.trust.keyChanges),
+            closed: new Set(state.dismissed.keys()),
           }
         }),
       ),

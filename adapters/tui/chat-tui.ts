@@ -31,6 +31,7 @@ import type { UiStateStore } from "./ui-state-store.ts"
 /** Changes are folded into one refresh per interval: a burst of messages costs one redraw. */
 const REFRESH_INTERVAL_MS = 40
 const SAVE_UI_STATE_AFTER_MS = 2_000
+const MAX_CLOSED_KEYS = 1_000
 
 export interface ChatTuiOptions {
   readonly port: ChatPort
@@ -58,6 +59,8 @@ export class ChatTui implements TuiHost {
   readonly me: string
   readonly now: () => number
   private readonly buffers = new Map<string, ChatBuffer>()
+  /** Buffers closed in this run that only a history would bring back (groups left; the log keeps closed conversations). */
+  private readonly closedKeys = new Set<string>()
   private bufferOrder: string[] = [STATUS_KEY]
   private active = STATUS_KEY
   private current: ChatSnapshot
@@ -290,19 +293,36 @@ export class ChatTui implements TuiHost {
 
   /** Every conversation and group with a state or a history gets a buffer; none disappears. */
   private syncBuffers(): void {
+    const live = (target: BufferTarget) => {
+      this.closedKeys.delete(bufferKeyOf(target))
+      this.ensureBuffer(target)
+    }
     for (const user of this.snapshot.users) {
       if (user.conversation === "incoming" && this.quiet.has(`@${user.user}`)) continue
-      if (user.conversation !== "idle") this.ensureBuffer({ kind: "peer", user: user.user })
+      if (user.conversation !== "idle") live({ kind: "peer", user: user.user })
     }
-    for (const group of this.snapshot.groups) if (group.me === "member" || group.me === "leading" || group.me === "joining") this.ensureBuffer({ kind: "group", group: group.name })
+    for (const group of this.snapshot.groups) if (group.me === "member" || group.me === "leading" || group.me === "joining") live({ kind: "group", group: group.name })
+    // A history alone brings a buffer back, unless it was closed (/close).
     for (const topic of this.snapshot.topics.keys()) {
       const kind = parseTopic(topic)
-      if (kind.kind === "groupTalk") this.ensureBuffer({ kind: "group", group: kind.group })
+      if (kind.kind === "groupTalk" && !this.closedKeys.has(`#${kind.group}`)) this.ensureBuffer({ kind: "group", group: kind.group })
       if (kind.kind === "talk") {
         const peer = kind.users[0] === this.me ? kind.users[1] : kind.users[0]
-        if (kind.users.includes(this.me as UserId)) this.ensureBuffer({ kind: "peer", user: peer })
+        if (kind.users.includes(this.me as UserId) && !this.snapshot.closed.has(peer) && !this.closedKeys.has(`@${peer}`)) this.ensureBuffer({ kind: "peer", user: peer })
       }
     }
+  }
+
+  /** /close: the buffer leaves the side list; the one before it is shown if it was. */
+  closeBuffer(key: string): void {
+    if (key === STATUS_KEY || !this.buffers.has(key)) return
+    const index = this.bufferOrder.indexOf(key)
+    this.buffers.delete(key)
+    if (this.closedKeys.size >= MAX_CLOSED_KEYS) this.closedKeys.clear()
+    this.closedKeys.add(key)
+    this.sortBuffers()
+    if (this.active === key) this.activate(this.bufferOrder[Math.max(0, index - 1)] ?? STATUS_KEY)
+    this.requestRender()
   }
 
   private sortBuffers(): void {

@@ -2,9 +2,9 @@
  * The input line, sent: a message to the active conversation, or a slash command run against the
  * service and the popups. Parsing is commands.ts; this is what each command does.
  */
-import { STATUS_KEY } from "./chat-buffer.ts"
+import { bufferKeyOf, STATUS_KEY } from "./chat-buffer.ts"
 import { chatTargetOf } from "./chat-port.ts"
-import { parseInput, type SlashCommand } from "./commands.ts"
+import { parseInput, type BufferTarget, type SlashCommand } from "./commands.ts"
 import type { PopupScreens } from "./popup-screens.ts"
 import { QuestionPopup } from "./popups.ts"
 import type { RequestFlow } from "./request-flow.ts"
@@ -85,6 +85,8 @@ export class CommandRunner {
         await host.perform(target.kind === "peer" ? { _tag: "leaveConversation", user: target.user } : { _tag: "leaveGroup", group: target.group })
         return
       }
+      case "close":
+        return this.close(command.target ?? host.buffer(host.activeKey)?.target ?? null)
       case "open":
         if (command.target === "status") return host.activate(STATUS_KEY)
         return host.open(command.target)
@@ -94,6 +96,32 @@ export class CommandRunner {
         if (await host.perform({ _tag: "trustKeys", user: command.user })) host.note(host.activeKey, `${command.user}'s new keys are trusted: their messages are accepted again`, "event")
         return
     }
+  }
+
+  /**
+   * /close: whatever the conversation or group is waiting for ends first — an active conversation
+   * or a group is left, a request I sent is withdrawn, one I received is refused — then the buffer
+   * goes, and a conversation stays out of the lists (after a restart too) until either side moves.
+   */
+  private async close(target: BufferTarget | null): Promise<void> {
+    const { host } = this
+    if (target === null) return host.note(host.activeKey, "the status buffer stays: /close user-NNNNN or /close #group", "error")
+    const key = bufferKeyOf(target)
+    if (target.kind === "group") {
+      const me = host.groupListing(target.group)?.me ?? "absent"
+      if (me === "joining") return host.note(host.activeKey, `your request to join #${target.group} waits for its leader and cannot be withdrawn yet`, "error")
+      if ((me === "member" || me === "leading") && !(await host.perform({ _tag: "leaveGroup", group: target.group }))) return
+      return host.closeBuffer(key)
+    }
+    const user = target.user
+    const conversation = host.userListing(user)?.conversation ?? "idle"
+    const ended = conversation === "active" || conversation === "outgoing" ? await host.perform({ _tag: "leaveConversation", user })
+      : conversation === "incoming" ? await host.perform({ _tag: "refuseConversation", user, reason: null })
+      : true
+    if (!ended) return
+    if (conversation !== "idle" && !(await host.perform({ _tag: "closeConversation", user }))) return
+    if (conversation === "outgoing") host.note(STATUS_KEY, `request to ${user} withdrawn and closed`, "info")
+    host.closeBuffer(key)
   }
 
   private async startTalk(user: string): Promise<void> {

@@ -25,6 +25,7 @@ export type SlashCommand =
   | { readonly _tag: "accept"; readonly target: RequestTarget | null }
   | { readonly _tag: "refuse"; readonly target: RequestTarget | null; readonly reason: string | null }
   | { readonly _tag: "leave"; readonly target: BufferTarget | null }
+  | { readonly _tag: "close"; readonly target: BufferTarget | null }
   | { readonly _tag: "requests" }
   | { readonly _tag: "acceptances" }
   | { readonly _tag: "search"; readonly query: string }
@@ -54,6 +55,7 @@ export const COMMANDS: ReadonlyArray<CommandHelp> = [
   { name: "accept", usage: "/accept [user-NNNNN | #group user-NNNNN]", summary: "accept a request (default: this buffer's, else the oldest)", aliases: ["yes"] },
   { name: "refuse", usage: "/refuse [user-NNNNN | #group user-NNNNN] [reason]", summary: "refuse a request", aliases: ["no", "deny"] },
   { name: "leave", usage: "/leave [user-NNNNN | #group]", summary: "leave this (or the named) conversation or group", aliases: ["part"] },
+  { name: "close", usage: "/close [user-NNNNN | #group]", summary: "close this (or the named) buffer: leave, withdraw or refuse first; it leaves the side list", aliases: ["wc"] },
   { name: "requests", usage: "/requests", summary: "requests received, pending first", aliases: [] },
   { name: "acceptances", usage: "/acceptances", summary: "accepted requests and the topic each opened", aliases: [] },
   { name: "search", usage: "/search TEXT", summary: "find TEXT in this conversation's history (newest first)", aliases: ["find", "grep"] },
@@ -201,11 +203,12 @@ export const parseInput = (line: string): ParsedInput => {
       }
       return ok({ _tag: "refuse", target: parsed.target, reason: parsed.rest.length === 0 ? null : parsed.rest.join(" ") })
     }
-    case "leave": {
+    case "leave":
+    case "close": {
       const [word] = args
-      if (word === undefined) return ok({ _tag: "leave", target: null })
+      if (word === undefined) return ok({ _tag: name, target: null })
       const target = arity(1) ? parseBufferTarget(word) : null
-      return target === null ? usage(name) : ok({ _tag: "leave", target })
+      return target === null ? usage(name) : ok({ _tag: name, target })
     }
     case "whois": {
       const [word] = args

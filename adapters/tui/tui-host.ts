@@ -41,6 +41,8 @@ export interface TuiHost {
   /** A note in the buffer of `target` if it has one, else in the status buffer. */
   noteFor(target: BufferTarget, text: string, level: NoteLevel): void
   activate(key: string): void
+  /** Takes a buffer off the side list (/close). */
+  closeBuffer(key: string): void
   open(target: BufferTarget): void
   pushPopup(popup: Popup): void
   requestRender(): void

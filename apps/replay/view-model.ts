@@ -209,6 +209,7 @@ export class ReadOnlyChatPort implements ChatPort {
       outcomes: Object.fromEntries([...state.conversations.entries()].map(([peer, snapshot]) => [peer, snapshot.context.lastOutcome])),
       lastSeq: state.lastSeq,
       keyChanges: Object.keys(state.trust.keyChanges),
+      closed: new Set(state.dismissed.keys()),
     }
   }
 

@@ -92,6 +92,8 @@ export interface ChatState {
   readonly conversations: PersistentMap<ConversationSnapshot>
   /** When each conversation last changed state (ms): request timeouts count from it. */
   readonly conversationSince: PersistentMap<number>
+  /** Ended conversations I closed (/close): not listed until either of us moves again. A subset of `conversations`' keys. */
+  readonly dismissed: PersistentMap<true>
   readonly groups: PersistentMap<GroupSnapshot>
   readonly requests: ReadonlyArray<RequestEntry>
   readonly acceptances: ReadonlyArray<AcceptanceEntry>
@@ -233,6 +235,7 @@ export const initialChatState = (): ChatState => ({
   presence: PersistentMap.empty(),
   conversations: PersistentMap.empty(),
   conversationSince: PersistentMap.empty(),
+  dismissed: PersistentMap.empty(),
   groups: PersistentMap.empty(),
   requests: [],
   acceptances: [],
@@ -329,15 +332,18 @@ const stepConversation = (state: ChatState, peer: UserId, event: Parameters<type
   const { index, evicted } = indexConversation(state.index, peer, state.conversations.has(peer) ? before : undefined, after, at)
   let conversations = state.conversations.set(peer, after)
   let conversationSince = changed ? state.conversationSince.set(peer, at) : state.conversationSince
+  // Closed out of sight until the conversation moves again.
+  let dismissed = after.value !== "closed" && state.dismissed.has(peer) ? state.dismissed.remove(peer) : state.dismissed
   // Past MAX_UNOPENED tombstones the oldest is forgotten.
   if (evicted !== null) {
     conversations = conversations.remove(evicted)
     conversationSince = conversationSince.remove(evicted)
+    if (dismissed.has(evicted)) dismissed = dismissed.remove(evicted)
   }
   return {
     before,
     after,
-    state: { ...state, conversations, conversationSince, index },
+    state: { ...state, conversations, conversationSince, dismissed, index },
     actions: collect<ConversationAction>(actions).map((action) => ({ machine: "conversation" as const, peer, action })),
   }
 }
@@ -498,6 +504,9 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
         actions: stepped.actions,
       }
     }
+    case "conversation.dismissed":
+      // Only an ended conversation is put out of sight (decide checks; a hand-made log is held to it too).
+      return state.conversations.get(event.peer)?.value === "closed" ? { state: { ...state, dismissed: state.dismissed.set(event.peer, true) }, actions: [] } : { state, actions: [] }
     case "group.created":
       return stepGroup(state, event.group, { type: "group.create", info: foundingInfo(requireMe(state), event.group, record.clock) })
     case "group.info.received":
@@ -617,6 +626,7 @@ export const stateToJson = (state: ChatState) => ({
   presence: state.presence.mapValues((s) => presenceMachine.getPersistedSnapshot(s)),
   conversations: state.conversations.mapValues((s) => conversationMachine.getPersistedSnapshot(s)),
   conversationSince: state.conversationSince.toJSON(),
+  dismissed: state.dismissed.toJSON(),
   groups: state.groups.mapValues((s) => groupMachine.getPersistedSnapshot(s)),
   topics: state.topics.toJSON(),
   inbound: state.inbound.toJSON(),

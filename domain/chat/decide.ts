@@ -60,6 +60,8 @@ export type Command =
   | { readonly _tag: "conversation.refuse"; readonly peer: UserId; readonly reason: string }
   | { readonly _tag: "conversation.leave"; readonly peer: UserId }
   | { readonly _tag: "conversation.timeout"; readonly peer: UserId }
+  /** Put an ended conversation out of sight (a request to a mistyped id, withdrawn, stays gone). */
+  | { readonly _tag: "conversation.dismiss"; readonly peer: UserId }
   | { readonly _tag: "message.send"; readonly target: ChatTarget; readonly text: string }
   | { readonly _tag: "group.create"; readonly group: GroupName }
   | { readonly _tag: "group.join"; readonly group: GroupName }
@@ -221,6 +223,11 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
         return view === "outgoing" || view === "incoming"
           ? Result.succeed({ _tag: "conversation.timed-out", peer: command.peer })
           : reject(`nothing pending with ${command.peer}`)
+      }
+      case "conversation.dismiss": {
+        const view = conversationView(state, command.peer)
+        if (view === "closed") return state.dismissed.has(command.peer) ? reject(`the conversation with ${command.peer} is already closed`) : Result.succeed({ _tag: "conversation.dismissed", peer: command.peer })
+        return reject(view === "idle" ? `no conversation with ${command.peer} to close` : `the conversation with ${command.peer} is ${view}: leave, withdraw or refuse it first`)
       }
       case "message.send": {
         const text = command.text

@@ -56,6 +56,8 @@ export class ChatService extends Context.Service<ChatService, {
   acceptConversation(peer: string): Effect.Effect<void, CommandRejected>
   refuseConversation(peer: string, reason?: string): Effect.Effect<void, CommandRejected>
   leaveConversation(peer: string): Effect.Effect<void, CommandRejected>
+  /** Puts an ended conversation out of sight (/close): no longer listed, until either side moves again. */
+  closeConversation(peer: string): Effect.Effect<void, CommandRejected>
   send(target: ChatTarget, text: string): Effect.Effect<ChatMessage, CommandRejected>
   /** Requests received (one-to-one and join requests), oldest first. */
   requests(): Effect.Effect<ReadonlyArray<RequestEntry>>
@@ -605,7 +607,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       Effect.sync(() => {
         // A closed conversation nobody opened (a tombstone, chat-state.ts) is no one the user knows.
         const users = new Set<string>(state.presence.keys())
-        for (const [peer, snapshot] of state.conversations) if (!isUnopened(snapshot)) users.add(peer)
+        // …nor one closed out of sight (/close): listed only if seen present.
+        for (const [peer, snapshot] of state.conversations) if (!isUnopened(snapshot) && !state.dismissed.has(peer)) users.add(peer)
         users.delete(me)
         return [...users].sort().map((user): UserListing => {
           const presence = state.presence.get(user)
@@ -613,7 +616,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
           return {
             user: user as UserId,
             status,
-            conversation: isUnopened(state.conversations.get(user)) ? "idle" : conversationView(state, user as UserId),
+            conversation: isUnopened(state.conversations.get(user)) || state.dismissed.has(user) ? "idle" : conversationView(state, user as UserId),
             lastOutcome: state.conversations.get(user)?.context.lastOutcome ?? "none",
           }
         })
@@ -631,6 +634,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     refuseConversation: (peer, reason = "refused") =>
       parseUser(peer).pipe(Effect.flatMap((p) => run({ _tag: "conversation.refuse", peer: p, reason })), Effect.asVoid),
     leaveConversation: (peer) => parseUser(peer).pipe(Effect.flatMap((p) => run({ _tag: "conversation.leave", peer: p })), Effect.asVoid),
+    closeConversation: (peer) => parseUser(peer).pipe(Effect.flatMap((p) => run({ _tag: "conversation.dismiss", peer: p })), Effect.asVoid),
     send: (to, text) =>
       run({ _tag: "message.send", target: to, text }).pipe(
         Effect.map((record) => {

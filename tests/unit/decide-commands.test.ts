@@ -2,7 +2,8 @@
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { decideCommand } from "../../domain/chat/decide.ts"
-import type { GroupName, MessageId } from "../../domain/ids.ts"
+import { replay } from "../../domain/chat/chat-state.ts"
+import type { GroupName, MessageId, UserId } from "../../domain/ids.ts"
 import { Cluster } from "../../domain/sim/cluster.ts"
 import { MAX_TEXT_CHARS } from "../../domain/wire/messages.ts"
 
@@ -68,5 +69,40 @@ describe("commands the core refuses", () => {
     expect(reason(decideCommand(b.state, { _tag: "group.accept", group: team, user: a.id }, context))).toMatch(/do not lead/)
     expect(reason(decideCommand(a.state, { _tag: "group.accept", group: team, user: b.id }, context))).toMatch(/no pending request/)
     expect(reason(decideCommand(b.state, { _tag: "message.send", target: { _tag: "group", group: team }, text: "hi" }, context))).toMatch(/not a member/)
+  })
+})
+
+describe("closing a conversation out of sight (/close)", () => {
+  it("only an ended one; it stays closed through a replay of the log, and either side moving again brings it back", () => {
+    const { cluster, a, b } = talking()
+    const dismiss = { _tag: "conversation.dismiss", peer: b.id } as const
+    expect(cluster.command(0, dismiss)).toMatch(/is active: leave, withdraw or refuse it first/)
+    expect(cluster.command(0, { _tag: "conversation.leave", peer: b.id })).toBeNull()
+    cluster.drain()
+    expect(cluster.command(0, dismiss)).toBeNull()
+    expect(a.state.dismissed.has(b.id)).toBe(true)
+    expect(cluster.command(0, dismiss)).toMatch(/already closed/)
+    expect(replay(a.log).dismissed.has(b.id)).toBe(true)
+    // b asks again: the request is shown, not hidden by the old close.
+    expect(cluster.command(1, { _tag: "conversation.request", peer: a.id })).toBeNull()
+    cluster.drain()
+    expect(a.state.conversations.get(b.id)?.value).toBe("incoming")
+    expect(a.state.dismissed.has(b.id)).toBe(false)
+  })
+
+  it("a request to an id nobody answers is withdrawn, then closed; nothing to close with a stranger", () => {
+    const cluster = new Cluster({ seed: 5, users: 1 })
+    cluster.command(0, { _tag: "session.start" })
+    const [a] = [cluster.users[0]!]
+    const typo = "user-444" as UserId
+    expect(cluster.command(0, { _tag: "conversation.dismiss", peer: typo })).toMatch(/no conversation with user-444 to close/)
+    expect(cluster.command(0, { _tag: "conversation.request", peer: typo })).toBeNull()
+    expect(cluster.command(0, { _tag: "conversation.dismiss", peer: typo })).toMatch(/is outgoing/)
+    expect(cluster.command(0, { _tag: "conversation.leave", peer: typo })).toBeNull()
+    expect(cluster.command(0, { _tag: "conversation.dismiss", peer: typo })).toBeNull()
+    expect(replay(a.log).dismissed.has(typo)).toBe(true)
+    // Asking again reopens it.
+    expect(cluster.command(0, { _tag: "conversation.request", peer: typo })).toBeNull()
+    expect(a.state.dismissed.has(typo)).toBe(false)
   })
 })

@@ -55,6 +55,9 @@ describe("parseInput", () => {
     expect(command("/leave")).toEqual({ _tag: "leave", target: null })
     expect(command("/leave #team")).toEqual({ _tag: "leave", target: { kind: "group", group: "team" } })
     expect(command("/part user-3")).toEqual({ _tag: "leave", target: { kind: "peer", user: "user-3" } })
+    expect(command("/close")).toEqual({ _tag: "close", target: null })
+    expect(command("/wc 444")).toEqual({ _tag: "close", target: { kind: "peer", user: "user-444" } })
+    expect(command("/close #team")).toEqual({ _tag: "close", target: { kind: "group", group: "team" } })
     expect(command("/open status")).toEqual({ _tag: "open", target: "status" })
     expect(command("/open user-3")).toEqual({ _tag: "open", target: { kind: "peer", user: "user-3" } })
     expect(command("/open team")).toEqual({ _tag: "open", target: { kind: "group", group: "team" } })
@@ -77,7 +80,7 @@ describe("parseInput", () => {
   it("every command in the table parses in its documented form", () => {
     const examples: Record<string, string> = {
       users: "/users", groups: "/groups", group: "/group create g", join: "/join g", talk: "/talk user-1", accept: "/accept", refuse: "/refuse",
-      leave: "/leave", requests: "/requests", acceptances: "/acceptances", open: "/open status", menu: "/menu", help: "/help", quit: "/quit",
+      leave: "/leave", close: "/close #g", requests: "/requests", acceptances: "/acceptances", open: "/open status", menu: "/menu", help: "/help", quit: "/quit",
     }
     for (const entry of COMMANDS) expect(parseInput(examples[entry.name] ?? "missing").ok, entry.name).toBe(true)
   })
