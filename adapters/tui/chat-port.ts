@@ -29,6 +29,8 @@ export interface ChatSnapshot {
   readonly keyChanges: ReadonlyArray<string>
   /** Peers whose ended conversation was closed (/close): no buffer, even with a history. */
   readonly closed: ReadonlySet<string>
+  /** Ids of my chat messages the broker has not acknowledged yet (the outbox): shown pending. */
+  readonly unsent: ReadonlySet<string>
 }
 
 export type ChatAction =
@@ -71,6 +73,12 @@ export interface ChatPort {
   subscribe(listener: (notice: ChatNotice) => void): () => void
   /** Publishes offline and disconnects. */
   shutdown(): Promise<void>
+}
+
+const unsentMessages = (state: ChatState): ReadonlySet<string> => {
+  const ids = new Set<string>()
+  for (const out of state.outbox.values()) if (out.envelope.body._tag === "chat.message" || out.envelope.body._tag === "group.message") ids.add(out.envelope.id)
+  return ids
 }
 
 const outcomesOf = (state: ChatState): Record<string, ConversationOutcome> => {
@@ -134,6 +142,7 @@ export const bridgeChatService = (service: ChatService["Service"]): ChatPort => 
             lastSeq: state.lastSeq,
             keyChanges: Object.keys(state.trust.keyChanges),
             closed: new Set(state.dismissed.keys()),
+            unsent: unsentMessages(state),
           }
         }),
       ),

@@ -32,6 +32,8 @@ import type { UiStateStore } from "./ui-state-store.ts"
 const REFRESH_INTERVAL_MS = 40
 const SAVE_UI_STATE_AFTER_MS = 2_000
 const MAX_CLOSED_KEYS = 1_000
+/** Acknowledgements remembered until the log's outbox catches up (it does within a batch or two). */
+const MAX_PUBLISHED_REMEMBERED = 10_000
 
 export interface ChatTuiOptions {
   readonly port: ChatPort
@@ -61,6 +63,8 @@ export class ChatTui implements TuiHost {
   private readonly buffers = new Map<string, ChatBuffer>()
   /** Buffers closed in this run that only a history would bring back (groups left; the log keeps closed conversations). */
   private readonly closedKeys = new Set<string>()
+  /** Ids of my messages the broker acknowledged in this run (the notice comes before the outbox is updated). */
+  private readonly published = new Set<string>()
   private bufferOrder: string[] = [STATUS_KEY]
   private active = STATUS_KEY
   private current: ChatSnapshot
@@ -212,11 +216,29 @@ export class ChatTui implements TuiHost {
       case "connection":
         this.onConnection(notice.state)
         return
+      case "published":
+        this.onPublished(notice.id)
+        return
       case "message":
       case "changed":
         this.scheduleRefresh()
         return
     }
+  }
+
+  /** The broker has my message: its ○ turns into ✓ in whichever loaded buffer shows it. */
+  private onPublished(id: string): void {
+    this.published.add(id)
+    if (this.published.size > MAX_PUBLISHED_REMEMBERED) {
+      const oldest = this.published.values().next().value
+      if (oldest !== undefined) this.published.delete(oldest)
+    }
+    this.requestRender()
+  }
+
+  /** My message is still on its way to the broker (in the outbox, no PUBACK seen yet). */
+  isPending(id: string): boolean {
+    return this.current.unsent.has(id) && !this.published.has(id)
   }
 
   private onConnection(state: ConnectionState): void {

@@ -171,6 +171,7 @@ export class PopupScreens {
       items.push(heading(`  split between words; a line (or a paste) holds at most ${MAX_LINE_CHARS} characters.`))
       items.push(heading(""), heading("Drafts: each conversation keeps its unsent line. A / typed as the first key over a draft from an earlier visit"))
       items.push(heading("  (after switching back or restarting) starts a command: the draft is set aside and comes back after Enter."))
+      items.push(heading(""), heading("My messages end with ○ until the broker has acknowledged them (typed while it is down, say), then ✓."))
       items.push(heading(""), heading("Side list: ● online ○ offline · … waiting · ★ you lead · × closed · N unread · ? request"))
       items.push(heading("Mouse: the wheel scrolls (and pages older messages in), a click in the side list opens; Shift+drag selects text"))
     }

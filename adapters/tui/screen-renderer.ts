@@ -10,6 +10,9 @@ import { renderTimeline } from "./timeline.ts"
 import type { TuiHost } from "./tui-host.ts"
 import { conversationWord, membershipWord, promptText, renderSidebar, renderStatusBar, renderTitle, type BufferSummary } from "./views.ts"
 
+/** My newest messages checked for a change of delivery mark at each render. */
+const PENDING_SCAN = 500
+
 export interface FrameFacts {
   readonly brokerLabel: string
   readonly problems: number
@@ -56,6 +59,21 @@ export class ScreenRenderer {
     return me === "leading" ? null : membershipWord(me)
   }
 
+  /** Which of the buffer's newest messages of mine are pending, as a key (they are the newest: the scan stops early). */
+  private pendingKey(buffer: ChatBuffer): string {
+    const messages = buffer.messages
+    let key = ""
+    let mine = 0
+    // Bounded: at most PENDING_SCAN of my messages, newest first (older ones were acknowledged long ago, or are shown as they were).
+    for (let i = messages.length - 1; i >= 0 && mine < PENDING_SCAN; i--) {
+      const message = messages[i]!
+      if (!message.mine) continue
+      mine += 1
+      if (this.host.isPending(message.id)) key += `${message.seq},`
+    }
+    return key
+  }
+
   draw(active: ChatBuffer, facts: FrameFacts): void {
     const { host } = this
     const { layout } = host
@@ -78,7 +96,9 @@ export class ScreenRenderer {
 
     const target = active.target
     const paneWidth = width - sidebarWidth
-    layout.pane.show(`${active.key}:${active.version}`, () => renderTimeline(active, host.me), { resetScroll: facts.resetScroll })
+    // Delivery marks are part of what is shown: a message turning ✓ redraws the pane.
+    const isPending = (id: string) => host.isPending(id)
+    layout.pane.show(`${active.key}:${active.version}:${this.pendingKey(active)}`, () => renderTimeline(active, host.me, isPending), { resetScroll: facts.resetScroll })
     layout.title.setContent(
       renderTitle(
         {

@@ -86,11 +86,21 @@ export const pagingLine = (buffer: ChatBuffer): string | null => {
   return coloured("── no messages yet ──", "grey")
 }
 
-export const messageLines = (message: ChatMessage, me: string): ReadonlyArray<string> => {
+/** Whether the broker has my message: ○ not yet (typed offline, or on its way), ✓ acknowledged (QoS 1 PUBACK). */
+export const PENDING_MARK = "○"
+export const SENT_MARK = "✓"
+
+/** Is my message with this id still waiting for the broker's acknowledgement? */
+export type PendingCheck = (id: string) => boolean
+
+export const messageLines = (message: ChatMessage, me: string, pending: PendingCheck = () => false): ReadonlyArray<string> => {
   const nick = inertLine(message.mine ? me : message.from, 40)
   const colour = message.mine ? "white" : nickColour(message.from)
   const stamp = timeOfDay(message.at)
-  const [first = "", ...rest] = inert(message.text).split("\n")
+  const lines = inert(message.text).split("\n")
+  // My messages end with their delivery mark, after the last line.
+  if (message.mine) lines[lines.length - 1] += ` {grey-fg}${pending(message.id) ? PENDING_MARK : SENT_MARK}{/grey-fg}`
+  const [first = "", ...rest] = lines
   // Continuation lines start under the text, past "HH:MM <nick> ".
   const indent = " ".repeat(stamp.length + 1 + nick.length + 3)
   return [`{grey-fg}${stamp}{/grey-fg} {${colour}-fg}{bold}<${nick}>{/bold}{/${colour}-fg} ${first}`, ...rest.map((line) => indent + line)]
@@ -102,7 +112,7 @@ export const noteLine = (note: Note): string => {
 }
 
 /** All lines of a buffer, oldest first. */
-export const renderTimeline = (buffer: ChatBuffer, me: string): ReadonlyArray<string> => {
+export const renderTimeline = (buffer: ChatBuffer, me: string, pending: PendingCheck = () => false): ReadonlyArray<string> => {
   const lines: string[] = []
   const paging = pagingLine(buffer)
   if (paging !== null) lines.push(paging)
@@ -121,7 +131,7 @@ export const renderTimeline = (buffer: ChatBuffer, me: string): ReadonlyArray<st
       lines.push(coloured(`── ${dayLabel(itemTime(item))} ──`, "grey"))
       previousDay = day
     }
-    if (item.kind === "message") lines.push(...messageLines(item.message, me))
+    if (item.kind === "message") lines.push(...messageLines(item.message, me, pending))
     else lines.push(noteLine(item.note))
   }
   if (!dividerDone) lines.push(coloured(EARLIER_DIVIDER, "grey"))

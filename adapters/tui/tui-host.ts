@@ -36,6 +36,8 @@ export interface TuiHost {
   groupListing(group: string): GroupListing | null
   unreadOf(buffer: ChatBuffer): number
   pendingRequests(): ReadonlyArray<RequestEntry>
+  /** My message with this id waits for the broker's acknowledgement. */
+  isPending(id: string): boolean
   requestsOfBuffer(buffer: ChatBuffer): ReadonlyArray<RequestEntry>
   note(key: string, text: string, level: NoteLevel): void
   /** A note in the buffer of `target` if it has one, else in the status buffer. */

@@ -210,6 +210,8 @@ export class ReadOnlyChatPort implements ChatPort {
       lastSeq: state.lastSeq,
       keyChanges: Object.keys(state.trust.keyChanges),
       closed: new Set(state.dismissed.keys()),
+      // The replay shows what was stored; delivery marks follow the outbox at that point.
+      unsent: new Set(state.outbox.values().map((out) => out.envelope.id)),
     }
   }
 

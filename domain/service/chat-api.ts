@@ -59,6 +59,8 @@ export type ChatNotice =
   | { readonly _tag: "dropped"; readonly topic: string; readonly reason: string }
   | { readonly _tag: "connection"; readonly state: ConnectionState }
   | { readonly _tag: "error"; readonly message: string }
+  /** A chat message of mine (ChatMessage.id) reached the broker: its QoS 1 publish was acknowledged (PUBACK). */
+  | { readonly _tag: "published"; readonly id: string }
 
 export interface ChatServiceOptions {
   /** How long a one-to-one request waits for an answer. Long by default: the peer may be offline. */

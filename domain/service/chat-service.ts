@@ -227,6 +227,8 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
             if (out.envelope.body._tag !== "presence" && acks.length < 100_000) acks.push(out.envelope.id)
           }),
         ),
+        // The UI marks the message sent (until now it showed it pending).
+        Effect.tap(() => (out.envelope.body._tag === "chat.message" || out.envelope.body._tag === "group.message" ? notify({ _tag: "published", id: out.envelope.id }) : Effect.void)),
         Effect.catch((error) => notify({ _tag: "error", message: `publish to ${out.topic}: ${error.message}` })),
         // Start now, in call order: MQTT.js queues publishes in the order they are made.
         Effect.forkIn(scope, { startImmediately: true }),

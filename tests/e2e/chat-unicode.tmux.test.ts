@@ -43,7 +43,7 @@ describe.skipIf(!available)("wide characters and colours in tmux", () => {
     if (width === undefined) throw new Error(`not measured in tmux: ${JSON.stringify(grapheme)}`)
     return width
   }
-  const samples = [...new Set([...graphemesOf(LINE), ...graphemesOf(MORE), ...graphemesOf(run(1)), "─", "│", "┌", "┐", "└", "┘", "●", "○", "…", "·", "↵", "▶"])].filter((g) => !/^[\x20-\x7e]$/.test(g))
+  const samples = [...new Set([...graphemesOf(LINE), ...graphemesOf(MORE), ...graphemesOf(run(1)), "─", "│", "┌", "┐", "└", "┘", "●", "○", "…", "·", "↵", "▶", "✓"])].filter((g) => !/^[\x20-\x7e]$/.test(g))
   /** Single code points too, only to read screens that show broken clusters (half a flag). */
   const pieces = [...new Set([...LINE, ...MORE])].filter((p) => !/^[\x20-\x7e]$/.test(p) && !samples.includes(p))
 
@@ -132,7 +132,8 @@ describe.skipIf(!available)("wide characters and colours in tmux", () => {
 
     // Sent: the input line is empty (no "— 🇷 k" left behind) and both screens show the line whole.
     await tmux.keys("a", "Enter")
-    const sentRow = new RegExp(`^\\d\\d:\\d\\d <${idA}> ${LINE}$`)
+    // On A the line ends with its delivery mark (○, then ✓ once the broker has it).
+    const sentRow = new RegExp(`^\\d\\d:\\d\\d <${idA}> ${LINE}( [○✓])?$`)
     const onA = await tmux.waitFor("a", "A shows its line", (screen) => rowsOf(screen).some((row) => sentRow.test(paneText(row))))
     expect.soft(inputLine(onA)).toBe(`[@${idB}]`)
     const onB = await tmux.waitFor("b", "B shows the line", (screen) => rowsOf(screen).some((row) => sentRow.test(paneText(row))))
@@ -140,19 +141,20 @@ describe.skipIf(!available)("wide characters and colours in tmux", () => {
     expectDividerIntact(onB)
 
     await tmux.line("a", MORE)
-    const moreRow = new RegExp(`^\\d\\d:\\d\\d <${idA}> ${MORE}$`)
+    const moreRow = new RegExp(`^\\d\\d:\\d\\d <${idA}> ${MORE}( [○✓])?$`)
     await tmux.waitFor("b", "B shows the second line", (screen) => rowsOf(screen).some((row) => moreRow.test(paneText(row))))
     // Enough wide text to fill the pane, wrapped, under any popup.
     for (let n = 0; n < RUNS; n++) await tmux.line("a", run(n))
     const last = ` #${RUNS - 1}`
-    await tmux.waitFor("a", "A shows the last run", (screen) => rowsOf(screen).some((row) => paneText(row).endsWith(last)))
+    await tmux.waitFor("a", "A shows the last run, acknowledged", (screen) => rowsOf(screen).some((row) => paneText(row).endsWith(`${last} ✓`)))
     await tmux.waitFor("b", "B shows the last run", (screen) => rowsOf(screen).some((row) => paneText(row).endsWith(last)))
     const [screenA, screenB] = [await settledCapture(tmux, "a"), await settledCapture(tmux, "b")]
     expectDividerIntact(screenA)
     expectDividerIntact(screenB)
     // The pane wraps each run by terminal columns, and both screens wrap it the same way.
     const paneRows = (screen: string) => rowsOf(screen).slice(ROWS - 2 - 3 * RUNS, ROWS - 2).map(paneText)
-    expect(paneRows(screenA)).toEqual(paneRows(screenB))
+    // The sender's rows end with the delivery mark, which fits in each run's last row.
+    expect(paneRows(screenA).map((row) => row.replace(/ ✓$/, ""))).toEqual(paneRows(screenB))
     for (const row of paneRows(screenA)) expect(columnsOf(row, widthOf).length).toBeLessThanOrEqual(COLUMNS - DIVIDER_COLUMN - 1)
     expect(paneRows(screenA).filter((row) => row.includes("我")).length).toBeGreaterThanOrEqual(3 * RUNS - 1)
     await expectNoGhosts("a", inputProbe)

@@ -96,3 +96,16 @@ describe("momentLabel", () => {
     expect(momentLabel(9007199254740991)).toBe("unknown date --:--")
   })
 })
+
+describe("delivery marks", () => {
+  it("my messages end with ○ until the broker acknowledged them, then ✓; others' carry none", () => {
+    const b = buffer(0)
+    b.mergePage([message(1, "theirs"), message(2, "mine, sent"), message(4, "mine,\nwaiting")], false, false)
+    const lines = renderTimeline(b, ME, (id) => id === message(4, "").id)
+    const plain = lines.map((line) => line.replace(/\{[^}]*\}/g, ""))
+    expect(plain.find((l) => l.includes("theirs"))).toMatch(/theirs$/)
+    expect(plain.find((l) => l.includes("mine, sent"))).toMatch(/mine, sent ✓$/)
+    expect(plain.some((l) => /^ +waiting ○$/.test(l))).toBe(true)
+    expect(plain.find((l) => l.includes("mine,") && !l.includes("sent"))).toMatch(/<user-1> mine,$/)
+  })
+})
