@@ -76,6 +76,8 @@ export class ChatTui implements TuiHost {
   readonly popups: Popup[] = []
   readonly quiet = new Set<string>()
   hint: string | null = null
+  highlight: { readonly key: string; readonly seq: number } | null = null
+  private jump: { readonly key: string; readonly seq: number } | null = null
   private readCounts: Record<string, number>
   private problems = 0
   private refreshTimer: NodeJS.Timeout | null = null
@@ -411,6 +413,7 @@ export class ChatTui implements TuiHost {
     if (buffer === undefined) return
     if (key !== this.activeKey) {
       this.switchedBuffer = true
+      this.highlight = null
       this.drafts.shown(key)
     }
     this.active = key
@@ -426,6 +429,24 @@ export class ChatTui implements TuiHost {
       return
     }
     this.activate(this.ensureBuffer(target).key)
+  }
+
+  takeJump(key: string): number | null {
+    const jump = this.jump
+    if (jump === null || jump.key !== key) return null
+    this.jump = null
+    return jump.seq
+  }
+
+  async jumpTo(key: string, seq: number): Promise<void> {
+    const buffer = this.buffers.get(key)
+    if (buffer === undefined) return
+    this.activate(key)
+    const reached = await this.history.loadBackTo(buffer, seq)
+    if (reached !== true) return this.note(key, reached, "error")
+    this.highlight = { key, seq }
+    this.jump = { key, seq }
+    this.requestRender()
   }
 
   async loadOlder(buffer: ChatBuffer): Promise<void> {

@@ -159,10 +159,12 @@ export class CommandRunner {
     const { host } = this
     const target = host.buffer(host.activeKey)?.target ?? null
     if (target === null) return host.note(host.activeKey, "open a conversation or a group first: /search looks in its history", "error")
+    // The popup's Enter jumps to the hit in this buffer, even if another is shown by the time it opens.
+    const key = host.activeKey
     const result = await host.port.search(chatTargetOf(target), query, SEARCH_RESULTS)
     if ("error" in result) return host.note(host.activeKey, result.error, "error")
     const scope = result.complete ? `all ${result.searched} messages` : `the newest ${result.searched} messages`
-    this.screens.showSearch(query, result.matches, scope)
+    this.screens.showSearch(key, query, result.matches, scope)
   }
 
   private async say(text: string, line: string): Promise<void> {

@@ -58,7 +58,7 @@ export const COMMANDS: ReadonlyArray<CommandHelp> = [
   { name: "close", usage: "/close [user-NNNNN | #group]", summary: "close this (or the named) buffer: leave, withdraw or refuse first; it leaves the side list", aliases: ["wc"] },
   { name: "requests", usage: "/requests", summary: "requests received, pending first", aliases: [] },
   { name: "acceptances", usage: "/acceptances", summary: "accepted requests and the topic each opened", aliases: [] },
-  { name: "search", usage: "/search TEXT", summary: "find TEXT in this conversation's history (newest first)", aliases: ["find", "grep"] },
+  { name: "search", usage: "/search TEXT", summary: "find TEXT in this conversation's history (newest first); ↑↓ Enter on a hit goes to it, highlighted", aliases: ["find", "grep"] },
   { name: "open", usage: "/open user-NNNNN | #group | status", summary: "switch to a conversation, a group or the status buffer", aliases: ["go", "switch"] },
   { name: "whois", usage: "/whois [user-NNNNN]", summary: "a user's key fingerprint and your safety number (default: this conversation's peer)", aliases: ["keys"] },
   { name: "trust", usage: "/trust user-NNNNN", summary: "accept a user's changed keys (compare the safety number first)", aliases: [] },

@@ -2,13 +2,15 @@
  * Reading a buffer's messages from the log: the newest page when a buffer opens, what arrived since
  * (catching up), and older pages when scrolling reaches the top. The buffer holds what was read.
  */
-import type { ChatBuffer } from "./chat-buffer.ts"
+import { MAX_LOADED_MESSAGES, type ChatBuffer } from "./chat-buffer.ts"
 import { chatTargetOf } from "./chat-port.ts"
 import type { TuiHost } from "./tui-host.ts"
 
 const MIN_PAGE_MESSAGES = 50
 /** Messages read at most when catching a buffer up; more missed than that, and it starts over from the newest page. */
 const MAX_CATCH_UP_MESSAGES = 2_000
+/** Messages read per page when paging back to a /search hit. */
+const JUMP_PAGE_MESSAGES = 1_000
 
 export class HistoryLoader {
   private readonly loadingNewest = new Set<string>()
@@ -77,5 +79,34 @@ export class HistoryLoader {
       buffer.version += 1
       this.host.requestRender()
     }
+  }
+
+  /**
+   * Pages older messages in until message `seq` is loaded (a /search hit). true when it is; else
+   * why not, in words. Bounded: each read adds a page, within the buffer's MAX_LOADED_MESSAGES.
+   */
+  async loadBackTo(buffer: ChatBuffer, seq: number): Promise<true | string> {
+    const target = buffer.target
+    if (target === null) return "the status buffer has no messages"
+    if (!buffer.loaded) await this.catchUp(buffer)
+    // Each pass loads at least one message or stops: at most MAX_LOADED_MESSAGES passes.
+    for (let pass = 0; pass <= MAX_LOADED_MESSAGES; pass++) {
+      if (buffer.messages.some((m) => m.seq === seq)) return true
+      const before = buffer.oldestSeq
+      if (!buffer.loaded || buffer.loading) return "the history is still loading: try again in a moment"
+      if (before === undefined || before < seq || !buffer.hasOlder) return "that message is no longer in this conversation's history"
+      if (buffer.roomForOlder === 0) return `that message is older than the ${MAX_LOADED_MESSAGES} messages a buffer shows: it stays in the log`
+      buffer.loading = true
+      try {
+        const result = await this.host.port.history(chatTargetOf(target), { beforeSeq: before, limit: Math.min(buffer.roomForOlder, JUMP_PAGE_MESSAGES) })
+        if ("error" in result) return `could not read older messages: ${result.error}`
+        buffer.mergePage(result.messages, result.hasMore, true)
+        if (result.messages.length === 0) return "that message is no longer in this conversation's history"
+      } finally {
+        buffer.loading = false
+        buffer.version += 1
+      }
+    }
+    return "that message could not be reached"
   }
 }

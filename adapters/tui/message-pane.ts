@@ -180,6 +180,14 @@ export class MessagePane {
     this.apply()
   }
 
+  /** Shows line `index` of those last shown a third of the way down the view (a /search hit). */
+  revealLine(index: number): void {
+    const start = this.lineStarts[Math.max(0, Math.min(index, this.lineStarts.length - 1))] ?? 0
+    this.following = false
+    this.top = Math.max(0, start - Math.floor(this.visibleRows / 3))
+    this.apply()
+  }
+
   toBottom(): void {
     this.following = true
     this.apply()

@@ -134,17 +134,18 @@ export class PopupScreens {
     this.host.pushPopup(new ListPopup(`Requests received (${items.length})`, items, "Enter on a pending one: answer · Esc close"))
   }
 
-  /** /search: the matches, newest first. */
-  showSearch(query: string, matches: ReadonlyArray<ChatMessage>, scope: string): void {
+  /** /search: the matches of buffer `key`, newest first; Enter jumps to one. */
+  showSearch(key: string, query: string, matches: ReadonlyArray<ChatMessage>, scope: string): void {
     const items: ListItem[] = matches.map((message) => ({
       segments: [
         seg(`${momentLabel(message.at)}  `, { fg: "grey" }),
         seg(`<${message.from}> `, { fg: message.mine ? "green" : "cyan" }),
         seg(message.text.replace(/\s+/g, " ").slice(0, 300)),
       ],
+      run: () => void this.host.jumpTo(key, message.seq),
     }))
     if (items.length === 0) items.push(heading(`no message contains "${query}" (searched ${scope})`))
-    this.host.pushPopup(new ListPopup(`Search "${query.slice(0, 40)}": ${matches.length} found in ${scope}`, items, "↑↓ PgUp PgDn scroll · Esc close"))
+    this.host.pushPopup(new ListPopup(`Search "${query.slice(0, 40)}": ${matches.length} found in ${scope}`, items, "↑↓ select · Enter: go to the message · Esc close"))
   }
 
   showAcceptances(): void {

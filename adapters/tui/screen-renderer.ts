@@ -6,7 +6,7 @@
 import type { ChatBuffer } from "./chat-buffer.ts"
 import { escapeTags } from "./sanitize.ts"
 import { seg, styledLine } from "./styled.ts"
-import { renderTimeline } from "./timeline.ts"
+import { buildTimeline } from "./timeline.ts"
 import type { TuiHost } from "./tui-host.ts"
 import { conversationWord, membershipWord, promptText, renderSidebar, renderStatusBar, renderTitle, type BufferSummary } from "./views.ts"
 
@@ -26,6 +26,8 @@ export class ScreenRenderer {
   /** Where the cursor goes after a render: the input line's column, or a popup's prompt. */
   private cursorColumn = 0
   private popupCursor: { readonly row: number; readonly column: number } | null = null
+  /** Where each message starts among the lines the pane shows now. */
+  private lineOfSeq: ReadonlyMap<number, number> = new Map()
 
   constructor(private readonly host: TuiHost) {}
 
@@ -98,7 +100,16 @@ export class ScreenRenderer {
     const paneWidth = width - sidebarWidth
     // Delivery marks are part of what is shown: a message turning ✓ redraws the pane.
     const isPending = (id: string) => host.isPending(id)
-    layout.pane.show(`${active.key}:${active.version}:${this.pendingKey(active)}`, () => renderTimeline(active, host.me, isPending), { resetScroll: facts.resetScroll })
+    const highlightSeq = host.highlight?.key === active.key ? host.highlight.seq : null
+    layout.pane.show(`${active.key}:${active.version}:${this.pendingKey(active)}:${highlightSeq ?? ""}`, () => {
+      const timeline = buildTimeline(active, host.me, { pending: isPending, highlightSeq })
+      this.lineOfSeq = timeline.lineOfSeq
+      return timeline.lines
+    }, { resetScroll: facts.resetScroll })
+    // A /search hit to jump to: once its lines are in the pane, the view goes there.
+    const jump = host.takeJump(active.key)
+    const line = jump === null ? undefined : this.lineOfSeq.get(jump)
+    if (line !== undefined) layout.pane.revealLine(line)
     layout.title.setContent(
       renderTitle(
         {

@@ -111,8 +111,27 @@ export const noteLine = (note: Note): string => {
   return `{grey-fg}${timeOfDay(note.at)}{/grey-fg} {${colour}-fg}-!- ${inertLine(note.text)}{/${colour}-fg}`
 }
 
+export interface TimelineOptions {
+  readonly pending?: PendingCheck
+  /** A message to show highlighted (a /search hit jumped to). */
+  readonly highlightSeq?: number | null
+}
+
+/** A buffer's lines, and the line each message starts at (for jumping to one). */
+export interface Timeline {
+  readonly lines: ReadonlyArray<string>
+  readonly lineOfSeq: ReadonlyMap<number, number>
+}
+
+const highlighted = (line: string): string => `{inverse}${line}{/inverse}`
+
 /** All lines of a buffer, oldest first. */
-export const renderTimeline = (buffer: ChatBuffer, me: string, pending: PendingCheck = () => false): ReadonlyArray<string> => {
+export const renderTimeline = (buffer: ChatBuffer, me: string, pending: PendingCheck = () => false): ReadonlyArray<string> =>
+  buildTimeline(buffer, me, { pending }).lines
+
+export const buildTimeline = (buffer: ChatBuffer, me: string, options: TimelineOptions = {}): Timeline => {
+  const pending = options.pending ?? (() => false)
+  const lineOfSeq = new Map<number, number>()
   const lines: string[] = []
   const paging = pagingLine(buffer)
   if (paging !== null) lines.push(paging)
@@ -131,9 +150,12 @@ export const renderTimeline = (buffer: ChatBuffer, me: string, pending: PendingC
       lines.push(coloured(`── ${dayLabel(itemTime(item))} ──`, "grey"))
       previousDay = day
     }
-    if (item.kind === "message") lines.push(...messageLines(item.message, me, pending))
-    else lines.push(noteLine(item.note))
+    if (item.kind === "message") {
+      lineOfSeq.set(item.message.seq, lines.length)
+      const own = messageLines(item.message, me, pending)
+      lines.push(...(item.message.seq === options.highlightSeq ? own.map(highlighted) : own))
+    } else lines.push(noteLine(item.note))
   }
   if (!dividerDone) lines.push(coloured(EARLIER_DIVIDER, "grey"))
-  return lines
+  return { lines, lineOfSeq }
 }

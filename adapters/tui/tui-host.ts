@@ -30,6 +30,12 @@ export interface TuiHost {
   /** Who is in a request summary and still waits: no notes of their own ("@user", "#group user"). */
   readonly quiet: Set<string>
   hint: string | null
+  /** The message shown highlighted (a /search hit), in buffer `key`. */
+  readonly highlight: { readonly key: string; readonly seq: number } | null
+  /** The message the pane should scroll to in buffer `key`, once (a /search hit); null when none. */
+  takeJump(key: string): number | null
+  /** Opens the buffer, loads back to message `seq`, highlights it and scrolls there. */
+  jumpTo(key: string, seq: number): Promise<void>
   buffer(key: string): ChatBuffer | undefined
   topicOf(target: BufferTarget): string | null
   userListing(user: string): UserListing | null

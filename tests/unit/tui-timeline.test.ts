@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest"
 import { ChatBuffer, MAX_LOADED_MESSAGES } from "../../adapters/tui/chat-buffer.ts"
 import type { ChatMessage } from "../../adapters/tui/chat-port.ts"
-import { EARLIER_DIVIDER, mergeItems, renderTimeline } from "../../adapters/tui/timeline.ts"
+import { buildTimeline, EARLIER_DIVIDER, mergeItems, renderTimeline } from "../../adapters/tui/timeline.ts"
 import type { Topic, UserId } from "../../domain/ids.ts"
 
 const ME = "user-1"
@@ -107,5 +107,18 @@ describe("delivery marks", () => {
     expect(plain.find((l) => l.includes("mine, sent"))).toMatch(/mine, sent ✓$/)
     expect(plain.some((l) => /^ +waiting ○$/.test(l))).toBe(true)
     expect(plain.find((l) => l.includes("mine,") && !l.includes("sent"))).toMatch(/<user-1> mine,$/)
+  })
+})
+
+describe("jumping to a message", () => {
+  it("knows the line each message starts at, and highlights only the one asked", () => {
+    const b = buffer(0)
+    b.mergePage([message(1, "one"), message(2, "two\nlines"), message(3, "three")], false, false)
+    const { lines, lineOfSeq } = buildTimeline(b, ME, { highlightSeq: 2 })
+    expect(lines[lineOfSeq.get(1)!]).toContain("one")
+    expect(lines[lineOfSeq.get(3)!]).toContain("three")
+    const start = lineOfSeq.get(2)!
+    expect(lines.slice(start, start + 2).every((line) => line.startsWith("{inverse}"))).toBe(true)
+    expect(lines.filter((line) => line.startsWith("{inverse}"))).toHaveLength(2)
   })
 })
