@@ -7,7 +7,7 @@
  */
 import type { Widgets } from "blessed"
 import type { RequestEntry } from "../../domain/chat/chat-state.ts"
-import { parseTopic, topics, type GroupName, type UserId } from "../../domain/ids.ts"
+import { topics, type GroupName, type UserId } from "../../domain/ids.ts"
 import { bufferKeyOf, ChatBuffer, STATUS_KEY, type NoteLevel } from "./chat-buffer.ts"
 import { type ChatAction, type ChatNotice, type ChatPort, type ChatSnapshot, type ConnectionState, type GroupListing, type UserListing } from "./chat-port.ts"
 import { noteChanges } from "./change-notes.ts"
@@ -15,6 +15,7 @@ import { CommandRunner } from "./command-runner.ts"
 import type { BufferTarget } from "./commands.ts"
 import { Drafts } from "./drafts.ts"
 import { HistoryLoader } from "./history-loader.ts"
+import { BufferList } from "./buffer-list.ts"
 import { InputController } from "./input-controller.ts"
 import type { KeyEvent } from "./keymap.ts"
 import type { Layout } from "./layout.ts"
@@ -24,6 +25,7 @@ import type { Popup } from "./popups.ts"
 import { MAX_OPEN_POPUPS, RequestFlow } from "./request-flow.ts"
 import { sanitizeText } from "./sanitize.ts"
 import { ScreenRenderer } from "./screen-renderer.ts"
+import { SnapshotView } from "./snapshot-view.ts"
 import { MAX_LINE_CHARS } from "./split-message.ts"
 import type { TuiHost } from "./tui-host.ts"
 import type { UiStateStore } from "./ui-state-store.ts"
@@ -31,9 +33,6 @@ import type { UiStateStore } from "./ui-state-store.ts"
 /** Changes are folded into one refresh per interval: a burst of messages costs one redraw. */
 const REFRESH_INTERVAL_MS = 40
 const SAVE_UI_STATE_AFTER_MS = 2_000
-const MAX_CLOSED_KEYS = 1_000
-/** Acknowledgements remembered until the log's outbox catches up (it does within a batch or two). */
-const MAX_PUBLISHED_REMEMBERED = 10_000
 
 export interface ChatTuiOptions {
   readonly port: ChatPort
@@ -60,12 +59,8 @@ export class ChatTui implements TuiHost {
   private readonly screen: Widgets.Screen
   readonly me: string
   readonly now: () => number
-  private readonly buffers = new Map<string, ChatBuffer>()
-  /** Buffers closed in this run that only a history would bring back (groups left; the log keeps closed conversations). */
-  private readonly closedKeys = new Set<string>()
-  /** Ids of my messages the broker acknowledged in this run (the notice comes before the outbox is updated). */
-  private readonly published = new Set<string>()
-  private bufferOrder: string[] = [STATUS_KEY]
+  private readonly buffers: BufferList
+  private readonly view = new SnapshotView()
   private active = STATUS_KEY
   private current: ChatSnapshot
   private connectionState: ConnectionState
@@ -113,8 +108,8 @@ export class ChatTui implements TuiHost {
     this.readCounts = saved === null
       ? Object.fromEntries([...this.current.topics].map(([topic, summary]) => [topic, summary.messages]))
       : { ...saved.readCounts }
-    this.buffers.set(STATUS_KEY, new ChatBuffer(STATUS_KEY, null, this.startSeq))
-    this.syncBuffers()
+    this.buffers = new BufferList(this.me, this.startSeq)
+    this.buffers.sync(this.current, this.quiet)
     for (const note of options.startupNotes) this.note(STATUS_KEY, note.text, note.level)
     const pending = this.current.requests.filter((r) => r.status === "pending").length
     if (pending > 0) this.note(STATUS_KEY, `${pending} request${pending === 1 ? "" : "s"} waiting for your answer (F6)`, "event")
@@ -136,7 +131,7 @@ export class ChatTui implements TuiHost {
   }
 
   get order(): ReadonlyArray<string> {
-    return this.bufferOrder
+    return this.buffers.order
   }
 
   /** The active buffer's input line: what is typed goes there, and only there. */
@@ -230,17 +225,13 @@ export class ChatTui implements TuiHost {
 
   /** The broker has my message: its ○ turns into ✓ in whichever loaded buffer shows it. */
   private onPublished(id: string): void {
-    this.published.add(id)
-    if (this.published.size > MAX_PUBLISHED_REMEMBERED) {
-      const oldest = this.published.values().next().value
-      if (oldest !== undefined) this.published.delete(oldest)
-    }
+    this.view.acknowledged(id)
     this.requestRender()
   }
 
   /** My message is still on its way to the broker (in the outbox, no PUBACK seen yet). */
   isPending(id: string): boolean {
-    return this.current.unsent.has(id) && !this.published.has(id)
+    return this.view.isPending(this.current, id)
   }
 
   private onConnection(state: ConnectionState): void {
@@ -271,7 +262,7 @@ export class ChatTui implements TuiHost {
     this.connectionState = this.port.connection()
     this.requests.summariseBurst()
     // Buffers first: a note about a new conversation belongs in its own buffer.
-    this.syncBuffers()
+    this.buffers.sync(this.current, this.quiet)
     noteChanges(this, previous, this.snapshot)
     this.requests.closeAnsweredRequestPopup()
     this.requests.offerNextRequest()
@@ -287,73 +278,19 @@ export class ChatTui implements TuiHost {
     return target.user === this.me ? null : topics.talk(this.me as UserId, target.user as UserId)
   }
 
-  /** Listings by id, built once per snapshot: each buffer of the side list looks its own up at every render. */
-  private listings: { readonly of: ChatSnapshot; readonly users: Map<string, UserListing>; readonly groups: Map<string, GroupListing> } | null = null
-
-  private listingsNow() {
-    if (this.listings?.of !== this.snapshot) {
-      this.listings = { of: this.snapshot, users: new Map(this.snapshot.users.map((u) => [u.user, u])), groups: new Map(this.snapshot.groups.map((g) => [g.name, g])) }
-    }
-    return this.listings
-  }
-
   userListing(user: string): UserListing | null {
-    return this.listingsNow().users.get(user) ?? null
+    return this.view.user(this.current, user)
   }
 
   groupListing(group: string): GroupListing | null {
-    return this.listingsNow().groups.get(group) ?? null
-  }
-
-  private ensureBuffer(target: BufferTarget): ChatBuffer {
-    const key = bufferKeyOf(target)
-    const existing = this.buffers.get(key)
-    if (existing !== undefined) return existing
-    const buffer = new ChatBuffer(key, target, this.startSeq)
-    this.buffers.set(key, buffer)
-    this.sortBuffers()
-    return buffer
-  }
-
-  /** Every conversation and group with a state or a history gets a buffer; none disappears. */
-  private syncBuffers(): void {
-    const live = (target: BufferTarget) => {
-      this.closedKeys.delete(bufferKeyOf(target))
-      this.ensureBuffer(target)
-    }
-    for (const user of this.snapshot.users) {
-      if (user.conversation === "incoming" && this.quiet.has(`@${user.user}`)) continue
-      if (user.conversation !== "idle") live({ kind: "peer", user: user.user })
-    }
-    for (const group of this.snapshot.groups) if (group.me === "member" || group.me === "leading" || group.me === "joining") live({ kind: "group", group: group.name })
-    // A history alone brings a buffer back, unless it was closed (/close).
-    for (const topic of this.snapshot.topics.keys()) {
-      const kind = parseTopic(topic)
-      if (kind.kind === "groupTalk" && !this.closedKeys.has(`#${kind.group}`)) this.ensureBuffer({ kind: "group", group: kind.group })
-      if (kind.kind === "talk") {
-        const peer = kind.users[0] === this.me ? kind.users[1] : kind.users[0]
-        if (kind.users.includes(this.me as UserId) && !this.snapshot.closed.has(peer) && !this.closedKeys.has(`@${peer}`)) this.ensureBuffer({ kind: "peer", user: peer })
-      }
-    }
+    return this.view.group(this.current, group)
   }
 
   /** /close: the buffer leaves the side list; the one before it is shown if it was. */
   closeBuffer(key: string): void {
-    if (key === STATUS_KEY || !this.buffers.has(key)) return
-    const index = this.bufferOrder.indexOf(key)
-    this.buffers.delete(key)
-    if (this.closedKeys.size >= MAX_CLOSED_KEYS) this.closedKeys.clear()
-    this.closedKeys.add(key)
-    this.sortBuffers()
-    if (this.active === key) this.activate(this.bufferOrder[Math.max(0, index - 1)] ?? STATUS_KEY)
+    const previous = this.buffers.close(key)
+    if (previous !== null && this.active === key) this.activate(previous)
     this.requestRender()
-  }
-
-  private sortBuffers(): void {
-    const keys = [...this.buffers.keys()].filter((key) => key !== STATUS_KEY)
-    const peers = keys.filter((key) => key.startsWith("@")).sort((a, b) => a.length - b.length || a.localeCompare(b))
-    const groups = keys.filter((key) => key.startsWith("#")).sort((a, b) => a.localeCompare(b))
-    this.bufferOrder = [STATUS_KEY, ...peers, ...groups]
   }
 
   unreadOf(buffer: ChatBuffer): number {
@@ -428,7 +365,7 @@ export class ChatTui implements TuiHost {
       this.note(this.activeKey, "that is your own id: talk to someone else", "error")
       return
     }
-    this.activate(this.ensureBuffer(target).key)
+    this.activate(this.buffers.ensure(target).key)
   }
 
   takeJump(key: string): number | null {
