@@ -36,9 +36,11 @@ export class CommandRunner {
       host.editor.setText(line)
       return
     }
+    // The buffer it was typed in: a command may switch to another before it returns.
+    const key = host.activeKey
     void this.run(parsed.command, line)
-    // A command typed over a draft (drafts.ts): the draft is back in the line.
-    host.drafts.bringBack(host.activeKey)
+    // A command typed over a draft (drafts.ts): the draft is back in its line.
+    host.drafts.bringBack(key)
   }
 
   async run(command: SlashCommand, line = ""): Promise<void> {
