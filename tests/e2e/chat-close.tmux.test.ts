@@ -15,7 +15,7 @@ const available = await terminalTestsRun()
 /** The side list is the first 28 columns at this width (a fifth, within its bounds). */
 const sideList = (screen: string): string => screen.split("\n").map((row) => row.slice(0, 28)).join("\n")
 
-describe.skipIf(!available)("closing a request to a mistyped id", () => {
+describe.skipIf(!available)("/close", () => {
   let broker: BrokerHandle
   let tmux: TmuxServer
   let dataDir: string
@@ -61,5 +61,35 @@ describe.skipIf(!available)("closing a request to a mistyped id", () => {
     // Ctrl-Q quits from a popup too.
     await tmux.keys("a", "C-q")
     await tmux.waitFor("a", "the client exits again", "EXIT=0")
+  })
+
+  it("refuses an incoming request and leaves an active conversation", async () => {
+    const launch = (window: string, profile: string) =>
+      tmux.line(window, `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
+    await tmux.newWindow("b", ROOT)
+    await tmux.newWindow("c", ROOT)
+    await launch("b", "asked")
+    await launch("c", "asker")
+    const [idB, idC] = await Promise.all([connectedUserId(tmux, "b"), connectedUserId(tmux, "c")])
+    await tmux.waitFor("c", "C sees B online", new RegExp(`● ${idB}`))
+    await tmux.line("c", `/talk ${idB}`)
+    await tmux.waitFor("b", "the request popup on B", "[y] accept")
+    await tmux.keys("b", "Escape")
+    await tmux.waitFor("b", "left pending", `request from ${idC} left pending`)
+    await tmux.line("b", `/close ${idC}`)
+    await tmux.waitFor("c", "C learns it was refused", `${idB} refused the conversation`)
+    await tmux.waitFor("b", "B's side list has no buffer for C", (screen) => !sideList(screen).includes(`@${idC}`))
+
+    // Asked again and accepted this time: /close in the conversation leaves it.
+    await tmux.line("c", `/talk ${idB}`)
+    await tmux.waitFor("b", "the second request popup", "[y] accept")
+    await tmux.keys("b", "y")
+    await tmux.waitFor("c", "the conversation is open", `${idB} accepted: conversation open on topic`)
+    await tmux.line("c", "/close")
+    await tmux.waitFor("b", "B learns C left", `${idC} left the conversation`)
+    await tmux.waitFor("c", "C's side list has no buffer for B", (screen) => !sideList(screen).includes(`@${idB}`) && screen.includes("[status"))
+    await tmux.keys("b", "C-q")
+    await tmux.keys("c", "C-q")
+    await tmux.waitFor("c", "C exits", "EXIT=0")
   })
 })
