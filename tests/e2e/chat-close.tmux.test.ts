@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
-import { connectedUserId, ROOT, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
+import { CHAT, connectedUserId, ROOT, terminalTestsRun, TmuxServer } from "../support/tmux.ts"
 
 const available = await terminalTestsRun()
 
@@ -32,7 +32,7 @@ describe.skipIf(!available)("/close", () => {
   })
 
   it("withdraws it; user-444 leaves the side list and stays gone after a restart", async () => {
-    const start = `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile closer; echo "EXIT=$?"`
+    const start = `clear; ${CHAT} --broker ${broker.url} --data-dir ${dataDir} --profile closer; echo "EXIT=$?"`
     await tmux.newWindow("a", ROOT)
     await tmux.line("a", start)
     await connectedUserId(tmux, "a")
@@ -65,7 +65,7 @@ describe.skipIf(!available)("/close", () => {
 
   it("refuses an incoming request and leaves an active conversation", async () => {
     const launch = (window: string, profile: string) =>
-      tmux.line(window, `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
+      tmux.line(window, `clear; ${CHAT} --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
     await tmux.newWindow("b", ROOT)
     await tmux.newWindow("c", ROOT)
     await launch("b", "asked")

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
-import { connectedUserId, ROOT, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
+import { CHAT, connectedUserId, ROOT, terminalTestsRun, TmuxServer } from "../support/tmux.ts"
 
 const available = await terminalTestsRun()
 
@@ -29,7 +29,7 @@ describe.skipIf(!available)("a command typed over a restored draft", () => {
   })
 
   it("runs: /leave after a restored draft leaves (and so ends) the group, sends nothing, and the draft comes back", async () => {
-    const start = `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile drafter; echo "EXIT=$?"`
+    const start = `clear; ${CHAT} --broker ${broker.url} --data-dir ${dataDir} --profile drafter; echo "EXIT=$?"`
     await tmux.newWindow("a", ROOT)
     await tmux.line("a", start)
     await connectedUserId(tmux, "a")

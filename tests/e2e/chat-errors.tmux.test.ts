@@ -9,7 +9,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
 import { freePort } from "../support/free-port.ts"
-import { ROOT, tmuxAvailable, TmuxServer, TSX } from "../support/tmux.ts"
+import { CHAT, CHAT_BUNDLE, ensureChatBundle, ROOT, tmuxAvailable, TmuxServer } from "../support/tmux.ts"
 
 const underCi = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false"
 const available = (await tmuxAvailable()) || underCi
@@ -19,21 +19,23 @@ const outcome = (screen: string): { readonly lines: ReadonlyArray<string>; reado
   const rows = screen.split("\n").map((row) => row.trimEnd())
   const exitRow = rows.findIndex((row) => /^EXIT=\d+$/.test(row))
   if (exitRow < 0) throw new Error(`no exit code on the screen:\n${screen}`)
-  const lines = rows.slice(0, exitRow).filter((row) => row.length > 0 && !row.includes("apps/chat/main.ts"))
+  const lines = rows.slice(0, exitRow).filter((row) => row.length > 0 && !row.includes("chat.mjs"))
   return { lines, exit: Number(rows[exitRow]!.slice("EXIT=".length)) }
 }
 
 describe("the chat refuses to start, clearly", () => {
+  // The spawned chat is the bundle the terminal tests run (TmuxServer.start builds it too).
+  beforeAll(ensureChatBundle)
   it("without a terminal: one line on stderr, exit code 2", () => {
-    const run = spawnSync(TSX, ["apps/chat/main.ts"], { cwd: ROOT, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], timeout: 30_000 })
+    const run = spawnSync(process.execPath, [CHAT_BUNDLE], { cwd: ROOT, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], timeout: 30_000 })
     expect(run.status).toBe(2)
     expect(run.stderr.trim().split("\n")).toHaveLength(1)
     expect(run.stderr).toMatch(/needs an interactive terminal/)
-    expect(run.stderr).not.toMatch(/\bat .*\.ts:\d+/)
+    expect(run.stderr).not.toMatch(/\bat .*\.(ts|mjs):\d+/)
   })
 
   it("with a bad option: one line, exit code 2", () => {
-    const run = spawnSync(TSX, ["apps/chat/main.ts", "--embedded-port", "99999"], { cwd: ROOT, encoding: "utf8", timeout: 30_000 })
+    const run = spawnSync(process.execPath, [CHAT_BUNDLE, "--embedded-port", "99999"], { cwd: ROOT, encoding: "utf8", timeout: 30_000 })
     expect(run.status).toBe(2)
     expect(run.stderr.trim().split("\n")).toHaveLength(1)
   })
@@ -58,7 +60,7 @@ describe("the chat refuses to start, clearly", () => {
     it("a broker that cannot be reached: one line, exit code 1", async () => {
       const nothing = await freePort()
       await tmux.newWindow("unreachable", ROOT)
-      await tmux.line("unreachable", `clear; ${TSX} apps/chat/main.ts --broker mqtt://127.0.0.1:${nothing} --data-dir ${dataDir}; echo "EXIT=$?"`)
+      await tmux.line("unreachable", `clear; ${CHAT} --broker mqtt://127.0.0.1:${nothing} --data-dir ${dataDir}; echo "EXIT=$?"`)
       const screen = await tmux.waitFor("unreachable", "the exit code", /^EXIT=\d+$/m, 30_000)
       const { lines, exit } = outcome(screen)
       expect(exit).toBe(1)
@@ -68,10 +70,10 @@ describe("the chat refuses to start, clearly", () => {
 
     it("a profile already open in another terminal: one line, exit code 1, the first one untouched", async () => {
       await tmux.newWindow("first", ROOT)
-      await tmux.line("first", `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile shared; echo "EXIT=$?"`)
+      await tmux.line("first", `clear; ${CHAT} --broker ${broker.url} --data-dir ${dataDir} --profile shared; echo "EXIT=$?"`)
       await tmux.waitFor("first", "the first client is up", /● connected/, 60_000)
       await tmux.newWindow("second", ROOT)
-      await tmux.line("second", `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile shared; echo "EXIT=$?"`)
+      await tmux.line("second", `clear; ${CHAT} --broker ${broker.url} --data-dir ${dataDir} --profile shared; echo "EXIT=$?"`)
       const screen = await tmux.waitFor("second", "the exit code", /^EXIT=\d+$/m, 30_000)
       const { lines, exit } = outcome(screen)
       expect(exit).toBe(1)

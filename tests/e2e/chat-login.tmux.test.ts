@@ -14,7 +14,7 @@ import { freePort } from "../support/free-port.ts"
 import { stopLocalBroker } from "../support/local-broker.ts"
 import { lockedMosquittoKind, writeUserFiles, type LockedBrokerHandle } from "../support/locked-brokers.ts"
 import { makePrivateCa, type PrivateCa } from "../support/private-ca.ts"
-import { ROOT, tmuxAvailable, TmuxServer, TSX } from "../support/tmux.ts"
+import { CHAT, CHAT_BUNDLE, ensureChatBundle, ROOT, tmuxAvailable, TmuxServer } from "../support/tmux.ts"
 
 const underCi = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false"
 const hasTmux = (await tmuxAvailable()) || underCi
@@ -25,13 +25,15 @@ const outcome = (screen: string): { readonly lines: ReadonlyArray<string>; reado
   const rows = screen.split("\n").map((row) => row.trimEnd())
   const exitRow = rows.findIndex((row) => /^EXIT=\d+$/.test(row))
   if (exitRow < 0) throw new Error(`no exit code on the screen:\n${screen}`)
-  const lines = rows.slice(0, exitRow).filter((row) => row.length > 0 && !row.includes("apps/chat/main.ts"))
+  const lines = rows.slice(0, exitRow).filter((row) => row.length > 0 && !row.includes("chat.mjs"))
   return { lines, exit: Number(rows[exitRow]!.slice("EXIT=".length)) }
 }
 
 describe("the chat's login", () => {
+  // The spawned chat is the bundle the terminal tests run (TmuxServer.start builds it too).
+  beforeAll(ensureChatBundle)
   it("refuses a password given as an option: one line, exit code 2, before anything else", () => {
-    const run = spawnSync(TSX, ["apps/chat/main.ts", "--password", "hunter2"], { cwd: ROOT, encoding: "utf8", timeout: 30_000 })
+    const run = spawnSync(process.execPath, [CHAT_BUNDLE, "--password", "hunter2"], { cwd: ROOT, encoding: "utf8", timeout: 30_000 })
     expect(run.status).toBe(2)
     expect(run.stderr.trim().split("\n")).toHaveLength(1)
     expect(run.stderr).toMatch(/^mqtt-chat: --password: .* use --credentials FILE, or MQTT_PASSWORD/)
@@ -48,7 +50,7 @@ describe("the chat's login", () => {
       chmodSync(file, 0o600)
       return file
     }
-    const chat = (args: string, env = ""): string => `clear; ${env} ${TSX} apps/chat/main.ts --data-dir ${join(dir, "data")} ${args}; echo "EXIT=$?"`
+    const chat = (args: string, env = ""): string => `clear; ${env} ${CHAT} --data-dir ${join(dir, "data")} ${args}; echo "EXIT=$?"`
 
     beforeAll(async () => {
       tmux = await TmuxServer.start({ width: 400, height: 30 })
@@ -121,12 +123,12 @@ describe("the chat's login", () => {
       const port = await freePort()
       const common = `--embedded-port ${port} --data-dir ${join(dir, "data")}`
       await tmux.newWindow("owner", ROOT)
-      await tmux.line("owner", `clear; ${TSX} apps/chat/main.ts ${common} --embedded-password-file ${passwordFile} --credentials ${credentials} --profile p61; echo "EXIT=$?"`)
+      await tmux.line("owner", `clear; ${CHAT} ${common} --embedded-password-file ${passwordFile} --credentials ${credentials} --profile p61; echo "EXIT=$?"`)
       const screen = await tmux.waitFor("owner", "connected to the local broker", /● connected mqtt:\/\/127\.0\.0\.1:\d+ \(local\)/, 30_000)
       expect(screen).toMatch(/you are user-61/)
 
       await tmux.newWindow("anonymous", ROOT)
-      await tmux.line("anonymous", `clear; ${TSX} apps/chat/main.ts ${common} --profile anonymous; echo "EXIT=$?"`)
+      await tmux.line("anonymous", `clear; ${CHAT} ${common} --profile anonymous; echo "EXIT=$?"`)
       const { lines, exit } = outcome(await tmux.waitFor("anonymous", "the exit code", /^EXIT=\d+$/m, 30_000))
       expect(exit).toBe(1)
       expect(lines, lines.join("\n")).toHaveLength(1)

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
 import { EventLog } from "../../domain/ports/event-log.port.ts"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
-import { connectedUserId, ROOT, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
+import { CHAT, connectedUserId, ROOT, terminalTestsRun, TmuxServer } from "../support/tmux.ts"
 
 const available = await terminalTestsRun()
 
@@ -42,7 +42,7 @@ describe.skipIf(!available)("a long paste", () => {
   })
 
   const launch = (window: string, profile: string) =>
-    tmux.line(window, `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
+    tmux.line(window, `clear; ${CHAT} --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
 
   it("is inserted whole and sent as two numbered messages the peer receives in order", async () => {
     expect(PASTE).toHaveLength(5_000)

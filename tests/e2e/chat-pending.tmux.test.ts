@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, it } from "vitest"
 import { aedesKind, mosquittoKind, type BrokerHandle } from "../support/brokers.ts"
-import { connectedUserId, ROOT, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
+import { CHAT, connectedUserId, ROOT, terminalTestsRun, TmuxServer } from "../support/tmux.ts"
 
 const available = await terminalTestsRun()
 const brokerKind = mosquittoKind.skip ? aedesKind : mosquittoKind
@@ -30,7 +30,7 @@ describe.skipIf(!available)(`a line typed while the broker is down (${brokerKind
   })
 
   const launch = (window: string, profile: string) =>
-    tmux.line(window, `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
+    tmux.line(window, `clear; ${CHAT} --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
 
   it("shows ○ until the broker is back and acknowledges it, then ✓", async () => {
     await tmux.newWindow("a", ROOT)

@@ -13,7 +13,7 @@ import { LogEntry } from "../../domain/events.ts"
 import { topics, type UserId } from "../../domain/ids.ts"
 import { EventLog } from "../../domain/ports/event-log.port.ts"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
-import { connectedUserId, ROOT, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
+import { CHAT, connectedUserId, ROOT, terminalTestsRun, TmuxServer } from "../support/tmux.ts"
 
 const available = await terminalTestsRun()
 
@@ -56,7 +56,7 @@ describe.skipIf(!available)("/search in a long conversation", () => {
   it("selects a hit with ↓ and Enter, and the pane shows it highlighted", async () => {
     await writeProfile(join(dataDir, "profiles", "searcher"))
     await tmux.newWindow("s", ROOT)
-    await tmux.line("s", `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile searcher; echo "EXIT=$?"`)
+    await tmux.line("s", `clear; ${CHAT} --broker ${broker.url} --data-dir ${dataDir} --profile searcher; echo "EXIT=$?"`)
     expect(await connectedUserId(tmux, "s")).toBe(ME)
     await tmux.line("s", `/open ${PEER}`)
     const first = await tmux.waitFor("s", "the newest messages", `message ${COUNT - 1}`)

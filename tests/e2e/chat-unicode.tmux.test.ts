@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { displayWidth } from "../../adapters/tui/text-width.ts"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
 import { blackOnDefault, columnsOf, graphemesOf, measureWidths, parseStyled, settledCapture } from "../support/terminal-screen.ts"
-import { connectedUserId, ROOT, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
+import { CHAT, connectedUserId, ROOT, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
 
 const available = await terminalTestsRun()
 
@@ -63,7 +63,7 @@ describe.skipIf(!available)("wide characters and colours in tmux", () => {
   })
 
   const launch = async (window: string, profile: string, env = ""): Promise<void> => {
-    await tmux.line(window, `clear; ${env} ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
+    await tmux.line(window, `clear; ${env} ${CHAT} --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
   }
 
   const idOf = (window: string): Promise<string> => connectedUserId(tmux, window)

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
-import { ROOT, STATUS_BAR, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
+import { CHAT, ROOT, STATUS_BAR, terminalTestsRun, TmuxServer } from "../support/tmux.ts"
 
 const available = await terminalTestsRun()
 
@@ -29,7 +29,7 @@ describe.skipIf(!available)("an id nobody has seen", () => {
 
   it("is confirmed before a request is sent: n sends nothing, y asks", async () => {
     await tmux.newWindow("a", ROOT)
-    await tmux.line("a", `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile typo; echo "EXIT=$?"`)
+    await tmux.line("a", `clear; ${CHAT} --broker ${broker.url} --data-dir ${dataDir} --profile typo; echo "EXIT=$?"`)
     await tmux.waitFor("a", "connected", STATUS_BAR, 60_000)
     await tmux.keys("a", "F5")
     await tmux.waitFor("a", "the talk prompt", "user id:")

@@ -15,7 +15,7 @@ import { LogEntry } from "../../domain/events.ts"
 import { topics, type UserId } from "../../domain/ids.ts"
 import { EventLog } from "../../domain/ports/event-log.port.ts"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
-import { connectedUserId, ROOT, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
+import { CHAT, connectedUserId, ROOT, terminalTestsRun, TmuxServer } from "../support/tmux.ts"
 
 
 const available = await terminalTestsRun()
@@ -52,7 +52,7 @@ describe.skipIf(!available)("chat client in tmux", () => {
   })
 
   const launch = async (window: string, profile: string): Promise<void> => {
-    await tmux.line(window, `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
+    await tmux.line(window, `clear; ${CHAT} --broker ${broker.url} --data-dir ${dataDir} --profile ${profile}; echo "EXIT=$?"`)
   }
 
   const idOf = (window: string): Promise<string> => connectedUserId(tmux, window)

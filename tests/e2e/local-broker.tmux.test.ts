@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { brokerStatus } from "../../apps/broker/control.ts"
 import { freePort } from "../support/free-port.ts"
 import { stopLocalBroker } from "../support/local-broker.ts"
-import { ROOT, STATUS_BAR, tmuxAvailable, TmuxServer, TSX } from "../support/tmux.ts"
+import { CHAT, ROOT, STATUS_BAR, tmuxAvailable, TmuxServer } from "../support/tmux.ts"
 
 const underCi = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false"
 const available = (await tmuxAvailable()) || underCi
@@ -46,7 +46,7 @@ describe.skipIf(!available)("the local broker outlives the chat that started it 
 
   /** What `npm start -- --data-dir D --embedded-port P` runs, from the sources; port P stands for 1883. */
   const launch = async (window: string, user: string): Promise<string> => {
-    await tmux.line(window, `clear; ${TSX} apps/chat/main.ts --data-dir ${dataDir(user)} --embedded-port ${port}; echo "EXIT=$?"`)
+    await tmux.line(window, `clear; ${CHAT} --data-dir ${dataDir(user)} --embedded-port ${port}; echo "EXIT=$?"`)
     const screen = await tmux.waitFor(window, `${user} is connected`, STATUS_BAR, 60_000)
     const id = STATUS_BAR.exec(screen)?.[1]
     if (id === undefined) throw new Error("no user id on the status bar")

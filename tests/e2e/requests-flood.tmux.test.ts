@@ -12,7 +12,7 @@ import { REQUEST_BURST } from "../../adapters/tui/request-alerts.ts"
 import { topics, type MessageId, type UserId } from "../../domain/ids.ts"
 import { startAedes, type BrokerHandle } from "../support/brokers.ts"
 import { mintFakeIds, signedFrame } from "../support/flood.ts"
-import { ROOT, STATUS_BAR, terminalTestsRun, TmuxServer, TSX } from "../support/tmux.ts"
+import { CHAT, ROOT, STATUS_BAR, terminalTestsRun, TmuxServer } from "../support/tmux.ts"
 
 const available = await terminalTestsRun()
 const REQUESTS = 37
@@ -35,7 +35,7 @@ describe.skipIf(!available)("requests from strangers in tmux", () => {
 
   it(`${REQUESTS} requests at once: one summary, not ${REQUESTS} popups; F6 lists them`, async () => {
     await tmux.newWindow("v", ROOT)
-    await tmux.line("v", `clear; ${TSX} apps/chat/main.ts --broker ${broker.url} --data-dir ${dataDir} --profile victim; echo "EXIT=$?"`)
+    await tmux.line("v", `clear; ${CHAT} --broker ${broker.url} --data-dir ${dataDir} --profile victim; echo "EXIT=$?"`)
     const screen = await tmux.waitFor("v", "the status bar shows a connected user", STATUS_BAR, 60_000)
     const me = STATUS_BAR.exec(screen)![1] as UserId
 

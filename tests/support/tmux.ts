@@ -6,8 +6,10 @@
  */
 import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
+import { mkdirSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { promisify } from "node:util"
+import { ensureBuilt, isUpToDate } from "../../bin/build.mjs"
 
 const run = promisify(execFile)
 
@@ -36,8 +38,9 @@ export class TmuxServer {
     private readonly session: string,
   ) {}
 
-  /** Starts a server with one idle session; windows are added with `newWindow`. */
+  /** Starts a server with one idle session; windows are added with `newWindow`. The chat's bundle is built first if stale. */
   static async start(options: TmuxOptions): Promise<TmuxServer> {
+    await ensureChatBundle()
     const socket = `mqtt-chat-e2e-${process.pid}-${randomBytes(4).toString("hex")}`
     const env: NodeJS.ProcessEnv = { ...process.env, LANG: "C.UTF-8", LC_ALL: "C.UTF-8", ...options.env }
     // TMUX set would make tmux think it runs nested inside the caller's session.
@@ -121,9 +124,75 @@ export class TmuxServer {
   }
 }
 
-/** The repository, and tsx in it: how the terminal tests start the apps from their sources. */
+/** The repository, and tsx in it: how the terminal tests start the other apps from their sources. */
 export const ROOT = join(import.meta.dirname, "..", "..")
 export const TSX = join(ROOT, "node_modules", ".bin", "tsx")
+
+/**
+ * The chat as the tests run it: the esbuild bundle of apps/chat/main.ts (bin/build.mjs), as
+ * `npm start` does, built into its own directory so that it never races the build `npm start`
+ * makes in dist/ (tests/e2e/npm-start.tmux.test.ts watches that one). Loading one file takes a
+ * fraction of what tsx takes to compile the sources at every start — on 2 busy cores, seconds.
+ */
+export const CHAT_BUNDLE_DIR = join(ROOT, "dist", "e2e")
+export const CHAT_BUNDLE = join(CHAT_BUNDLE_DIR, "chat.mjs")
+
+/** The shell command that starts the chat (its options follow), once `ensureChatBundle` (TmuxServer.start) ran. */
+export const CHAT = `${process.execPath} ${CHAT_BUNDLE}`
+
+/** The shell command that starts the chat with `args` (already shell-quoted where needed). */
+export const chatCommand = (args: string): string => `${CHAT} ${args}`
+
+/** A build older than this holding the lock is taken to be dead (a worker killed mid-build). */
+const STALE_LOCK_MS = 120_000
+const BUILD_WAIT_MS = 180_000
+
+let bundleReady: Promise<void> | null = null
+
+/**
+ * Builds the chat bundle if the sources changed since it was built: once per test run, whichever
+ * worker gets there first (a lock directory, so parallel test files do not build twice); the
+ * others wait for it and find it fresh.
+ */
+export const ensureChatBundle = (): Promise<void> => {
+  bundleReady ??= buildUnderLock().catch((error: unknown) => {
+    bundleReady = null
+    throw error
+  })
+  return bundleReady
+}
+
+const buildUnderLock = async (): Promise<void> => {
+  if (isUpToDate(CHAT_BUNDLE_DIR)) return
+  mkdirSync(join(ROOT, "dist"), { recursive: true })
+  const lock = join(ROOT, "dist", "e2e.lock")
+  const deadline = Date.now() + BUILD_WAIT_MS
+  // Bounded by the deadline: one turn per POLL_INTERVAL_MS.
+  for (;;) {
+    try {
+      mkdirSync(lock)
+      break
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+    }
+    const since = (() => {
+      try {
+        return Date.now() - statSync(lock).mtimeMs
+      } catch {
+        return 0
+      }
+    })()
+    if (since > STALE_LOCK_MS) rmSync(lock, { recursive: true, force: true })
+    if (Date.now() > deadline) throw new Error(`the chat bundle was not built within ${BUILD_WAIT_MS} ms (lock ${lock})`)
+    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS))
+  }
+  try {
+    // Another worker may have built it while this one waited: ensureBuilt finds it fresh then.
+    await ensureBuilt(CHAT_BUNDLE_DIR)
+  } finally {
+    rmSync(lock, { recursive: true, force: true })
+  }
+}
 /** The chat's status bar starts with the user's id, then the connection state. */
 export const STATUS_BAR = /^ (user-[0-9]+) +● connected/m
 
