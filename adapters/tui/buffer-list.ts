@@ -13,15 +13,23 @@ const MAX_CLOSED_KEYS = 1_000
 export class BufferList {
   private readonly buffers = new Map<string, ChatBuffer>()
   private keys: string[] = [STATUS_KEY]
-  /** Buffers closed in this run that only a history would bring back (groups left; the log keeps closed conversations). */
+  /** Buffers closed that only a history would bring back: groups left (saved across runs), conversations (the log keeps those). */
   private readonly closedKeys = new Set<string>()
 
   constructor(
     private readonly me: string,
     /** The log's last sequence number at start: what is at or below it was "earlier". */
     private readonly startSeq: number,
+    /** Groups closed in an earlier run (saved in the UI state): still out of the list. */
+    closedGroups: Iterable<string> = [],
   ) {
     this.buffers.set(STATUS_KEY, new ChatBuffer(STATUS_KEY, null, startSeq))
+    for (const group of closedGroups) if (this.closedKeys.size < MAX_CLOSED_KEYS) this.closedKeys.add(`#${group}`)
+  }
+
+  /** Closed groups to remember across a restart (conversations: the log keeps those). */
+  closedGroups(): ReadonlyArray<string> {
+    return [...this.closedKeys].filter((key) => key.startsWith("#")).map((key) => key.slice(1))
   }
 
   get order(): ReadonlyArray<string> {
@@ -73,7 +81,9 @@ export class BufferList {
     if (key === STATUS_KEY || !this.buffers.has(key)) return null
     const index = this.keys.indexOf(key)
     this.buffers.delete(key)
-    if (this.closedKeys.size >= MAX_CLOSED_KEYS) this.closedKeys.clear()
+    this.closedKeys.delete(key)
+    // The oldest closed is forgotten first (a Set keeps insertion order).
+    if (this.closedKeys.size >= MAX_CLOSED_KEYS) this.closedKeys.delete(this.closedKeys.values().next().value ?? "")
     this.closedKeys.add(key)
     this.sort()
     return this.keys[Math.max(0, index - 1)] ?? STATUS_KEY

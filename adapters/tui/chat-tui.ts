@@ -6,6 +6,7 @@
  * does goes through ChatPort; everything on screen goes through the pure views and the sanitizer.
  */
 import type { Widgets } from "blessed"
+import { arrivalsBetween, BellGate, deservesBell } from "./bell.ts"
 import type { RequestEntry } from "../../domain/chat/chat-state.ts"
 import { topics, type GroupName, type UserId } from "../../domain/ids.ts"
 import { bufferKeyOf, ChatBuffer, STATUS_KEY, type NoteLevel } from "./chat-buffer.ts"
@@ -51,6 +52,11 @@ export interface ChatTuiOptions {
   readonly interceptKey?: (ch: string | undefined, key: KeyEvent | undefined) => boolean
   /** Pop incoming requests up as questions (default true; the replay viewer, which cannot answer, leaves them in F6). */
   readonly askRequests?: boolean
+  /**
+   * The terminal bell for what arrives out of sight (bell.ts): "saved" follows the profile's /bell
+   * setting (on by default), "off" starts with it off (--no-bell); absent, it never rings (the replay viewer).
+   */
+  readonly bell?: "saved" | "off"
 }
 
 export class ChatTui implements TuiHost {
@@ -87,6 +93,9 @@ export class ChatTui implements TuiHost {
   private readonly input: InputController
   private readonly renderer: ScreenRenderer
   private readonly history: HistoryLoader
+  private readonly bell: BellGate
+  /** The saved /bell setting: --no-bell turns the bell off for one run without changing it. */
+  private bellSetting: boolean
 
   constructor(private readonly options: ChatTuiOptions) {
     this.port = options.port
@@ -108,7 +117,9 @@ export class ChatTui implements TuiHost {
     this.readCounts = saved === null
       ? Object.fromEntries([...this.current.topics].map(([topic, summary]) => [topic, summary.messages]))
       : { ...saved.readCounts }
-    this.buffers = new BufferList(this.me, this.startSeq)
+    this.bellSetting = saved?.bell ?? true
+    this.bell = new BellGate(options.bell === "saved" && this.bellSetting)
+    this.buffers = new BufferList(this.me, this.startSeq, saved?.closedGroups ?? [])
     this.buffers.sync(this.current, this.quiet)
     for (const note of options.startupNotes) this.note(STATUS_KEY, note.text, note.level)
     const pending = this.current.requests.filter((r) => r.status === "pending").length
@@ -264,6 +275,8 @@ export class ChatTui implements TuiHost {
     // Buffers first: a note about a new conversation belongs in its own buffer.
     this.buffers.sync(this.current, this.quiet)
     noteChanges(this, previous, this.snapshot)
+    // Before drawing: the BEL goes out with this screen's update, so the window is flagged by the time it shows.
+    if (deservesBell(arrivalsBetween(previous, this.snapshot, this.me), this.activeKey) && this.bell.ring(this.now())) this.screen.program.bell()
     this.requests.closeAnsweredRequestPopup()
     this.requests.offerNextRequest()
     const active = this.buffers.get(this.activeKey)
@@ -290,7 +303,21 @@ export class ChatTui implements TuiHost {
   closeBuffer(key: string): void {
     const previous = this.buffers.close(key)
     if (previous !== null && this.active === key) this.activate(previous)
+    this.scheduleSave()
     this.requestRender()
+  }
+
+  get bellOn(): boolean {
+    return this.bell.enabled
+  }
+
+  /** /bell on|off: saved in the profile's UI state; null, or why it cannot ring here. */
+  setBell(on: boolean): string | null {
+    if (this.options.bell === undefined) return "this view never rings the bell"
+    this.bell.turn(on)
+    this.bellSetting = on
+    this.scheduleSave()
+    return null
   }
 
   unreadOf(buffer: ChatBuffer): number {
@@ -330,7 +357,13 @@ export class ChatTui implements TuiHost {
   }
 
   private saveUiState(): void {
-    this.options.uiState.save({ readCounts: this.readCounts, lastBuffer: this.activeKey, drafts: this.drafts.saved() })
+    this.options.uiState.save({
+      readCounts: this.readCounts,
+      lastBuffer: this.activeKey,
+      drafts: this.drafts.saved(),
+      bell: this.bellSetting,
+      closedGroups: this.buffers.closedGroups(),
+    })
   }
 
   note(key: string, text: string, level: NoteLevel): void {

@@ -94,6 +94,11 @@ export class CommandRunner {
         return host.open(command.target)
       case "whois":
         return this.whois(command.user)
+      case "bell": {
+        if (command.on === null) return host.note(host.activeKey, `the bell is ${host.bellOn ? "on" : "off"}: /bell on or /bell off`, "info")
+        const refused = host.setBell(command.on)
+        return host.note(host.activeKey, refused ?? (command.on ? "the bell rings when a message or a request arrives in another buffer (at most every 5 s)" : "the bell is off"), refused === null ? "info" : "error")
+      }
       case "trust":
         if (await host.perform({ _tag: "trustKeys", user: command.user })) host.note(host.activeKey, `${command.user}'s new keys are trusted: their messages are accepted again`, "event")
         return

@@ -32,6 +32,8 @@ export type SlashCommand =
   | { readonly _tag: "open"; readonly target: BufferTarget | "status" }
   | { readonly _tag: "whois"; readonly user: string | null }
   | { readonly _tag: "trust"; readonly user: string }
+  /** on: true/false sets it; null shows it. */
+  | { readonly _tag: "bell"; readonly on: boolean | null }
   | { readonly _tag: "quit" }
 
 export type ParsedInput =
@@ -62,6 +64,7 @@ export const COMMANDS: ReadonlyArray<CommandHelp> = [
   { name: "open", usage: "/open user-NNNNN | #group | status", summary: "switch to a conversation, a group or the status buffer", aliases: ["go", "switch"] },
   { name: "whois", usage: "/whois [user-NNNNN]", summary: "a user's key fingerprint and your safety number (default: this conversation's peer)", aliases: ["keys"] },
   { name: "trust", usage: "/trust user-NNNNN", summary: "accept a user's changed keys (compare the safety number first)", aliases: [] },
+  { name: "bell", usage: "/bell [on | off]", summary: "ring the terminal bell when a message or request arrives in another buffer (saved; at most every 5 s)", aliases: [] },
   { name: "menu", usage: "/menu", summary: "the menu (also Ctrl-O; F1..F8 open its items directly)", aliases: [] },
   { name: "help", usage: "/help [command]", summary: "commands and keys", aliases: ["?"] },
   { name: "quit", usage: "/quit", summary: "announce offline and exit (also Ctrl-Q, Ctrl-C)", aliases: ["exit", "q"] },
@@ -220,6 +223,12 @@ export const parseInput = (line: string): ParsedInput => {
       const [word] = args
       const user = word !== undefined && arity(1) ? normaliseUser(word) : null
       return user === null ? usage(name) : ok({ _tag: "trust", user })
+    }
+    case "bell": {
+      const [word] = args
+      if (word === undefined) return ok({ _tag: "bell", on: null })
+      const on = word.toLowerCase() === "on" ? true : word.toLowerCase() === "off" ? false : null
+      return on === null || !arity(1) ? usage(name) : ok({ _tag: "bell", on })
     }
     case "open": {
       const [word] = args

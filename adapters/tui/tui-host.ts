@@ -49,6 +49,10 @@ export interface TuiHost {
   /** A note in the buffer of `target` if it has one, else in the status buffer. */
   noteFor(target: BufferTarget, text: string, level: NoteLevel): void
   activate(key: string): void
+  /** Whether the bell rings for what arrives out of sight (/bell). */
+  readonly bellOn: boolean
+  /** /bell on|off, saved; null, or why not. */
+  setBell(on: boolean): string | null
   /** Takes a buffer off the side list (/close). */
   closeBuffer(key: string): void
   open(target: BufferTarget): void

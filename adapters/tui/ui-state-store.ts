@@ -12,6 +12,8 @@ import { MAX_SAVED_DRAFT_CHARS, MAX_SAVED_DRAFTS } from "./drafts.ts"
 
 /** More conversations than this are not remembered (the oldest keys are not special: any are cut). */
 export const MAX_REMEMBERED_TOPICS = 10_000
+/** Groups closed with /close after leaving them: at most this many stay out of the side list. */
+export const MAX_CLOSED_GROUPS = 1_000
 
 const UiStateSchema = Schema.Struct({
   version: Schema.Literal(1),
@@ -21,6 +23,10 @@ const UiStateSchema = Schema.Struct({
   drafts: Schema.optionalKey(
     Schema.Record(Schema.String.check(Schema.isMaxLength(80)), Schema.String.check(Schema.isMaxLength(MAX_SAVED_DRAFT_CHARS))).check(Schema.isMaxProperties(MAX_SAVED_DRAFTS)),
   ),
+  /** Absent in files written before the bell: on. */
+  bell: Schema.optionalKey(Schema.Boolean),
+  /** Groups left and closed (/close): a history alone does not bring their buffers back. */
+  closedGroups: Schema.optionalKey(Schema.Array(Schema.String.check(Schema.isMaxLength(80))).check(Schema.isMaxLength(MAX_CLOSED_GROUPS))),
 })
 
 export interface UiState {
@@ -29,6 +35,10 @@ export interface UiState {
   readonly lastBuffer: string | null
   /** Per buffer key: the unsent line. */
   readonly drafts?: Readonly<Record<string, string>>
+  /** /bell on|off; absent means on. */
+  readonly bell?: boolean
+  /** Names of groups closed with /close while not in them. */
+  readonly closedGroups?: ReadonlyArray<string>
 }
 
 export interface UiStateStore {
@@ -53,15 +63,29 @@ export const fileUiStateStore = (file: string, onProblem: (message: string) => v
       onProblem(`ui state ${file} ignored: ${String(decoded.failure).slice(0, 200)}`)
       return null
     }
-    const { readCounts, lastBuffer, drafts } = decoded.success
-    return drafts === undefined ? { readCounts, lastBuffer } : { readCounts, lastBuffer, drafts }
+    const { readCounts, lastBuffer, drafts, bell, closedGroups } = decoded.success
+    return {
+      readCounts,
+      lastBuffer,
+      ...(drafts === undefined ? {} : { drafts }),
+      ...(bell === undefined ? {} : { bell }),
+      ...(closedGroups === undefined ? {} : { closedGroups }),
+    }
   },
   save: (state) => {
     const entries = Object.entries(state.readCounts).slice(0, MAX_REMEMBERED_TOPICS)
     const drafts = Object.entries(state.drafts ?? {})
       .filter(([key, text]) => key.length <= 80 && text.length <= MAX_SAVED_DRAFT_CHARS)
       .slice(0, MAX_SAVED_DRAFTS)
-    const body = JSON.stringify({ version: 1, readCounts: Object.fromEntries(entries), lastBuffer: state.lastBuffer, ...(drafts.length === 0 ? {} : { drafts: Object.fromEntries(drafts) }) })
+    const closedGroups = (state.closedGroups ?? []).filter((name) => name.length <= 80).slice(-MAX_CLOSED_GROUPS)
+    const body = JSON.stringify({
+      version: 1,
+      readCounts: Object.fromEntries(entries),
+      lastBuffer: state.lastBuffer,
+      ...(drafts.length === 0 ? {} : { drafts: Object.fromEntries(drafts) }),
+      ...(state.bell === undefined ? {} : { bell: state.bell }),
+      ...(closedGroups.length === 0 ? {} : { closedGroups }),
+    })
     const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
     try {
       fs.writeFileSync(temporary, body, { mode: 0o600 })

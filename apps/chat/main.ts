@@ -215,6 +215,7 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     startupNotes,
     diagnostics: (line) => diagnostics.write(line),
     requestQuit: () => void quit(EXIT_OK),
+    bell: options.bell ? "saved" : "off",
   })
   const restart = new LocalBrokerRestart(broker, brokerOptions, (text) => tui?.announce(text, "event"))
   port.subscribe((notice) => {

@@ -26,6 +26,8 @@ export interface ChatOptions {
   readonly caFile: string | null
   /** `--embedded-password-file FILE`: the local broker, when this chat starts it, lets in only these users. */
   readonly embeddedPasswordFile: string | null
+  /** `--no-bell`: this run starts with the terminal bell off (the saved /bell setting is kept). */
+  readonly bell: boolean
 }
 
 export type ParsedOptions =
@@ -68,11 +70,14 @@ Options:
                                (1-65535, default ${DEFAULT_EMBEDDED_PORT})
   --request-timeout SECONDS    how long a conversation request waits for an answer
                                (default ${DEFAULT_REQUEST_TIMEOUT_SECONDS}, at most ${MAX_REQUEST_TIMEOUT_SECONDS})
+  --no-bell                    do not ring the terminal bell in this run (otherwise it rings,
+                               at most every 5 s, when a message or a request arrives in a
+                               conversation not on screen; /bell on|off in the chat saves it)
   --version                    print the version
   -h, --help                   show this help
 
 Each profile lives in DATA_DIR/profiles/NAME: events.log (the history), chat.log (diagnostics),
-ui-state.json (unread counts). One running client per profile.
+ui-state.json (unread counts, drafts, the /bell setting). One running client per profile.
 
 In the client: F1..F8 or Ctrl-O for the menu, /help for commands and keys, /quit or Ctrl-Q to leave.
 `
@@ -126,7 +131,7 @@ const PASSWORD_ON_COMMAND_LINE = "--password: a password given as an option can 
 export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): ParsedOptions => {
   if (argv.includes("--version")) return { kind: "version", text: `mqtt-chat ${VERSION}\n` }
   if (argv.some((argument) => argument === "--password" || argument.startsWith("--password=") || argument === "-P")) return { kind: "error", message: PASSWORD_ON_COMMAND_LINE }
-  const split = splitArguments(argv, VALUE_OPTIONS)
+  const split = splitArguments(argv, VALUE_OPTIONS, ["--no-bell"])
   if (split.kind === "help") return { kind: "help", text: usage(env) }
   if (split.kind === "error") return split
   const values = split.values
@@ -181,6 +186,7 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
       usernameSource,
       caFile: resolved(caFile),
       embeddedPasswordFile: resolved(embeddedPasswordFile),
+      bell: !split.flags.has("--no-bell"),
     },
   }
 }

@@ -31,9 +31,16 @@ describe("parseOptions", () => {
       usernameSource: null,
       caFile: null,
       embeddedPasswordFile: null,
+      bell: true,
     })
     expect(defaultDataDir({})).toBe(path.join(os.homedir(), ".local", "share", "mqtt-chat"))
     expect(defaultDataDir({ XDG_DATA_HOME: "relative/dir" })).toBe(path.join(os.homedir(), ".local", "share", "mqtt-chat"))
+  })
+
+  it("--no-bell starts the run with the bell off; given twice it is a mistake", () => {
+    expect(run(["--no-bell"]).bell).toBe(false)
+    expect(run(["--profile", "x", "--no-bell"]).bell).toBe(false)
+    expect(error(["--no-bell", "--no-bell"])).toBe("--no-bell given twice")
   })
 
   it("--version prints the package's version, whatever else is given", async () => {
