@@ -9,7 +9,7 @@ import { STATUS_KEY } from "./chat-buffer.ts"
 import type { BufferTarget } from "./commands.ts"
 import type { TuiHost } from "./tui-host.ts"
 
-type NoteHost = Pick<TuiHost, "me" | "quiet" | "note" | "noteFor" | "buffer" | "topicOf">
+type NoteHost = Pick<TuiHost, "me" | "quiet" | "withdrawnJoins" | "note" | "noteFor" | "buffer" | "topicOf">
 
 export const noteChanges = (host: NoteHost, before: ChatSnapshot, after: ChatSnapshot): void => {
   for (const user of after.keyChanges) {
@@ -32,6 +32,7 @@ export const noteChanges = (host: NoteHost, before: ChatSnapshot, after: ChatSna
     if (was !== user.conversation) noteConversation(host, user, was, after)
   }
   noteWithdrawn(host, before, after)
+  noteWithdrawnJoins(host, before, after)
   const groupsBefore = new Map(before.groups.map((g) => [g.name as string, g]))
   for (const group of after.groups) noteGroup(host, groupsBefore.get(group.name) ?? null, group)
   for (const [name, old] of groupsBefore) {
@@ -81,6 +82,16 @@ const noteWithdrawn = (host: NoteHost, before: ChatSnapshot, after: ChatSnapshot
   }
 }
 
+/** Join requests to a group I lead, withdrawn by their requester before I answered. */
+const noteWithdrawnJoins = (host: NoteHost, before: ChatSnapshot, after: ChatSnapshot): void => {
+  const pendingBefore = new Set(before.requests.filter((r) => r.kind === "group" && r.status === "pending").map((r) => `${r.from} ${r.requestId}`))
+  for (const request of after.requests) {
+    if (request.kind !== "group" || request.status !== "withdrawn" || request.group === null || !pendingBefore.has(`${request.from} ${request.requestId}`)) continue
+    if (host.quiet.has(`#${request.group} ${request.from}`)) continue
+    host.noteFor({ kind: "group", group: request.group }, `${request.from} withdrew the request to join #${request.group}`, "event")
+  }
+}
+
 const noteGroup = (host: NoteHost, old: GroupListing | null, group: GroupListing): void => {
   const target: BufferTarget = { kind: "group", group: group.name }
   const name = `#${group.name}`
@@ -92,6 +103,7 @@ const noteGroup = (host: NoteHost, old: GroupListing | null, group: GroupListing
     else if (group.me === "leading") host.noteFor(target, `you now lead ${name}`, "event")
     else if (group.me === "joining") host.noteFor(target, `asked ${group.leader} (the leader) to let you into ${name}`, "info")
     else if (group.me === "member" && was === "joining") host.noteFor(target, `${group.leader} accepted you into ${name} (topic ${topics.groupTalk(group.name)})`, "event")
+    else if (group.me === "listed" && was === "joining" && host.withdrawnJoins.delete(group.name)) host.noteFor(target, `you withdrew your request to join ${name}`, "info")
     else if (group.me === "listed" && was === "joining") host.noteFor(target, `your request to join ${name} was refused`, "event")
     else if (wasIn && !isIn) host.noteFor(target, `you left ${name}`, "event")
   }

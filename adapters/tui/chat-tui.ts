@@ -76,6 +76,7 @@ export class ChatTui implements TuiHost {
   readonly drafts = new Drafts(MAX_LINE_CHARS)
   readonly popups: Popup[] = []
   readonly quiet = new Set<string>()
+  readonly withdrawnJoins = new Set<string>()
   hint: string | null = null
   highlight: { readonly key: string; readonly seq: number } | null = null
   private jump: { readonly key: string; readonly seq: number } | null = null

@@ -84,7 +84,10 @@ export class CommandRunner {
       case "leave": {
         const target = command.target ?? host.buffer(host.activeKey)?.target ?? null
         if (target === null) return host.note(host.activeKey, "the status buffer is not a conversation: /leave user-NNNNN or /leave #group", "error")
-        await host.perform(target.kind === "peer" ? { _tag: "leaveConversation", user: target.user } : { _tag: "leaveGroup", group: target.group })
+        if (target.kind === "peer") return void (await host.perform({ _tag: "leaveConversation", user: target.user }))
+        const joining = host.groupListing(target.group)?.me === "joining"
+        if (joining) host.withdrawnJoins.add(target.group)
+        if (!(await host.perform({ _tag: "leaveGroup", group: target.group }))) host.withdrawnJoins.delete(target.group)
         return
       }
       case "close":
@@ -116,8 +119,12 @@ export class CommandRunner {
     const key = bufferKeyOf(target)
     if (target.kind === "group") {
       const me = host.groupListing(target.group)?.me ?? "absent"
-      if (me === "joining") return host.note(host.activeKey, `your request to join #${target.group} waits for its leader and cannot be withdrawn yet`, "error")
-      if ((me === "member" || me === "leading") && !(await host.perform({ _tag: "leaveGroup", group: target.group }))) return
+      // Joining: the leave withdraws the request, and the leader is told (group.leave).
+      if (me === "joining") host.withdrawnJoins.add(target.group)
+      if ((me === "member" || me === "leading" || me === "joining") && !(await host.perform({ _tag: "leaveGroup", group: target.group }))) {
+        host.withdrawnJoins.delete(target.group)
+        return
+      }
       return host.closeBuffer(key)
     }
     const user = target.user

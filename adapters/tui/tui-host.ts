@@ -29,6 +29,8 @@ export interface TuiHost {
   readonly popups: Popup[]
   /** Who is in a request summary and still waits: no notes of their own ("@user", "#group user"). */
   readonly quiet: Set<string>
+  /** Groups whose join request I am withdrawing (/leave, /close): "withdrawn", not "refused", when it ends. */
+  readonly withdrawnJoins: Set<string>
   hint: string | null
   /** The message shown highlighted (a /search hit), in buffer `key`. */
   readonly highlight: { readonly key: string; readonly seq: number } | null

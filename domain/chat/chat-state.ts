@@ -555,8 +555,15 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
       const requests = stepped.state.requests.map((r) => (r.kind === "group" && r.group === event.group && r.status === "pending" ? { ...r, status: "refused" as const } : r))
       return { ...stepped, state: { ...stepped.state, requests } }
     }
-    case "group.leave.received":
-      return stepGroup(state, event.group, { type: "leave.receive", from: event.from })
+    case "group.leave.received": {
+      const stepped = stepGroup(state, event.group, { type: "leave.receive", from: event.from })
+      // A join request withdrawn before I answered it: my list says so.
+      const withdrawn = stepped.before.context.pending.some((p) => p.user === event.from) && !stepped.after.context.pending.some((p) => p.user === event.from) &&
+        !(stepped.before.context.info?.members.includes(event.from) ?? false)
+      if (!withdrawn) return stepped
+      const requests = settleRequest(stepped.state.requests, (r) => r.kind === "group" && r.from === event.from && r.group === event.group, "withdrawn")
+      return { ...stepped, state: { ...stepped.state, requests } }
+    }
     case "message.sent":
     case "message.received":
     case "message.held":

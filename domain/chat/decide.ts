@@ -272,7 +272,8 @@ export const decideCommand = (state: ChatState, command: Command, context: Decis
       }
       case "group.leave": {
         const view = groupView(state, command.group)
-        return view === "member" || view === "leading" ? Result.succeed({ _tag: "group.leave.sent", group: command.group }) : reject(`you are not in ${command.group}`)
+        // Joining: the leave withdraws my request (the leader drops it; a crossing acceptance is left at once).
+        return view === "member" || view === "leading" || view === "joining" ? Result.succeed({ _tag: "group.leave.sent", group: command.group }) : reject(`you are not in ${command.group}`)
       }
     }
   })()

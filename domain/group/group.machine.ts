@@ -191,6 +191,19 @@ export const groupMachine = setup({
       return { info: withoutMember(mustHaveInfo(context), event.from), pending: context.pending.filter((p) => p.user !== event.from) }
     }),
     leaveAsMember: assign(({ context }) => ({ leaving: true, settledAttempt: context.joinAttempt })),
+    /**
+     * Leader: the requester withdrew its pending join (a group.leave before it was let in). Its
+     * attempt counts as answered, like a refused one, so a late copy of it is not asked again.
+     */
+    withdrawPending: assign(({ context, event }) => {
+      if (event.type !== "leave.receive") throw new Error(`withdrawPending on ${event.type}`)
+      const request = context.pending.find((p) => p.user === event.from)
+      if (request === undefined) throw new Error("withdrawPending without a pending request")
+      const refused = Object.fromEntries(
+        [...Object.entries(context.refused).filter(([user]) => user !== event.from), [event.from, request.attempt] as const].slice(-MAX_PENDING_JOINS),
+      )
+      return { pending: context.pending.filter((p) => p.user !== event.from), refused }
+    }),
     /** The leader leaves: hand over to the earliest member, or dissolve when alone. */
     leaveAsLeader: assign(({ context }) => {
       const info = withoutMember(mustHaveInfo(context), context.me)
@@ -251,6 +264,8 @@ export const groupMachine = setup({
       event.attempt > context.refusedAttempt,
     isLeaveOfMember: ({ context, event }) =>
       event.type === "leave.receive" && event.from !== context.me && (context.info?.members.includes(event.from) ?? false),
+    isWithdrawalOfPending: ({ context, event }) =>
+      event.type === "leave.receive" && event.from !== context.me && context.pending.some((p) => p.user === event.from),
   },
 }).createMachine({
   id: "group",
@@ -345,6 +360,12 @@ export const groupMachine = setup({
         "join.send": {
           actions: { type: "send.join", params: ({ context }) => ({ leader: mustHaveInfo(context).leader, attempt: context.joinAttempt }) },
         },
+        // Withdrawing the request: the leader is told with a leave; if its acceptance crosses it,
+        // I am `leaving`, so the information that lists me makes me repeat the leave, not a member.
+        "leave.send": {
+          target: "settling",
+          actions: [{ type: "send.leave", params: ({ context }) => ({ leader: mustHaveInfo(context).leader }) }, "leaveAsMember"],
+        },
       },
     },
     member: {
@@ -386,11 +407,14 @@ export const groupMachine = setup({
             "reject",
           ],
         },
-        "leave.receive": {
-          guard: "isLeaveOfMember",
-          target: "settling",
-          actions: ["removeMember", { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) }],
-        },
+        "leave.receive": [
+          {
+            guard: "isLeaveOfMember",
+            target: "settling",
+            actions: ["removeMember", { type: "publish.info", params: ({ context }) => ({ info: mustHaveInfo(context) }) }],
+          },
+          { guard: "isWithdrawalOfPending", actions: "withdrawPending" },
+        ],
         "leave.send": {
           target: "settling",
           actions: [
