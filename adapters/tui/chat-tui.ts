@@ -30,6 +30,7 @@ import { SnapshotView } from "./snapshot-view.ts"
 import { MAX_LINE_CHARS } from "./split-message.ts"
 import type { TuiHost } from "./tui-host.ts"
 import type { UiStateStore } from "./ui-state-store.ts"
+import { counted } from "./plural.ts"
 
 /** Changes are folded into one refresh per interval: a burst of messages costs one redraw. */
 const REFRESH_INTERVAL_MS = 40
@@ -124,7 +125,7 @@ export class ChatTui implements TuiHost {
     this.buffers.sync(this.current, this.quiet)
     for (const note of options.startupNotes) this.note(STATUS_KEY, note.text, note.level)
     const pending = this.current.requests.filter((r) => r.status === "pending").length
-    if (pending > 0) this.note(STATUS_KEY, `${pending} request${pending === 1 ? "" : "s"} waiting for your answer (F6)`, "event")
+    if (pending > 0) this.note(STATUS_KEY, `${counted(pending, "request")} waiting for your answer (F6)`, "event")
     this.note(STATUS_KEY, "Menu: F1 users & groups · F2 create group · F3 groups · F4 join · F5 talk · F6 requests · F7 acceptances · F8 help (Ctrl-O: all)", "info")
     if (saved?.lastBuffer !== undefined && saved.lastBuffer !== null && this.buffers.has(saved.lastBuffer)) this.active = saved.lastBuffer
     if (saved?.drafts !== undefined) this.drafts.restore(saved.drafts)

@@ -12,6 +12,7 @@ import { splitMessage } from "./split-message.ts"
 import { seg } from "./styled.ts"
 import type { TuiHost } from "./tui-host.ts"
 import { describeWhoIs } from "./whois-view.ts"
+import { counted } from "./plural.ts"
 
 /** Matches shown by /search, newest first. */
 const SEARCH_RESULTS = 200
@@ -177,7 +178,7 @@ export class CommandRunner {
     const key = host.activeKey
     const result = await host.port.search(chatTargetOf(target), query, SEARCH_RESULTS)
     if ("error" in result) return host.note(host.activeKey, result.error, "error")
-    const scope = result.complete ? `all ${result.searched} messages` : `the newest ${result.searched} messages`
+    const scope = result.complete ? (result.searched === 1 ? "the one message" : `all ${result.searched} messages`) : `the newest ${counted(result.searched, "message")}`
     this.screens.showSearch(key, query, result.matches, scope)
   }
 

@@ -14,6 +14,7 @@ import { seg } from "./styled.ts"
 import { momentLabel } from "./timeline.ts"
 import type { TuiHost } from "./tui-host.ts"
 import { conversationWord, membershipWord } from "./views.ts"
+import { counted } from "./plural.ts"
 
 export const heading = (text: string): ListItem => ({ segments: [seg(text, { fg: "grey", bold: true })] })
 
@@ -45,7 +46,7 @@ export class PopupScreens {
         return this.showGroups()
       case "joinGroup": {
         const joinable = host.snapshot.groups.filter((g) => g.me === "listed")
-        const suggestions: Suggestion[] = joinable.map((g) => ({ value: g.name, segments: [seg(`#${g.name}`, { bold: true }), seg(`  leader ${g.leader} · ${g.members.length} members`, { fg: "grey" })] }))
+        const suggestions: Suggestion[] = joinable.map((g) => ({ value: g.name, segments: [seg(`#${g.name}`, { bold: true }), seg(`  leader ${g.leader} · ${counted(g.members.length, "member")}`, { fg: "grey" })] }))
         return host.pushPopup(new PromptPopup("Join a group", "group:", suggestions, (name) => this.run(this.parsedOr(`/join ${name}`)), 40))
       }
       case "talk": {

@@ -7,6 +7,7 @@
 import type { KeyEvent } from "./keymap.ts"
 import type { Popup, PopupFrame, PopupKeyResult } from "./popups.ts"
 import { seg, styledLine } from "./styled.ts"
+import { counted } from "./plural.ts"
 
 /** More than this many new requests within the window, and they are summarised. */
 export const REQUEST_BURST = 3
@@ -53,7 +54,7 @@ export class RequestSummaryPopup implements Popup {
       title: "Requests",
       lines: [
         styledLine([], width),
-        styledLine([seg("  "), seg(`${this.count} new request${this.count === 1 ? "" : "s"}`, { bold: true, fg: "yellow" }), seg(" — F6 to see them")], width),
+        styledLine([seg("  "), seg(counted(this.count, "new request"), { bold: true, fg: "yellow" }), seg(" — F6 to see them")], width),
         styledLine([seg("  they came close together, so they are not asked one by one", { fg: "grey" })], width),
         styledLine([], width),
       ],

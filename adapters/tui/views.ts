@@ -4,6 +4,7 @@
  */
 import type { ConnectionState, GroupListing, UserListing } from "./chat-port.ts"
 import { seg, styledLine, type Segment } from "./styled.ts"
+import { counted } from "./plural.ts"
 
 export type Presence = UserListing["status"]
 export type ConversationView = UserListing["conversation"]
@@ -122,7 +123,7 @@ export const renderSidebar = (model: SidebarModel, width: number, height: number
   const groupsEnd = tail.length
   if (model.pendingRequests > 0) {
     tail.push({ line: styledLine([], width), target: null })
-    tail.push({ line: styledLine([seg(` ${model.pendingRequests} request${model.pendingRequests === 1 ? "" : "s"} waiting (F6)`, { fg: "yellow", bold: true })], width), target: "requests" })
+    tail.push({ line: styledLine([seg(` ${counted(model.pendingRequests, "request")} waiting (F6)`, { fg: "yellow", bold: true })], width), target: "requests" })
   }
 
   const room = Math.max(0, height - lines.length)
@@ -134,16 +135,16 @@ export const renderSidebar = (model: SidebarModel, width: number, height: number
   const requestsPart = tail.slice(groupsEnd)
   const groupsPart = tail.slice(usersEnd, groupsEnd)
   const usersPart = tail.slice(0, usersEnd)
-  const cut = (part: typeof tail, keep: number, what: string) => {
+  const cut = (part: typeof tail, keep: number, what: "user" | "group") => {
     if (part.length <= keep) return part
     const shown = part.slice(0, Math.max(0, keep - 1))
     const hidden = part.length - shown.length
-    return [...shown, { line: styledLine([seg(`   … ${hidden} more ${what} (F1)`, { fg: "grey" })], width), target: "users" }]
+    return [...shown, { line: styledLine([seg(`   … ${counted(hidden, `more ${what}`, `more ${what}s`)} (F1)`, { fg: "grey" })], width), target: "users" }]
   }
   const afterRequests = room - requestsPart.length
   const groupsRoom = Math.max(0, Math.min(groupsPart.length, Math.floor(afterRequests / 2)))
   const usersRoom = Math.max(0, afterRequests - groupsRoom)
-  for (const entry of [...cut(usersPart, usersRoom, "users"), ...cut(groupsPart, groupsRoom, "groups"), ...requestsPart].slice(0, room)) push(entry.line, entry.target)
+  for (const entry of [...cut(usersPart, usersRoom, "user"), ...cut(groupsPart, groupsRoom, "group"), ...requestsPart].slice(0, room)) push(entry.line, entry.target)
   return { lines, targets }
 }
 
@@ -174,14 +175,14 @@ export const renderTitle = (model: TitleModel, width: number): string => {
   } else if (model.group !== null) {
     const group = model.group
     const word = membershipWord(group.me)
-    parts.push(seg(`leader ${group.leader} · ${group.members.length} member${group.members.length === 1 ? "" : "s"}: ${group.members.join(", ")}`, { fg: "white" }))
+    parts.push(seg(`leader ${group.leader} · ${counted(group.members.length, "member")}: ${group.members.join(", ")}`, { fg: "white" }))
     if (word !== null) parts.push(seg(` · you: ${word}`, { fg: "yellow" }))
     if (group.pending.length > 0 && group.me === "leading") parts.push(seg(` · ${group.pending.length} asking to join`, { fg: "yellow" }))
   } else {
     parts.push(seg("not a group you know of yet", { fg: "grey" }))
   }
   if (model.topic !== null) parts.push(seg(` · topic ${model.topic}`, { fg: "grey" }))
-  if (model.linesBelow > 0) parts.push(seg(` · ↓ ${model.linesBelow} more lines (PgDn)`, { fg: "magenta", bold: true }))
+  if (model.linesBelow > 0) parts.push(seg(` · ↓ ${counted(model.linesBelow, "more line")} (PgDn)`, { fg: "magenta", bold: true }))
   return styledLine(parts, width)
 }
 
@@ -217,7 +218,7 @@ export const renderStatusBar = (model: StatusModel, width: number): string => {
     seg(" │ to ", { fg: "grey" }),
     seg(model.target, { bold: true }),
   ]
-  if (model.pendingRequests > 0) parts.push(seg(` │ ${model.pendingRequests} request${model.pendingRequests === 1 ? "" : "s"} (F6)`, { fg: "yellow", bold: true }))
+  if (model.pendingRequests > 0) parts.push(seg(` │ ${counted(model.pendingRequests, "request")} (F6)`, { fg: "yellow", bold: true }))
   if (model.problems > 0) parts.push(seg(` │ ! ${model.problems} in chat.log`, { fg: "red" }))
   parts.push(seg(` │ ${model.hint ?? "F1-F8/^O menu ^N/^P switch Alt-A activity /help"}`, { fg: "grey" }))
   return styledLine(parts, width)

@@ -17,6 +17,7 @@ import { SystemClock, SystemIds } from "../../adapters/system/system.ts"
 import { bridgeChatService } from "../../adapters/tui/chat-port.ts"
 import { ChatTui } from "../../adapters/tui/chat-tui.ts"
 import { createLayout, createScreen } from "../../adapters/tui/layout.ts"
+import { counted } from "../../adapters/tui/plural.ts"
 import { fileUiStateStore } from "../../adapters/tui/ui-state-store.ts"
 import { EventLog, type RecoveryReport } from "../../domain/ports/event-log.port.ts"
 import { Transport, type TransportError } from "../../domain/ports/transport.port.ts"
@@ -74,8 +75,8 @@ const describeStartFailure = (error: unknown, options: ChatOptions, broker: Brok
 
 const recoveryNotes = (report: RecoveryReport): ReadonlyArray<string> => {
   const notes: string[] = []
-  if (report.truncatedTailBytes > 0) notes.push(`the history log ended in a torn write: ${report.truncatedTailBytes} bytes were cut off (kept in events.quarantine)`)
-  if (report.corruptRecords.length > 0) notes.push(`${report.corruptRecords.length} damaged records in the history log were skipped (kept in events.quarantine; see chat.log)`)
+  if (report.truncatedTailBytes > 0) notes.push(`the history log ended in a torn write: ${counted(report.truncatedTailBytes, "byte")} ${report.truncatedTailBytes === 1 ? "was" : "were"} cut off (kept in events.quarantine)`)
+  if (report.corruptRecords.length > 0) notes.push(`${counted(report.corruptRecords.length, "damaged record")} in the history log ${report.corruptRecords.length === 1 ? "was" : "were"} skipped (kept in events.quarantine; see chat.log)`)
   return notes
 }
 
@@ -171,7 +172,7 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
   const port = bridgeChatService(service)
   const startupNotes = [
     { text: broker.announcement, level: "info" as const },
-    { text: `Profile "${options.profile}" (${options.profileDir}): you are ${profile.me}; ${profile.replayed} log records restored.`, level: "info" as const },
+    { text: `Profile "${options.profile}" (${options.profileDir}): you are ${profile.me}; ${counted(profile.replayed, "log record")} restored.`, level: "info" as const },
     ...(login === null ? [] : [{ text: `Logged in to the broker as ${login.username} (from ${login.source}).`, level: "info" as const }]),
     ...recoveryNotes(recovery).map((text) => ({ text, level: "error" as const })),
   ]

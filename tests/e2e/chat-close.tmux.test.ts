@@ -106,6 +106,11 @@ describe.skipIf(!available)("/close", () => {
     await tmux.line("d", "/group create crew")
     await tmux.waitFor("d", "the group is created", "you created #crew")
     await tmux.waitFor("e", "E sees the group", "#crew")
+    // F4's suggestions count the members in the singular when there is one.
+    await tmux.keys("e", "F4")
+    const suggestions = await tmux.waitFor("e", "the join popup's suggestion", `leader ${idD} · 1 member`)
+    expect(suggestions).not.toContain("1 members")
+    await tmux.keys("e", "Escape")
     await tmux.line("e", "/join crew")
     await tmux.waitFor("d", "the join request popup", `${idE} asks to join #crew`)
     await tmux.keys("d", "Escape")

@@ -14,7 +14,7 @@ const available = await terminalTestsRun()
 
 const COLUMNS = 160
 const ROWS = 24
-const MORE_LINES = /↓ ([0-9]+) more lines/
+const MORE_LINES = /↓ ([0-9]+) more lines?\b/
 /** The help popup's footer when it is taller than the window: the rows shown and how many there are. */
 const HELP_WINDOW = /↑↓ PgUp PgDn scroll · Esc close · ([0-9]+)-([0-9]+) of ([0-9]+)/
 
