@@ -78,9 +78,10 @@ for (const command of COMMANDS) {
 
 export const findCommand = (name: string): CommandHelp | undefined => byName.get(name.toLowerCase())
 
-/** `12345` and `user-12345` both name user-12345: ids are long to type. */
+/** `12345`, `user-12345` and `@user-12345` (as the side list shows it) all name user-12345: ids are long to type. */
 export const normaliseUser = (word: string): string | null => {
-  const candidate = /^[0-9]{1,12}$/.test(word) ? `user-${word}` : word
+  const bare = word.startsWith("@") ? word.slice(1) : word
+  const candidate = /^[0-9]{1,12}$/.test(bare) ? `user-${bare}` : bare
   return USER_ID_PATTERN.test(candidate) ? candidate : null
 }
 

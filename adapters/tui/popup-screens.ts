@@ -125,7 +125,8 @@ export class PopupScreens {
     const requests = [...this.host.snapshot.requests].reverse().sort((a, b) => Number(b.status === "pending") - Number(a.status === "pending"))
     const items: ListItem[] = requests.map((request) => ({
       segments: [
-        seg(request.status === "pending" ? "● pending  " : `  ${request.status.padEnd(9)}`, { fg: request.status === "pending" ? "yellow" : "grey", bold: request.status === "pending" }),
+        // The column fits the longest status ("withdrawn") and a blank after it.
+        seg(request.status === "pending" ? "● pending   " : `  ${request.status.padEnd(10)}`, { fg: request.status === "pending" ? "yellow" : "grey", bold: request.status === "pending" }),
         seg(request.kind === "chat" ? "conversation " : `join #${request.group ?? "?"} `),
         seg(`from ${request.from}`, { bold: true }),
         seg(`  ${momentLabel(request.at)}`, { fg: "grey" }),

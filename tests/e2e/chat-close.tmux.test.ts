@@ -121,6 +121,10 @@ describe.skipIf(!available)("/close", () => {
     await tmux.waitFor("e", "E withdrew", "you withdrew your request to join #crew")
     await tmux.waitFor("d", "the leader is told", `${idE} withdrew the request to join #crew`)
     expect(hasCrewBuffer(await tmux.capture("e"))).toBe(false)
+    // The leader's F6 list says so, in its own column.
+    await tmux.keys("d", "F6")
+    await tmux.waitFor("d", "the withdrawn request in F6", new RegExp(`withdrawn +join #crew from ${idE}`))
+    await tmux.keys("d", "Escape")
 
     // Asked again, accepted, a message (a history), then left and closed.
     await tmux.line("e", "/join crew")

@@ -61,6 +61,10 @@ describe("parseInput", () => {
     expect(command("/open status")).toEqual({ _tag: "open", target: "status" })
     expect(command("/open user-3")).toEqual({ _tag: "open", target: { kind: "peer", user: "user-3" } })
     expect(command("/open team")).toEqual({ _tag: "open", target: { kind: "group", group: "team" } })
+    // As the side list shows a conversation: @user-3.
+    expect(command("/open @user-3")).toEqual({ _tag: "open", target: { kind: "peer", user: "user-3" } })
+    expect(command("/close @3")).toEqual({ _tag: "close", target: { kind: "peer", user: "user-3" } })
+    expect(command("/talk @user-3")).toEqual({ _tag: "talk", user: "user-3" })
     expect(command("/help /join")).toEqual({ _tag: "help", topic: "join" })
     expect(command("/exit")).toEqual({ _tag: "quit" })
     expect(command("/QUIT")).toEqual({ _tag: "quit" })
@@ -81,8 +85,13 @@ describe("parseInput", () => {
     const examples: Record<string, string> = {
       users: "/users", groups: "/groups", group: "/group create g", join: "/join g", talk: "/talk user-1", accept: "/accept", refuse: "/refuse",
       leave: "/leave", close: "/close #g", requests: "/requests", acceptances: "/acceptances", open: "/open status", menu: "/menu", help: "/help", quit: "/quit",
+      search: "/search x", whois: "/whois", trust: "/trust user-1", bell: "/bell off",
     }
-    for (const entry of COMMANDS) expect(parseInput(examples[entry.name] ?? "missing").ok, entry.name).toBe(true)
+    // Each as the command it names (a missing example would parse as text to send).
+    for (const entry of COMMANDS) {
+      const parsed = parseInput(examples[entry.name] ?? "missing")
+      expect(parsed.ok && parsed.command._tag !== "say", entry.name).toBe(true)
+    }
   })
 })
 
