@@ -6,7 +6,6 @@
  * does goes through ChatPort; everything on screen goes through the pure views and the sanitizer.
  */
 import type { Widgets } from "blessed"
-import { arrivalsBetween, BellGate, deservesBell } from "./bell.ts"
 import type { RequestEntry } from "../../domain/chat/chat-state.ts"
 import { topics, type GroupName, type UserId } from "../../domain/ids.ts"
 import { bufferKeyOf, ChatBuffer, STATUS_KEY, type NoteLevel } from "./chat-buffer.ts"
@@ -29,12 +28,12 @@ import { ScreenRenderer } from "./screen-renderer.ts"
 import { SnapshotView } from "./snapshot-view.ts"
 import { MAX_LINE_CHARS } from "./split-message.ts"
 import type { TuiHost } from "./tui-host.ts"
+import { UiMemory } from "./ui-memory.ts"
 import type { UiStateStore } from "./ui-state-store.ts"
 import { counted } from "./plural.ts"
 
 /** Changes are folded into one refresh per interval: a burst of messages costs one redraw. */
 const REFRESH_INTERVAL_MS = 40
-const SAVE_UI_STATE_AFTER_MS = 2_000
 
 export interface ChatTuiOptions {
   readonly port: ChatPort
@@ -81,11 +80,9 @@ export class ChatTui implements TuiHost {
   hint: string | null = null
   highlight: { readonly key: string; readonly seq: number } | null = null
   private jump: { readonly key: string; readonly seq: number } | null = null
-  private readCounts: Record<string, number>
   private problems = 0
   private refreshTimer: NodeJS.Timeout | null = null
   private renderPending = false
-  private saveTimer: NodeJS.Timeout | null = null
   private unsubscribe: (() => void) | null = null
   private switchedBuffer = true
   private closed = false
@@ -95,9 +92,7 @@ export class ChatTui implements TuiHost {
   private readonly input: InputController
   private readonly renderer: ScreenRenderer
   private readonly history: HistoryLoader
-  private readonly bell: BellGate
-  /** The saved /bell setting: --no-bell turns the bell off for one run without changing it. */
-  private bellSetting: boolean
+  private readonly memory: UiMemory
 
   constructor(private readonly options: ChatTuiOptions) {
     this.port = options.port
@@ -114,13 +109,12 @@ export class ChatTui implements TuiHost {
     this.input = new InputController(this, { commands: this.commands, screens: this.screens, requests: this.requests, interceptKey: options.interceptKey, redraw: () => this.screen.realloc() })
     this.renderer = new ScreenRenderer(this)
     this.history = new HistoryLoader(this, (buffer) => this.markRead(buffer))
-    const saved = options.uiState.load()
-    // No saved state (first run of the UI on this profile): what is in the log counts as read.
-    this.readCounts = saved === null
-      ? Object.fromEntries([...this.current.topics].map(([topic, summary]) => [topic, summary.messages]))
-      : { ...saved.readCounts }
-    this.bellSetting = saved?.bell ?? true
-    this.bell = new BellGate(options.bell === "saved" && this.bellSetting)
+    this.memory = new UiMemory(options.uiState, this.current, options.bell ?? null, () => ({
+      lastBuffer: this.activeKey,
+      drafts: this.drafts.saved(),
+      closedGroups: this.buffers.closedGroups(),
+    }))
+    const saved = this.memory.saved
     this.buffers = new BufferList(this.me, this.startSeq, saved?.closedGroups ?? [])
     this.buffers.sync(this.current, this.quiet)
     for (const note of options.startupNotes) this.note(STATUS_KEY, note.text, note.level)
@@ -192,8 +186,7 @@ export class ChatTui implements TuiHost {
     this.closed = true
     this.unsubscribe?.()
     if (this.refreshTimer !== null) clearTimeout(this.refreshTimer)
-    if (this.saveTimer !== null) clearTimeout(this.saveTimer)
-    this.saveUiState()
+    this.memory.close()
     this.screen.program.output.write("\u001b[?2004l")
   }
 
@@ -278,7 +271,7 @@ export class ChatTui implements TuiHost {
     this.buffers.sync(this.current, this.quiet)
     noteChanges(this, previous, this.snapshot)
     // Before drawing: the BEL goes out with this screen's update, so the window is flagged by the time it shows.
-    if (deservesBell(arrivalsBetween(previous, this.snapshot, this.me), this.activeKey) && this.bell.ring(this.now())) this.screen.program.bell()
+    if (this.memory.shouldRing(previous, this.snapshot, this.me, this.activeKey, this.now())) this.screen.program.bell()
     this.requests.closeAnsweredRequestPopup()
     this.requests.offerNextRequest()
     const active = this.buffers.get(this.activeKey)
@@ -310,24 +303,18 @@ export class ChatTui implements TuiHost {
   }
 
   get bellOn(): boolean {
-    return this.bell.enabled
+    return this.memory.bellOn
   }
 
-  /** /bell on|off: saved in the profile's UI state; null, or why it cannot ring here. */
   setBell(on: boolean): string | null {
-    if (this.options.bell === undefined) return "this view never rings the bell"
-    this.bell.turn(on)
-    this.bellSetting = on
-    this.scheduleSave()
-    return null
+    return this.memory.setBell(on)
   }
 
   unreadOf(buffer: ChatBuffer): number {
     if (buffer.target === null || buffer.key === this.activeKey) return 0
     const topic = this.topicOf(buffer.target)
     if (topic === null) return 0
-    const total = this.snapshot.topics.get(topic)?.messages ?? 0
-    return Math.max(0, total - (this.readCounts[topic] ?? 0))
+    return this.memory.unread(topic, this.snapshot.topics.get(topic)?.messages ?? 0)
   }
 
   pendingRequests(): ReadonlyArray<RequestEntry> {
@@ -344,28 +331,11 @@ export class ChatTui implements TuiHost {
     if (buffer.target === null) return
     const topic = this.topicOf(buffer.target)
     if (topic === null) return
-    const total = this.snapshot.topics.get(topic)?.messages ?? 0
-    if (this.readCounts[topic] === total) return
-    this.readCounts[topic] = total
-    this.scheduleSave()
+    this.memory.markRead(topic, this.snapshot.topics.get(topic)?.messages ?? 0)
   }
 
   scheduleSave(): void {
-    if (this.saveTimer !== null) return
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = null
-      this.saveUiState()
-    }, SAVE_UI_STATE_AFTER_MS)
-  }
-
-  private saveUiState(): void {
-    this.options.uiState.save({
-      readCounts: this.readCounts,
-      lastBuffer: this.activeKey,
-      drafts: this.drafts.saved(),
-      bell: this.bellSetting,
-      closedGroups: this.buffers.closedGroups(),
-    })
+    this.memory.scheduleSave()
   }
 
   note(key: string, text: string, level: NoteLevel): void {
