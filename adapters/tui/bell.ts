@@ -1,6 +1,7 @@
 /**
  * The terminal bell (BEL): rung when a message or a request arrives where I am not looking — a
- * buffer not on screen — so tmux and screen flag the window and desktop terminals mark it urgent. Never for my own messages (they are counted as
+ * buffer not on screen, or any buffer while the terminal is not focused (when it reports focus) —
+ * so tmux and screen flag the window and desktop terminals mark it urgent. Never for my own messages (they are counted as
  * sent) nor for drops (they change nothing in the snapshot), and at most once per
  * BELL_MIN_INTERVAL_MS: a flood rings once, then again only after a quiet stretch of the gate.
  * Pure: the controller (chat-tui.ts) compares snapshots and writes the BEL.
@@ -51,11 +52,10 @@ const bufferKeyOfTopic = (topic: string, me: string): string | null => {
 }
 
 /**
- * Whether any arrival is out of sight: in a buffer other than the one on screen. (Whether the
- * terminal has the focus is not known: blessed learns it only from DEC mode 1004 reports, which
- * tmux sends only with its focus-events option; so a message in the buffer shown never rings.)
+ * Whether any arrival is out of sight: in a buffer other than the one on screen, or anywhere when
+ * nothing is seen (`shownKey` null: the terminal reported it lost the focus, DEC mode 1004).
  */
-export const deservesBell = (arrivals: ReadonlyArray<Arrival>, shownKey: string): boolean => arrivals.some((arrival) => arrival.key !== shownKey)
+export const deservesBell = (arrivals: ReadonlyArray<Arrival>, shownKey: string | null): boolean => arrivals.some((arrival) => arrival.key !== shownKey)
 
 /** At most one ring per interval; `enabled` is the user's /bell setting. */
 export class BellGate {

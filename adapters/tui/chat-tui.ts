@@ -85,6 +85,8 @@ export class ChatTui implements TuiHost {
   private renderPending = false
   private unsubscribe: (() => void) | null = null
   private switchedBuffer = true
+  /** From the terminal's focus reports (DEC 1004); a terminal that sends none counts as focused. */
+  private focused = true
   private closed = false
   private readonly requests: RequestFlow
   private readonly screens: PopupScreens
@@ -172,8 +174,16 @@ export class ChatTui implements TuiHost {
     this.layout.pane.box.on("wheelup", () => this.input.scroll("wheelUp"))
     this.layout.pane.box.on("wheeldown", () => this.input.scroll("wheelDown"))
     this.layout.sidebar.on("click", (mouse: Widgets.Events.IMouseEventArg) => this.onSidebarClick(mouse))
+    // Focus reports arrive with the mouse reports blessed parses (the pane's wheel enables them).
+    this.screen.program.on("focus", () => {
+      this.focused = true
+    })
+    this.screen.program.on("blur", () => {
+      this.focused = false
+    })
     // Bracketed paste: a paste arrives framed, so its line breaks do not send it line by line.
-    this.screen.program.output.write("\u001b[?2004h")
+    // Focus reports: while the terminal is in the background, the conversation on screen rings too.
+    this.screen.program.output.write("\u001b[?2004h\u001b[?1004h")
     this.drafts.shown(this.active)
     this.activate(this.active)
     this.requests.offerNextRequest()
@@ -187,7 +197,7 @@ export class ChatTui implements TuiHost {
     this.unsubscribe?.()
     if (this.refreshTimer !== null) clearTimeout(this.refreshTimer)
     this.memory.close()
-    this.screen.program.output.write("\u001b[?2004l")
+    this.screen.program.output.write("\u001b[?2004l\u001b[?1004l")
   }
 
   /** A note in the status buffer from the app (e.g. the broker was taken over). */
@@ -271,7 +281,7 @@ export class ChatTui implements TuiHost {
     this.buffers.sync(this.current, this.quiet)
     noteChanges(this, previous, this.snapshot)
     // Before drawing: the BEL goes out with this screen's update, so the window is flagged by the time it shows.
-    if (this.memory.shouldRing(previous, this.snapshot, this.me, this.activeKey, this.now())) this.screen.program.bell()
+    if (this.memory.shouldRing(previous, this.snapshot, this.me, this.focused ? this.activeKey : null, this.now())) this.screen.program.bell()
     this.requests.closeAnsweredRequestPopup()
     this.requests.offerNextRequest()
     const active = this.buffers.get(this.activeKey)

@@ -62,8 +62,8 @@ export class UiMemory {
     return null
   }
 
-  /** Whether what arrived between the snapshots deserves the bell now (out of sight, the gate open). */
-  shouldRing(previous: ChatSnapshot, current: ChatSnapshot, me: string, shownKey: string, now: number): boolean {
+  /** Whether what arrived between the snapshots deserves the bell now (out of sight, the gate open); `shownKey` null: nothing is seen. */
+  shouldRing(previous: ChatSnapshot, current: ChatSnapshot, me: string, shownKey: string | null, now: number): boolean {
     return deservesBell(arrivalsBetween(previous, current, me), shownKey) && this.bell.ring(now)
   }
 

@@ -200,6 +200,8 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     diagnostics.write(`${what}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
     if (quitting) return
     screen.destroy()
+    // Bracketed paste and focus reports off, as tui.close() would: the shell must not get them.
+    process.stdout.write("\u001b[?2004l\u001b[?1004l")
     process.stderr.write(`mqtt-chat: internal error (${error instanceof Error ? error.message : String(error)}); details in ${diagnostics.file}\n`)
     diagnostics.close()
     process.exit(EXIT_FAILURE)

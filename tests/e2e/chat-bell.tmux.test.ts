@@ -1,7 +1,8 @@
 /**
  * The terminal bell: a request or a message arriving in a conversation that is not on screen rings
  * it (BEL), which tmux turns into the window's bell flag; /bell off silences it, and my own
- * messages never ring. Both chat windows are in the background of the tmux session (the idle
+ * messages never ring. The conversation on screen rings only while the terminal reports that it
+ * does not have the focus. Both chat windows are in the background of the tmux session (the idle
  * window is the current one), so tmux flags every BEL they write.
  */
 import { mkdtempSync, rmSync } from "node:fs"
@@ -88,6 +89,21 @@ describe.skipIf(!available)("the terminal bell", () => {
     await tmux.line("a", "third, after B's restart")
     await tmux.waitFor("b", "three unread messages from A", (screen) => new RegExp(`@${idA} 3\\b`).test(sideList(screen)))
     expect(await bellFlag("b")).toBe("0")
+
+    // The conversation on screen: no bell while the terminal has the focus, a bell once it reports
+    // it lost it (DEC 1004, as a terminal sends it: ESC [ O), and the report is not typed into the line.
+    await tmux.line("b", "/bell on")
+    await tmux.line("b", `/open @${idA}`)
+    await tmux.waitFor("b", "B shows A's conversation", `<${idA}> third, after B's restart`)
+    await clearBell("b")
+    await tmux.line("a", "fourth, B looks at it")
+    await tmux.waitFor("b", "B shows the fourth", `<${idA}> fourth, B looks at it`)
+    expect(await bellFlag("b")).toBe("0")
+    await tmux.tmux(["send-keys", "-t", "e2e:b", "-H", "1b", "5b", "4f"])
+    await tmux.line("a", "fifth, B is away")
+    await tmux.waitFor("b", "B shows the fifth", `<${idA}> fifth, B is away`)
+    expect(await bellFlag("b")).toBe("1")
+    expect((await tmux.capture("b")).trimEnd().split("\n").at(-1)?.trimEnd()).toBe(`[@${idA}]`)
     await tmux.keys("a", "C-q")
     await tmux.keys("b", "C-q")
     await tmux.waitFor("a", "A exits", "EXIT=0")

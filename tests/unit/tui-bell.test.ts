@@ -67,6 +67,8 @@ describe("deservesBell", () => {
     expect(deservesBell(arrivals, "@user-20")).toBe(false)
     expect(deservesBell(arrivals, "status")).toBe(true)
     expect(deservesBell([], "status")).toBe(false)
+    // The terminal reported it lost the focus: nothing is seen.
+    expect(deservesBell(arrivals, null)).toBe(true)
   })
 })
 
