@@ -250,6 +250,8 @@ export const completeWord = (word: string, atLineStart: boolean, candidates: Rea
     return COMMANDS.map((c) => c.name).filter((name) => name.startsWith(prefix)).map((name) => `/${name}`)
   }
   if (word.length === 0) return []
+  // `@user-1…` as the side list writes a conversation: completed as a user id, the @ kept.
+  if (word.startsWith("@") && word.length > 1) return completeWord(word.slice(1), false, candidates.filter((c) => c.startsWith("user-"))).map((c) => `@${c}`)
   const lower = word.toLowerCase()
   // Ids may be typed as their digits (normaliseUser): `325` completes to user-32563.
   const asUser = /^[0-9]{1,12}$/.test(word) ? `user-${word}` : null

@@ -101,6 +101,9 @@ describe("completeWord", () => {
     expect(completeWord("/a", true, [])).toEqual(["/accept", "/acceptances"])
     expect(completeWord("user-1", false, ["user-12", "user-13", "user-2"])).toEqual(["user-12", "user-13"])
     expect(completeWord("", false, ["user-1"])).toEqual([])
+    // As the side list writes a conversation.
+    expect(completeWord("@user-1", false, ["user-12", "#user-1x", "user-2"])).toEqual(["@user-12"])
+    expect(completeWord("@12", false, ["user-123", "user-2"])).toEqual(["@user-123"])
     // Bare digits name a user too.
     expect(completeWord("1", false, ["user-12", "user-13", "user-2", "#team1"])).toEqual(["user-12", "user-13"])
     expect(completeWord("2", false, ["user-12", "user-2"])).toEqual(["user-2"])
