@@ -104,7 +104,7 @@ const noteGroup = (host: NoteHost, old: GroupListing | null, group: GroupListing
     else if (group.me === "joining") host.noteFor(target, `asked ${group.leader} (the leader) to let you into ${name}`, "info")
     else if (group.me === "member" && was === "joining") host.noteFor(target, `${group.leader} accepted you into ${name} (topic ${topics.groupTalk(group.name)})`, "event")
     else if (group.me === "listed" && was === "joining" && host.withdrawnJoins.delete(group.name)) host.noteFor(target, `you withdrew your request to join ${name}`, "info")
-    else if (group.me === "listed" && was === "joining") host.noteFor(target, `your request to join ${name} was refused`, "event")
+    else if (group.me === "listed" && was === "joining") host.noteFor(target, `your request to join ${name} was refused — /join ${group.name} to ask again`, "event")
     else if (wasIn && !isIn) host.noteFor(target, `you left ${name}`, "event")
   }
   if (wasIn && isIn && old !== null) {

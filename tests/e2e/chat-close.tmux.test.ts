@@ -126,9 +126,14 @@ describe.skipIf(!available)("/close", () => {
     await tmux.waitFor("d", "the withdrawn request in F6", new RegExp(`withdrawn +join #crew from ${idE}`))
     await tmux.keys("d", "Escape")
 
-    // Asked again, accepted, a message (a history), then left and closed.
+    // Asked again and refused: the note says how to ask again.
     await tmux.line("e", "/join crew")
     await tmux.waitFor("d", "the second join request popup", "[y] accept")
+    await tmux.keys("d", "n")
+    await tmux.waitFor("e", "E is refused", "your request to join #crew was refused — /join crew to ask again")
+    // Asked again, accepted, a message (a history), then left and closed.
+    await tmux.line("e", "/join crew")
+    await tmux.waitFor("d", "the third join request popup", "[y] accept")
     await tmux.keys("d", "y")
     await tmux.waitFor("e", "E is in", `${idD} accepted you into #crew`)
     await tmux.line("e", "hello crew")
