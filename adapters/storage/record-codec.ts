@@ -10,6 +10,7 @@
 import * as zlib from "node:zlib"
 import { Result, Schema } from "effect"
 import { LogRecord } from "../../domain/events.ts"
+import { isFastLogRecord } from "./record-fast-path.ts"
 
 /** A whole line, newline included. Longer lines are corrupt by definition: never parsed. */
 /** A record carries at most 300 messages (a leader refusing every pending join): about 150 KiB. */
@@ -122,6 +123,8 @@ export const decodeRecordLine = (line: Uint8Array): Result.Result<LogRecord, Lin
   } catch {
     return fail("json", "not JSON")
   }
+  // The common kinds are checked by hand, as the schema would; the rest by the schema (record-fast-path.ts).
+  if (isFastLogRecord(parsed)) return Result.succeed(parsed)
   const decoded = decodeLogRecord(parsed)
   return Result.isSuccess(decoded) ? Result.succeed(decoded.success) : fail("schema", decoded.failure.message.slice(0, 300))
 }
