@@ -5,10 +5,10 @@
 import { performance } from "node:perf_hooks"
 import { audit } from "./audit-command.ts"
 import { check, EXIT_USAGE, stats, timeline, type Output } from "./commands.ts"
-import { terminalLine } from "./describe.ts"
 import { diagram } from "./diagram.ts"
 import { merge } from "./merge.ts"
 import { parseReplayOptions, type ReplayCommand } from "./options.ts"
+import { ProgressLine } from "./progress.ts"
 import { state } from "./state-command.ts"
 import { view } from "./view.ts"
 
@@ -18,42 +18,21 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error
 })
 
+/** On a terminal only (progress.ts): a pipe or a file gets warnings and errors, never progress. */
+const progressLine = new ProgressLine(process.stderr, () => performance.now())
+const clearProgress = (): void => progressLine.clear()
+
 /** Lines are written in batches of this many characters: a 100,000-line timeline is not 100,000 writes. */
 const FLUSH_CHARS = 64 * 1024
 let pending: Array<string> = []
 let pendingChars = 0
 const flush = (): void => {
   if (pending.length === 0) return
+  // On one terminal, results must not land on the progress line.
+  clearProgress()
   process.stdout.write(pending.join(""))
   pending = []
   pendingChars = 0
-}
-
-/** Progress shows once a read has taken this long, then at most this often. */
-const PROGRESS_AFTER_MS = 1000
-const PROGRESS_EVERY_MS = 250
-/** Without a terminal on stderr (a pipe, a file), one line this often instead of a line redrawn in place. */
-const PROGRESS_LINE_EVERY_MS = 5000
-const started = performance.now()
-let lastProgress = 0
-let progressShown = false
-
-const progress = (what: string, done: number, total: number): void => {
-  const now = performance.now()
-  const tty = process.stderr.isTTY === true
-  if (now - started < PROGRESS_AFTER_MS || now - lastProgress < (tty ? PROGRESS_EVERY_MS : PROGRESS_LINE_EVERY_MS)) return
-  lastProgress = now
-  const text = terminalLine(`reading ${what}: ${Math.floor((100 * done) / Math.max(1, total))}% (${(done / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB, ${((now - started) / 1000).toFixed(1)} s)`)
-  if (tty) {
-    process.stderr.write(`\r${text}\u001b[K`)
-    progressShown = true
-  } else process.stderr.write(`${text}\n`)
-}
-
-const clearProgress = (): void => {
-  if (!progressShown) return
-  process.stderr.write("\r\u001b[K")
-  progressShown = false
 }
 
 const terminal: Output = {
@@ -67,7 +46,7 @@ const terminal: Output = {
     clearProgress()
     process.stderr.write(`${text}\n`)
   },
-  progress,
+  progress: (what, done, total) => progressLine.report(what, done, total),
 }
 
 const run = async (command: ReplayCommand): Promise<number> => {
