@@ -3,6 +3,7 @@
  * (log-scan.ts): round trips, a cut at every byte offset, any flipped bit, and garbage.
  * fast-check prints the seed and the shrunk counterexample on failure; FC_NUM_RUNS raises the runs.
  */
+import { isUtf8 } from "node:buffer"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Result, Stream } from "effect"
@@ -129,6 +130,69 @@ describe("log scan", () => {
       }),
       { numRuns: NUM_RUNS },
     )
+  })
+
+  it("finds, between lines of bad UTF-8 and byte order marks, the records a line-by-line decode finds", () => {
+    // A line as the log might hold it: a record (at the right seq, or not), the same record's JSON
+    // behind a byte order mark (which the strict decoder drops), or bytes of any kind with a checksum.
+    const lineArb = fc.oneof(
+      { weight: 3, arbitrary: fc.constant("record" as const) },
+      { weight: 1, arbitrary: fc.constant("bom" as const) },
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes.filter((b) => b !== 0x0a))) },
+    )
+    let badUtf8 = 0
+    let boms = 0
+    fc.assert(
+      fc.property(fc.array(fc.tuple(entryArb({ textLength: 16, maxOut: 1 }), lineArb), { minLength: 1, maxLength: 8 }), fc.nat(), (lines, chunkSeed) => {
+        const framedLines = lines.map(([entry, kind], i) => {
+          const line = withoutNewline(encodeRecordLine({ seq: i + 1, ...entry }))
+          if (kind === "record") return line
+          if (kind === "bom") return framed(`\uFEFF${line.subarray(9).toString("utf8")}`)
+          return Buffer.concat([Buffer.from(`${crc32(kind).toString(16).padStart(8, "0")} `, "latin1"), kind])
+        })
+        const bytes = Buffer.concat(framedLines.flatMap((line) => [line, Buffer.from("\n")]))
+        if (!isUtf8(bytes)) badUtf8++
+        if (lines.some(([, kind]) => kind === "bom")) boms++
+        // The reference: each line decoded on its own, the sequence rule applied by hand.
+        const expected: Array<number> = []
+        let lastSeq = 0
+        let badSince = false
+        for (const line of framedLines) {
+          const decoded = decodeRecordLine(line)
+          const seq = Result.isSuccess(decoded) ? decoded.success.seq : -1
+          if (seq === lastSeq + 1 || (badSince && seq > lastSeq)) {
+            expected.push(seq)
+            lastSeq = seq
+            badSince = false
+          } else badSince = true
+        }
+        const chunked: Array<number> = []
+        const chunkedScanner = new LogScanner(({ record }) => chunked.push(record.seq))
+        const size = 1 + (chunkSeed % bytes.length)
+        for (let at = 0; at < bytes.length; at += size) chunkedScanner.push(bytes.subarray(at, at + size))
+        chunkedScanner.finish()
+        expect(scanLog(bytes).records.map(({ record }) => record.seq)).toEqual(expected)
+        expect(chunked).toEqual(expected)
+      }),
+      { numRuns: NUM_RUNS },
+    )
+    expect(badUtf8).toBeGreaterThan(NUM_RUNS / 10)
+    expect(boms).toBeGreaterThan(NUM_RUNS / 10)
+  })
+
+  it("skips an oversize line in the middle, whole or in chunks, and keeps the records on both sides", () => {
+    const { bytes } = logBytes([0, 1, 2, 3].map(() => ({ at: 1, clock: 1, event: { _tag: "session.ended", session: 1 }, out: [] }) as never))
+    const lineLength = bytes.length / 4
+    const oversize = Buffer.concat([Buffer.alloc(2 * MAX_LINE_BYTES + 10, 0x7b), Buffer.from("\n")])
+    const damaged = Buffer.concat([bytes.subarray(0, 2 * lineLength), oversize, bytes.subarray(2 * lineLength)])
+    for (const chunk of [damaged.length, 64 * 1024, 1000, 333_333]) {
+      const seqs: Array<number> = []
+      const scanner = new LogScanner(({ record }) => seqs.push(record.seq))
+      for (let at = 0; at < damaged.length; at += chunk) scanner.push(damaged.subarray(at, at + chunk))
+      const summary = scanner.finish()
+      expect({ chunk, seqs }).toEqual({ chunk, seqs: [1, 2, 3, 4] })
+      expect(summary.corrupt).toEqual([{ offset: 2 * lineLength, length: oversize.length, reason: "oversize" }])
+    }
   })
 
   it("gives the same result however the bytes are chunked", () => {
