@@ -600,8 +600,35 @@ export const evolve = (state: ChatState, record: LogRecord): ChatState => {
   // Never above what a clock can have counted at the record's time (limits.ts): a record stored
   // before that bound existed, with a clock near 2^53, leaves a clock that still counts and that
   // every receiver accepts.
-  return { ...stepped, lastSeq: record.seq, clock: Math.min(Math.max(stepped.clock, record.clock), clockCeiling(record.at)) }
+  return withPosition(stepped, record.seq, Math.min(Math.max(stepped.clock, record.clock), clockCeiling(record.at)))
 }
+
+/**
+ * `{ ...state, lastSeq, clock }` written out field by field, in initialChatState's order: the same
+ * object. A spread here, where every kind of step's state meets, ran on V8's slow generic path and
+ * took a seventh of a whole rebuild (docs/architecture.md, "Where replay time goes"). `satisfies`
+ * makes a field added to ChatState, optional or not, fail to compile until it is listed here.
+ */
+const withPosition = (state: ChatState, lastSeq: number, clock: number): ChatState => ({
+  me: state.me,
+  session: state.session,
+  online: state.online,
+  clock,
+  lastSeq,
+  presence: state.presence,
+  conversations: state.conversations,
+  conversationSince: state.conversationSince,
+  dismissed: state.dismissed,
+  groups: state.groups,
+  requests: state.requests,
+  acceptances: state.acceptances,
+  topics: state.topics,
+  inbound: state.inbound,
+  index: state.index,
+  trust: state.trust,
+  seen: state.seen,
+  outbox: state.outbox,
+}) satisfies { readonly [K in keyof Required<ChatState>]: unknown }
 
 /** Duplicate detection key of an incoming event: sender and envelope id (ids are unique per sender). */
 export const receivedEnvelopeId = (event: DomainEvent): string | null => {
