@@ -162,8 +162,10 @@ export class SeenIds implements Transactional {
     this.pending = null
   }
   private insert(id: string, at: number): void {
-    if (this.ids.has(id)) return
+    // One lookup, not has() then add(): the set holds up to 100,000 ids and every message comes here.
+    const size = this.ids.size
     this.ids.add(id)
+    if (this.ids.size === size) return
     this.order.push(id)
     this.times.push(at)
     if (this.ids.size > this.capacity) {
@@ -422,6 +424,8 @@ const withOrder = (state: ChatState, topic: Topic, from: UserId, order: InboundO
   }
 }
 
+const NOTHING_HELD: ReadonlyArray<HeldMessage> = []
+
 /** Message counts per topic and each sender's order: plain data, no statechart on the hot path. */
 const projectMessage = (state: ChatState, event: Extract<DomainEvent, { _tag: "message.sent" | "message.received" | "message.held" }>, at: number, seq: number): ChatState => {
   if (event._tag === "message.held") {
@@ -441,7 +445,8 @@ const projectMessage = (state: ChatState, event: Extract<DomainEvent, { _tag: "m
   if (event._tag === "message.sent") return { ...state, topics: topicsNext }
   const key = inboundKey(event.topic, event.from)
   const current = state.inbound.get(key)
-  const held = current?.held.filter((h) => h.id !== event.id) ?? []
+  // Nearly always nothing is held: the empty list is kept rather than filtered into a new one.
+  const held = current === undefined ? NOTHING_HELD : current.held.length === 0 ? current.held : current.held.filter((h) => h.id !== event.id)
   const inbound: InboundOrder = {
     shown: Math.max(current?.shown ?? 0, event.n),
     held,
@@ -595,8 +600,8 @@ export const evolve = (state: ChatState, record: LogRecord): ChatState => {
   const { state: stepped } = step(state, record)
   const received = receivedEnvelopeId(record.event)
   if (received !== null) stepped.seen.add(received, record.at)
-  const resendable = record.out.filter(isResendable)
-  for (const out of resendable) stepped.outbox.add(out)
+  // Most records send nothing: no array is made for them.
+  for (const out of record.out) if (isResendable(out)) stepped.outbox.add(out)
   // Never above what a clock can have counted at the record's time (limits.ts): a record stored
   // before that bound existed, with a clock near 2^53, leaves a clock that still counts and that
   // every receiver accepts.
