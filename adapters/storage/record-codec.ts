@@ -78,7 +78,10 @@ const hex8 = (value: number): string => value.toString(16).padStart(CHECKSUM_DIG
  * fit in a line: callers validate first (see log-rules.ts), so a throw here is a bug.
  */
 export const encodeRecordLine = (record: LogRecord): Buffer => {
-  const json = Buffer.from(encodeLogRecordJson(record), "utf8")
+  // A record the fast path takes is exactly what the schema gives, and its schema transforms
+  // nothing (strings, integers, booleans, literals): JSON.stringify writes the Schema encoding's
+  // very text without the encode (record-fast-path.property.test.ts compares the bytes).
+  const json = Buffer.from(isFastLogRecord(record) ? JSON.stringify(record) : encodeLogRecordJson(record), "utf8")
   if (json.includes(NEWLINE)) throw new Error("invariant: encoded JSON contains a newline")
   const line = Buffer.allocUnsafe(HEADER_BYTES + json.length + 1)
   line.write(hex8(crc32(json)), 0, "latin1")

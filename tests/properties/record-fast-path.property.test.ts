@@ -3,17 +3,19 @@
  * Schema decode it stands in for: whenever it says yes, the parsed JSON is exactly what the Schema
  * decode returns (same fields, same order, same values), on valid records of every kind and on
  * records mutated at a random place (a key dropped, added or moved, a value of another type or past
- * a bound); and a whole line decodes to the same result, success or failure, as JSON.parse + Schema.
+ * a bound); a whole line decodes to the same result, success or failure, as JSON.parse + Schema;
+ * and a record the schema accepts is written as the Schema encoding's bytes, whichever path it takes.
  */
 import { Result, Schema } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { crc32, decodeRecordLine } from "../../adapters/storage/record-codec.ts"
+import { crc32, decodeRecordLine, encodeRecordLine } from "../../adapters/storage/record-codec.ts"
 import { isFastLogRecord } from "../../adapters/storage/record-fast-path.ts"
 import { LogRecord } from "../../domain/events.ts"
 import { NUM_RUNS } from "../support/properties.ts"
 
 const schemaDecode = Schema.decodeUnknownResult(LogRecord)
+const schemaEncode = Schema.encodeSync(LogRecord)
 
 // --- valid raw records of every kind (JSON values, as the log stores them)
 
@@ -172,6 +174,18 @@ const agrees = (input: unknown): { fast: boolean; valid: boolean } => {
       expect(value).toStrictEqual(reference.success)
       expect(JSON.stringify(value)).toBe(JSON.stringify(reference.success))
     }
+  }
+  // Encoding what the schema accepts writes the Schema encoding's bytes, whichever way it goes.
+  if (Result.isSuccess(reference)) {
+    const encodings = [reference.success, value as LogRecord].map((record) => {
+      try {
+        return encodeRecordLine(record).toString("utf8")
+      } catch (error) {
+        return String(error)
+      }
+    })
+    const schemaJson = JSON.stringify(schemaEncode(reference.success))
+    expect(encodings).toEqual(encodings.map(() => `${crc32(Buffer.from(schemaJson, "utf8")).toString(16).padStart(8, "0")} ${schemaJson}\n`))
   }
   // And the whole line: the same success or the same failure as JSON.parse + Schema.
   const line = decodeRecordLine(framed(JSON.stringify(value)))
