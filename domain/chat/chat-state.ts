@@ -288,9 +288,14 @@ export const isContact = (state: ChatState, user: UserId): boolean => {
   return (conversation !== undefined && conversation.context.mine.attempt > 0) || state.index.coMembers.has(user)
 }
 
+/** Shared by every step that names no action: frozen, so no caller can add to it. */
+const NO_ACTIONS: ReadonlyArray<never> = Object.freeze([])
+
+/** Named actions come back as data; assign and other built-ins are already applied to the snapshot. */
 const collect = <A>(actions: ReadonlyArray<{ type: string; params?: unknown }>): ReadonlyArray<A> =>
-  // Named actions come back as data; assign and other built-ins are already applied to the snapshot.
-  actions.filter((a) => a.type.startsWith("send.") || a.type.startsWith("publish.")).map((a) => ({ type: a.type, params: a.params }) as A)
+  // Most steps (every replayed presence and information record) name none: no arrays made for them.
+  actions.length === 0 ? NO_ACTIONS
+  : actions.filter((a) => a.type.startsWith("send.") || a.type.startsWith("publish.")).map((a) => ({ type: a.type, params: a.params }) as A)
 
 const stanceOf = (event: Extract<DomainEvent, { _tag: "conversation.stance.received" }>): Stance => ({
   attempt: event.attempt,
@@ -346,7 +351,7 @@ const stepConversation = (state: ChatState, peer: UserId, event: Parameters<type
     before,
     after,
     state: { ...state, conversations, conversationSince, dismissed, index },
-    actions: collect<ConversationAction>(actions).map((action) => ({ machine: "conversation" as const, peer, action })),
+    actions: actions.length === 0 ? NO_ACTIONS : collect<ConversationAction>(actions).map((action) => ({ machine: "conversation" as const, peer, action })),
   }
 }
 
@@ -360,7 +365,7 @@ const stepGroup = (state: ChatState, group: GroupName, event: Parameters<typeof 
     after,
     // Joining (again): what members sent while I was out never comes, so numbering starts afresh.
     state: inside(after.value) && !inside(before.value) ? forgetSenderOrder(next, topics.groupTalk(group)) : next,
-    actions: collect<GroupAction>(actions).map((action) => ({ machine: "group" as const, group, action })),
+    actions: actions.length === 0 ? NO_ACTIONS : collect<GroupAction>(actions).map((action) => ({ machine: "group" as const, group, action })),
   }
 }
 
@@ -424,7 +429,7 @@ const withOrder = (state: ChatState, topic: Topic, from: UserId, order: InboundO
   }
 }
 
-const NOTHING_HELD: ReadonlyArray<HeldMessage> = []
+const NOTHING_HELD: ReadonlyArray<HeldMessage> = Object.freeze([])
 
 /** Message counts per topic and each sender's order: plain data, no statechart on the hot path. */
 const projectMessage = (state: ChatState, event: Extract<DomainEvent, { _tag: "message.sent" | "message.received" | "message.held" }>, at: number, seq: number): ChatState => {
@@ -473,11 +478,11 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
   switch (event._tag) {
     case "profile.created":
       if (state.me !== null && state.me !== event.user) throw new Error("a profile has exactly one user id")
-      return { state: { ...state, me: event.user }, actions: [] }
+      return { state: { ...state, me: event.user }, actions: NO_ACTIONS }
     case "session.started":
-      return { state: { ...state, session: event.session, online: true }, actions: [] }
+      return { state: { ...state, session: event.session, online: true }, actions: NO_ACTIONS }
     case "session.ended":
-      return { state: { ...state, online: false }, actions: [] }
+      return { state: { ...state, online: false }, actions: NO_ACTIONS }
     case "presence.observed": {
       const [after] = stepMachine(presenceMachine, presenceOf(state, event.user), {
         type: "presence.observed",
@@ -485,7 +490,7 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
         session: event.session,
         connection: event.connection,
       })
-      return { state: { ...state, presence: state.presence.set(event.user, after) }, actions: [] }
+      return { state: { ...state, presence: state.presence.set(event.user, after) }, actions: NO_ACTIONS }
     }
     case "conversation.request.sent":
     case "conversation.accept.sent":
@@ -511,7 +516,7 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
     }
     case "conversation.dismissed":
       // Only an ended conversation is put out of sight (decide checks; a hand-made log is held to it too).
-      return state.conversations.get(event.peer)?.value === "closed" ? { state: { ...state, dismissed: state.dismissed.set(event.peer, true) }, actions: [] } : { state, actions: [] }
+      return state.conversations.get(event.peer)?.value === "closed" ? { state: { ...state, dismissed: state.dismissed.set(event.peer, true) }, actions: NO_ACTIONS } : { state, actions: NO_ACTIONS }
     case "group.created":
       return stepGroup(state, event.group, { type: "group.create", info: foundingInfo(requireMe(state), event.group, record.clock) })
     case "group.info.received":
@@ -572,22 +577,22 @@ export const step = (state: ChatState, record: Pick<LogRecord, "seq" | "at" | "c
     case "message.sent":
     case "message.received":
     case "message.held":
-      return { state: projectMessage(state, event, at, record.seq), actions: [] }
+      return { state: projectMessage(state, event, at, record.seq), actions: NO_ACTIONS }
     case "message.resend.asked": {
       const key = inboundKey(event.topic, event.from)
       const current = state.inbound.get(key)
-      if (current === undefined) return { state, actions: [] }
-      return { state: { ...state, inbound: state.inbound.set(key, { ...current, resendAskedAt: at }) }, actions: [] }
+      if (current === undefined) return { state, actions: NO_ACTIONS }
+      return { state: { ...state, inbound: state.inbound.set(key, { ...current, resendAskedAt: at }) }, actions: NO_ACTIONS }
     }
     case "outbox.acked": {
       for (const id of event.ids) state.outbox.delete(id)
-      return { state, actions: [] }
+      return { state, actions: NO_ACTIONS }
     }
     case "peer.key.pinned":
     case "peer.key.changed":
     case "peer.key.trusted":
     case "group.key.received":
-      return { state: { ...state, trust: stepTrust(state.trust, event) }, actions: [] }
+      return { state: { ...state, trust: stepTrust(state.trust, event) }, actions: NO_ACTIONS }
   }
 }
 
