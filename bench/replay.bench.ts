@@ -7,10 +7,10 @@
  * user's log (20 users, the real decide/evolve: presence, negotiations, groups and chat as the
  * simulator mixes them) is the template, repeated until it holds RECORDS records, each round with
  * fresh seqs, clocks, times, ids and protocol numbers so that every round changes the state as the
- * first did. Every template record's line is the log's own codec's (encodeRecordLine); the rounds
- * are framed from JSON.stringify, which the template shows writes the same bytes (checked for every
- * template record, and the first line of the file is decoded back), at a fraction of the time. Rows, each the best
- * of TRIES runs, interleaved so a busy machine slows all of them alike:
+ * first did. The rounds are framed from JSON.stringify, which writes the codec's very bytes
+ * (encodeRecordLine is compared on every template record) at a fraction of the time; every row
+ * below that decodes checks that all RECORDS lines decode. Rows, each the best of TRIES runs,
+ * interleaved so a busy machine slows all of them alike:
  *   read + split       the bytes and their line ends, nothing decoded
  *   read + JSON.parse  the baseline: every line's JSON parsed
  *   decode             the tool's read-only reader: + checksum, UTF-8, schema, sequence
