@@ -41,6 +41,48 @@ export class ConversationIndex {
     return { seq: this.seqs[i]!, offset: this.offsets[i]!, length: this.lengths[i]! }
   }
 
+  /** How many entries have a seq up to `seq` (binary search): a snapshot keeps those. */
+  countUpTo(seq: number): number {
+    let low = 0
+    let high = this.count
+    // Halves the range each turn: at most 53 turns.
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (this.seqs[middle]! <= seq) low = middle + 1
+      else high = middle
+    }
+    return low
+  }
+
+  /** Copies the first `count` entries into the three arrays at `at` (a snapshot's index section). */
+  copyInto(count: number, seqs: Float64Array, offsets: Float64Array, lengths: Uint32Array, at: number): void {
+    if (count < 0 || count > this.count) throw new Error(`invariant: copy ${count} of ${this.count} entries`)
+    seqs.set(this.seqs.subarray(0, count), at)
+    offsets.set(this.offsets.subarray(0, count), at)
+    lengths.set(this.lengths.subarray(0, count), at)
+  }
+
+  /** An index of the given entries (copied), checked: seqs ascending, every line within `end`. */
+  static fromArrays(seqs: Float64Array, offsets: Float64Array, lengths: Uint32Array, end: number): ConversationIndex {
+    if (seqs.length !== offsets.length || seqs.length !== lengths.length) throw new Error("index arrays of different lengths")
+    for (let i = 0; i < seqs.length; i++) {
+      const seq = seqs[i]!
+      if (!Number.isSafeInteger(seq) || seq < 1 || (i > 0 && seq <= seqs[i - 1]!)) throw new Error(`index seq ${seq} out of order`)
+      const offset = offsets[i]!
+      if (!Number.isSafeInteger(offset) || offset < 0 || lengths[i]! < 2 || offset + lengths[i]! > end) throw new Error(`index entry ${seq} outside the log`)
+    }
+    const index = new ConversationIndex()
+    const capacity = Math.max(INITIAL_CAPACITY, seqs.length)
+    index.seqs = new Float64Array(capacity)
+    index.offsets = new Float64Array(capacity)
+    index.lengths = new Uint32Array(capacity)
+    index.seqs.set(seqs)
+    index.offsets.set(offsets)
+    index.lengths.set(lengths)
+    index.count = seqs.length
+    return index
+  }
+
   private checked(index: number): number {
     if (!Number.isInteger(index) || index < 0 || index >= this.count) throw new Error(`invariant: index ${index} out of 0..${this.count}`)
     return index
@@ -75,5 +117,16 @@ export class HistoryIndex {
 
   get(topic: Topic): ConversationIndex | undefined {
     return this.conversations.get(topic)
+  }
+
+  /** Every conversation, for a snapshot. */
+  entries(): IterableIterator<[Topic, ConversationIndex]> {
+    return this.conversations.entries()
+  }
+
+  /** Puts a restored conversation in place (at open, before any `add`). */
+  restore(topic: Topic, conversation: ConversationIndex): void {
+    if (this.conversations.has(topic)) throw new Error(`index of ${topic} restored twice`)
+    this.conversations.set(topic, conversation)
   }
 }

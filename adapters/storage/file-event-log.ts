@@ -12,21 +12,29 @@
  *   retrying a failed fsync can falsely succeed (PostgreSQL, 2018).
  * - History: an in-memory index of each conversation's record positions, built at open and kept on
  *   append, so a page costs a binary search and `limit` positioned reads.
+ * - Snapshots (`events.snapshot`, snapshot-file.ts and log-snapshot.ts): the domain's folded state
+ *   plus this log's index and bookkeeping as of one record. At open, a snapshot whose record is in
+ *   the log where it says, byte for byte, spares the scan of everything before it: only the tail
+ *   after it is read (and checked, quarantined, cut as above). Any other snapshot is ignored and the
+ *   whole file is scanned, as without one; `snapshotStatus` says which and why.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Deferred, Effect, Fiber, Layer, Option, Queue, Result, Stream } from "effect"
+import { Deferred, Effect, Fiber, Layer, Option, Queue, Result, Semaphore, Stream } from "effect"
 import type { Cause } from "effect"
 import { conversationOf } from "../../domain/events.ts"
 import type { LogEntry, LogRecord } from "../../domain/events.ts"
 import type { Topic } from "../../domain/ids.ts"
 import { EventLog, EventLogError } from "../../domain/ports/event-log.port.ts"
-import type { HistoryPage, RecoveryReport } from "../../domain/ports/event-log.port.ts"
+import type { HistoryPage, RecoveryReport, SnapshotStatus, StateSnapshot } from "../../domain/ports/event-log.port.ts"
 import { HistoryIndex } from "./conversation-index.ts"
 import type { ConversationIndex } from "./conversation-index.ts"
 import { releaseLock, takeLock } from "./file-lock.ts"
 import { LogScanner } from "./log-scan.ts"
-import type { ScannedRecord, ScanSummary } from "./log-scan.ts"
+import type { ScannedRecord, ScanStart, ScanSummary } from "./log-scan.ts"
+import { checkLine, checkSnapshot, RecentRecords, snapshotContents } from "./log-snapshot.ts"
+import type { RecordPosition, SnapshotCheck } from "./log-snapshot.ts"
+import { writeSnapshot } from "./snapshot-file.ts"
 import { historyWindow, numberEntries, validateEntries, validateHistoryOptions } from "./log-rules.ts"
 import { quarantineRegions } from "./quarantine.ts"
 import { decodeRecordLine, encodeRecordLine, NEWLINE } from "./record-codec.ts"
@@ -129,12 +137,14 @@ const acquireLock = (dir: string, lockPath: string): Effect.Effect<void, EventLo
     return Effect.fail(new EventLogError({ reason: "locked", message }))
   })
 
-/** Reads the whole file once, in chunks, feeding the scanner. */
-const scanFile = Effect.fnUntraced(function*(fd: number, onRecord: (scanned: ScannedRecord) => void) {
+const FROM_THE_START: ScanStart = { offset: 0, lastSeq: 0 }
+
+/** Reads the file once from `start` (its start, or a snapshot's end), in chunks, feeding the scanner. */
+const scanFile = Effect.fnUntraced(function*(fd: number, start: ScanStart, onRecord: (scanned: ScannedRecord) => void) {
   const size = yield* syncIo("stat events.log", () => fs.fstatSync(fd).size)
-  const scanner = new LogScanner(onRecord)
+  const scanner = new LogScanner(onRecord, start)
   const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES)
-  let position = 0
+  let position = start.offset
   // Each turn reads at least one byte or fails: at most `size` turns.
   while (position < size) {
     const read = yield* readAt(fd, buffer, Math.min(READ_CHUNK_BYTES, size - position), position)
@@ -145,8 +155,17 @@ const scanFile = Effect.fnUntraced(function*(fd: number, onRecord: (scanned: Sca
   return scanner.finish()
 })
 
-/** Copies bad bytes to the quarantine, then cuts the bad tail. Order matters: copy before cut. */
-const recover = (dir: string, fd: number, summary: ScanSummary): Effect.Effect<RecoveryReport, EventLogError> =>
+/** What the part of the log a snapshot covers held: its good records and its corrupt regions. */
+interface ScannedBefore {
+  readonly records: number
+  readonly corrupt: RecoveryReport["corruptRecords"]
+}
+
+/**
+ * Copies bad bytes to the quarantine, then cuts the bad tail. Order matters: copy before cut. The
+ * regions found before a snapshot were quarantined when they were found; they stay in the report.
+ */
+const recover = (dir: string, fd: number, summary: ScanSummary, before: ScannedBefore): Effect.Effect<RecoveryReport, EventLogError> =>
   syncIo("recover events.log", () => {
     const quarantinePath = path.join(dir, QUARANTINE_FILE)
     const middle = quarantineRegions(quarantinePath, fd, summary.corrupt, "middle")
@@ -158,9 +177,9 @@ const recover = (dir: string, fd: number, summary: ScanSummary): Effect.Effect<R
     }
     if (quarantineCreated) fsyncDirectory(dir)
     return {
-      records: summary.recordCount,
+      records: before.records + summary.recordCount,
       truncatedTailBytes: summary.tail?.length ?? 0,
-      corruptRecords: summary.corrupt.map(({ offset, length, reason }) => ({ offset, length, reason })),
+      corruptRecords: [...before.corrupt, ...summary.corrupt.map(({ offset, length, reason }) => ({ offset, length, reason }))],
     }
   })
 
@@ -192,20 +211,30 @@ const make = Effect.fnUntraced(function*(options: FileEventLogOptions) {
   )
   if (created) yield* syncIo(`fsync ${dir}`, () => fsyncDirectory(dir))
 
-  const index = new HistoryIndex()
-  const indexRecord = (record: LogRecord, offset: number, length: number): void => {
+  const check: SnapshotCheck = yield* syncIo("check events.snapshot", () => checkSnapshot(dir, fd))
+  const usable = check._tag === "usable" ? check.snapshot : undefined
+  const index = usable?.index ?? new HistoryIndex()
+  const recent = new RecentRecords()
+  if (usable !== undefined) recent.add(usable.last)
+  let goodRecords = usable?.last.ordinal ?? 0
+  const noteRecord = (record: LogRecord, offset: number, length: number): void => {
+    goodRecords++
+    recent.add({ seq: record.seq, offset, length, ordinal: goodRecords })
     const topic = conversationOf(record.event)
     if (topic !== undefined) index.add(topic, { seq: record.seq, offset, length })
   }
-  // The open scan decodes every record anyway: keep them (for a log of a sane size) so the replay
-  // that follows at start-up does not read and decode the file a second time.
-  let openedRecords: Array<LogRecord> | null = fs.fstatSync(fd).size <= OPEN_REPLAY_CACHE_BYTES ? [] : null
-  const summary = yield* scanFile(fd, ({ record, offset, length }) => {
-    indexRecord(record, offset, length)
+  const openedFrom = usable?.start ?? FROM_THE_START
+  // The open scan decodes every record it reads anyway: keep them (for a tail of a sane size) so
+  // the replay that follows at start-up does not read and decode them a second time.
+  let openedRecords: Array<LogRecord> | null = fs.fstatSync(fd).size - openedFrom.offset <= OPEN_REPLAY_CACHE_BYTES ? [] : null
+  const summary = yield* scanFile(fd, openedFrom, ({ record, offset, length }) => {
+    noteRecord(record, offset, length)
     openedRecords?.push(record)
   })
-  const recovery = yield* recover(dir, fd, summary)
+  const recovery = yield* recover(dir, fd, summary, usable === undefined ? { records: 0, corrupt: [] } : { records: usable.last.ordinal, corrupt: usable.corrupt })
   const openedEnd = summary.tailStart
+  const snapshotStatus: SnapshotStatus = check._tag === "usable" ? { _tag: "loaded", seq: check.snapshot.last.seq, tailRecords: summary.recordCount } : check
+  let foundSnapshot: StateSnapshot | undefined = usable === undefined ? undefined : { seq: usable.last.seq, state: usable.state }
 
   const state = {
     lastSeq: summary.lastSeq,
@@ -263,7 +292,7 @@ const make = Effect.fnUntraced(function*(options: FileEventLogOptions) {
     for (const { records, lines } of batch) {
       records.forEach((record, i) => {
         const length = lines[i]!.length
-        indexRecord(record, offset, length)
+        noteRecord(record, offset, length)
         offset += length
       })
     }
@@ -366,52 +395,106 @@ const make = Effect.fnUntraced(function*(options: FileEventLogOptions) {
     return { records, hasMore } satisfies HistoryPage
   })
 
-  const replay = (): Stream.Stream<LogRecord, EventLogError> =>
+  const replayAfter = (seq: number): Stream.Stream<LogRecord, EventLogError> =>
     Stream.unwrap(Effect.gen(function*() {
+      if (!Number.isSafeInteger(seq) || seq < 0) return yield* new EventLogError({ reason: "invalid", message: `replay after ${seq}: not a sequence number` })
       if (state.closed) return yield* closedError()
       const cached = openedRecords
       openedRecords = null
-      // Nothing appended since the open scan: its records are the whole log. Served once, then freed.
-      if (cached !== null && state.committedEnd === openedEnd) return Stream.fromIterable(cached)
-      // Records appended after this point are not part of this replay.
+      // Nothing appended since the open scan: its records are the log from `openedFrom` on. Served once, then freed.
+      if (cached !== null && state.committedEnd === openedEnd && seq >= openedFrom.lastSeq) {
+        return Stream.fromIterable(seq === openedFrom.lastSeq ? cached : cached.filter((record) => record.seq > seq))
+      }
+      // Records appended after this point are not part of this replay. A recent record's end is
+      // where the records after it start; any other seq reads from the start and skips.
       const end = state.committedEnd
-      const readFd = yield* Effect.acquireRelease(
-        syncIo(`open ${logPath}`, () => fs.openSync(logPath, "r")),
-        (readFd) => Effect.sync(() => fs.closeSync(readFd)),
-      )
-      const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES)
-      let ready: Array<LogRecord> = []
-      const scanner = new LogScanner(({ record }) => ready.push(record))
-      const changedOnDisk = (detail: string) =>
-        new EventLogError({ reason: "corrupt", message: `${logPath} changed on disk since it was opened: ${detail}` })
-
-      return Stream.paginate(0, (position: number) =>
-        Effect.gen(function*() {
-          if (position >= end) {
-            const summary = scanner.finish()
-            if (summary.tail !== undefined) return yield* changedOnDisk(`bad bytes at ${summary.tail.offset}`)
-            const expected = recovery.corruptRecords.map(({ offset, length }) => `${offset}+${length}`).join(",")
-            const found = summary.corrupt.map(({ offset, length }) => `${offset}+${length}`).join(",")
-            if (found !== expected) return yield* changedOnDisk(`corrupt regions ${found || "none"}`)
-            return [[], Option.none()] as const
-          }
-          const read = yield* readAt(readFd, buffer, Math.min(READ_CHUNK_BYTES, end - position), position)
-          if (read === 0) return yield* changedOnDisk(`it ends at ${position}`)
-          scanner.push(buffer.subarray(0, read))
-          const records = ready
-          ready = []
-          return [records, Option.some(position + read)] as const
-        }))
+      const known = seq === 0 ? undefined : recent.find(seq)
+      const from: ScanStart = known === undefined ? FROM_THE_START : { offset: known.offset + known.length, lastSeq: seq }
+      const records = readRecords(logPath, from, end, recovery.corruptRecords.filter(({ offset }) => offset >= from.offset))
+      return from.lastSeq === seq ? records : Stream.filter(records, (record) => record.seq > seq)
     }))
+
+  // One snapshot written at a time; each replaces the one before.
+  const snapshotLock = yield* Semaphore.make(1)
+
+  const saveSnapshot = Effect.fn("FileEventLog.saveSnapshot")(function*(snapshot: StateSnapshot) {
+    if (state.closed) return yield* closedError()
+    if (state.poisoned !== undefined) return yield* new EventLogError({ reason: "io", message: state.poisoned })
+    if (!Number.isSafeInteger(snapshot.seq) || snapshot.seq < 1 || snapshot.seq > state.lastSeq) {
+      return yield* new EventLogError({ reason: "invalid", message: `snapshot at record ${snapshot.seq}: the log holds 1..${state.lastSeq}` })
+    }
+    const last: RecordPosition | undefined = recent.find(snapshot.seq)
+    if (last === undefined) return yield* new EventLogError({ reason: "invalid", message: `snapshot at record ${snapshot.seq}: not among the log's recent records` })
+    // Synchronous from the check of the line to the copy of the index: nothing is appended meanwhile.
+    const contents = yield* Effect.try({
+      try: () => {
+        const line = checkLine(fd, last)
+        if (Result.isFailure(line)) throw new CorruptIndexedRecord(snapshot.seq, line.failure)
+        return snapshotContents(last, line.success, recovery.corruptRecords, index, snapshot.state)
+      },
+      catch: (cause) => cause instanceof CorruptIndexedRecord
+        ? new EventLogError({ reason: "corrupt", message: `${logPath}: ${cause.message}` })
+        : ioError(`snapshot of ${logPath}`, cause),
+    })
+    yield* snapshotLock.withPermits(1)(Effect.tryPromise({ try: () => writeSnapshot(dir, contents), catch: (cause) => ioError(`write the snapshot of ${dir}`, cause) }))
+  })
 
   return EventLog.of({
     append,
-    replay,
+    replay: () => replayAfter(0),
+    replayAfter,
+    takeSnapshot: Effect.sync(() => {
+      const found = foundSnapshot
+      foundSnapshot = undefined
+      return Option.fromUndefinedOr(found)
+    }),
+    snapshotStatus,
+    saveSnapshot,
     history,
     lastSeq: Effect.sync(() => state.lastSeq),
     recovery,
   })
 })
+
+/**
+ * The records of the log from `from` to `end`, read afresh through a second descriptor and checked
+ * again: bytes that changed since the open (another writer, a disk) fail the stream.
+ */
+const readRecords = (
+  logPath: string,
+  from: ScanStart,
+  end: number,
+  expectedCorrupt: RecoveryReport["corruptRecords"],
+): Stream.Stream<LogRecord, EventLogError> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const readFd = yield* Effect.acquireRelease(
+      syncIo(`open ${logPath}`, () => fs.openSync(logPath, "r")),
+      (readFd) => Effect.sync(() => fs.closeSync(readFd)),
+    )
+    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES)
+    let ready: Array<LogRecord> = []
+    const scanner = new LogScanner(({ record }) => ready.push(record), from)
+    const changedOnDisk = (detail: string) =>
+      new EventLogError({ reason: "corrupt", message: `${logPath} changed on disk since it was opened: ${detail}` })
+
+    return Stream.paginate(from.offset, (position: number) =>
+      Effect.gen(function*() {
+        if (position >= end) {
+          const summary = scanner.finish()
+          if (summary.tail !== undefined) return yield* changedOnDisk(`bad bytes at ${summary.tail.offset}`)
+          const expected = expectedCorrupt.map(({ offset, length }) => `${offset}+${length}`).join(",")
+          const found = summary.corrupt.map(({ offset, length }) => `${offset}+${length}`).join(",")
+          if (found !== expected) return yield* changedOnDisk(`corrupt regions ${found || "none"}`)
+          return [[], Option.none()] as const
+        }
+        const read = yield* readAt(readFd, buffer, Math.min(READ_CHUNK_BYTES, end - position), position)
+        if (read === 0) return yield* changedOnDisk(`it ends at ${position}`)
+        scanner.push(buffer.subarray(0, read))
+        const records = ready
+        ready = []
+        return [records, Option.some(position + read)] as const
+      }))
+  }))
 
 class CorruptIndexedRecord extends Error {
   constructor(seq: number, detail: string) {

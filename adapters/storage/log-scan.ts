@@ -41,6 +41,12 @@ export interface ScanSummary {
   readonly tail: CorruptRegion | undefined
 }
 
+/** Where a scan that does not begin at the file's start begins: after the record `lastSeq`, ending at `offset`. */
+export interface ScanStart {
+  readonly offset: number
+  readonly lastSeq: number
+}
+
 const EMPTY = Buffer.alloc(0)
 
 export class LogScanner {
@@ -58,8 +64,19 @@ export class LogScanner {
   private readonly corrupt: Array<CorruptRegion> = []
   private finished = false
 
-  /** Scans from the start of a file; `onRecord` gets each good record as soon as its line ends. */
-  constructor(private readonly onRecord: (scanned: ScannedRecord) => void) {}
+  /**
+   * Scans from the start of a file, or from `start`: the end of a good record already known (a
+   * snapshot's), with its seq. `onRecord` gets each good record as soon as its line ends.
+   */
+  constructor(private readonly onRecord: (scanned: ScannedRecord) => void, start?: ScanStart) {
+    if (start === undefined) return
+    if (!Number.isSafeInteger(start.offset) || start.offset < 0 || !Number.isSafeInteger(start.lastSeq) || start.lastSeq < 0) {
+      throw new Error(`invariant: scan start ${start.offset}/${start.lastSeq}`)
+    }
+    this.carryOffset = start.offset
+    this.lastGoodEnd = start.offset
+    this.lastSeq = start.lastSeq
+  }
 
   /** Feeds the next bytes of the file. The chunk is not retained: the caller may reuse it. */
   push(chunk: Uint8Array): void {

@@ -2,12 +2,12 @@
  * The event log in memory, for tests and the simulator: same sequence numbers, same validation and
  * same history paging as the file log (both run tests/contracts/event-log.contract.ts), no disk.
  */
-import { Effect, Layer, Result, Stream } from "effect"
+import { Effect, Layer, Option, Result, Stream } from "effect"
 import { conversationOf } from "../../domain/events.ts"
 import type { LogEntry, LogRecord } from "../../domain/events.ts"
 import type { Topic } from "../../domain/ids.ts"
 import { EventLog, EventLogError } from "../../domain/ports/event-log.port.ts"
-import type { HistoryPage, RecoveryReport } from "../../domain/ports/event-log.port.ts"
+import type { HistoryPage, RecoveryReport, StateSnapshot } from "../../domain/ports/event-log.port.ts"
 import { historyWindow, numberEntries, validateEntries, validateHistoryOptions } from "./log-rules.ts"
 
 const EMPTY_RECOVERY: RecoveryReport = { records: 0, truncatedTailBytes: 0, corruptRecords: [] }
@@ -43,10 +43,27 @@ const make = Effect.sync(() => {
     return { records: conversation.slice(start, end), hasMore } satisfies HistoryPage
   })
 
+  const replayAfter = (seq: number): Stream.Stream<LogRecord, EventLogError> =>
+    Stream.suspend(() => {
+      if (!Number.isSafeInteger(seq) || seq < 0) return Stream.fail(new EventLogError({ reason: "invalid", message: `replay after ${seq}: not a sequence number` }))
+      // A copy: records appended while the stream runs are not part of it, as in the file log.
+      return Stream.fromIterable(records.slice(seq))
+    })
+
+  const saveSnapshot = Effect.fn("MemoryEventLog.saveSnapshot")(function*(snapshot: StateSnapshot) {
+    if (!Number.isSafeInteger(snapshot.seq) || snapshot.seq < 1 || snapshot.seq > records.length) {
+      return yield* new EventLogError({ reason: "invalid", message: `snapshot at record ${snapshot.seq}: the log holds 1..${records.length}` })
+    }
+    // Nothing outlives a memory log: a snapshot is checked, and there is nowhere to keep it.
+  })
+
   return EventLog.of({
     append,
-    // A snapshot: records appended while the stream runs are not part of it, as in the file log.
-    replay: () => Stream.suspend(() => Stream.fromIterable(records.slice())),
+    replay: () => replayAfter(0),
+    replayAfter,
+    takeSnapshot: Effect.sync(() => Option.none()),
+    snapshotStatus: { _tag: "none" },
+    saveSnapshot,
     history,
     lastSeq: Effect.sync(() => records.length),
     recovery: EMPTY_RECOVERY,

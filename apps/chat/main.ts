@@ -23,6 +23,7 @@ import { EventLog, type RecoveryReport } from "../../domain/ports/event-log.port
 import { Transport, type TransportError } from "../../domain/ports/transport.port.ts"
 import { ChatService, defaultChatServiceOptions } from "../../domain/service/chat-service.ts"
 import { chatServiceLayer } from "../../domain/service/compose.ts"
+import { defaultSnapshotOptions } from "../../domain/snapshot/snapshot-writer.ts"
 import { Profile } from "../../domain/service/profile.ts"
 import { BrokerUnavailable, chooseBroker, LocalBrokerRestart, type BrokerChoice } from "./broker-choice.ts"
 import { loadBrokerSecrets, LoginMismatch, loginIds, type BrokerSecrets } from "./credentials.ts"
@@ -153,6 +154,7 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           onLog: (line) => diagnostics.write(line),
         }),
     options: { ...defaultChatServiceOptions, requestTimeoutMs: options.requestTimeoutMs },
+    snapshots: defaultSnapshotOptions,
   })
   const built = await Effect.runPromiseExit(Layer.buildWithScope(layer, scope))
   if (Exit.isFailure(built)) {
@@ -167,12 +169,12 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
   const service = Context.get(context, ChatService)
   const profile = Context.get(context, Profile)
   const recovery = Context.get(context, EventLog).recovery
-  diagnostics.write(`profile ${options.profile}: ${profile.me}, ${profile.replayed} records replayed; recovery ${JSON.stringify(recovery)}`)
+  diagnostics.write(`profile ${options.profile}: ${profile.me}, state restored ${profile.restoredFrom}; recovery ${JSON.stringify(recovery)}`)
 
   const port = bridgeChatService(service)
   const startupNotes = [
     { text: broker.announcement, level: "info" as const },
-    { text: `Profile "${options.profile}" (${options.profileDir}): you are ${profile.me}; ${counted(profile.replayed, "log record")} restored.`, level: "info" as const },
+    { text: `Profile "${options.profile}" (${options.profileDir}): you are ${profile.me}; ${counted(profile.restored.lastSeq, "log record")} restored${profile.snapshotSeq === null ? "" : " (from a snapshot)"}.`, level: "info" as const },
     ...(login === null ? [] : [{ text: `Logged in to the broker as ${login.username} (from ${login.source}).`, level: "info" as const }]),
     ...recoveryNotes(recovery).map((text) => ({ text, level: "error" as const })),
   ]

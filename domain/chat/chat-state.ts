@@ -187,6 +187,27 @@ export class SeenIds implements Transactional {
   toJSON(): ReadonlyArray<string> {
     return this.order.slice(this.head)
   }
+  /** The committed set as plain data, for a snapshot of the state (domain/snapshot/state-codec.ts). */
+  persisted(): PersistedSeenIds {
+    return { capacity: this.capacity, ids: this.order.slice(this.head), times: this.times.slice(this.head), horizon: this.forgottenUpTo }
+  }
+  /** The set `persisted` described. Throws on data that breaks the set's invariants (the codec checks first). */
+  static restored(persisted: PersistedSeenIds): SeenIds {
+    const { capacity, ids, times, horizon } = persisted
+    if (ids.length !== times.length || ids.length > capacity) throw new Error("seen-set: persisted ids and times do not match")
+    const restored = new SeenIds(capacity)
+    for (let i = 0; i < ids.length; i++) restored.insert(ids[i]!, times[i]!)
+    if (restored.ids.size !== ids.length) throw new Error("seen-set: persisted ids repeat")
+    restored.forgottenUpTo = horizon
+    return restored
+  }
+}
+
+export interface PersistedSeenIds {
+  readonly capacity: number
+  readonly ids: ReadonlyArray<string>
+  readonly times: ReadonlyArray<number>
+  readonly horizon: number
 }
 
 /** Unacknowledged sends by envelope id, in the order sent. */

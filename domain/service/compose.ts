@@ -14,6 +14,7 @@ import type { Transport, TransportError } from "../ports/transport.port.ts"
 import type { UserDirectory } from "../ports/user-directory.port.ts"
 import { ChatService, defaultChatServiceOptions, type ChatServiceOptions } from "./chat-service.ts"
 import { Profile, type ProfileSnapshot } from "./profile.ts"
+import { snapshotWriterLayer, type SnapshotOptions } from "../snapshot/snapshot-writer.ts"
 
 export interface ChatLayers<E> {
   readonly log: Layer.Layer<EventLog, EventLogError>
@@ -27,6 +28,8 @@ export interface ChatLayers<E> {
   readonly options?: ChatServiceOptions
   /** Where a new profile checks that its drawn id is free; without it the first id drawn is kept. */
   readonly directory?: Layer.Layer<UserDirectory, unknown>
+  /** Keep a snapshot of the state beside the log (domain/snapshot/snapshot-writer.ts); off without it. */
+  readonly snapshots?: SnapshotOptions
 }
 
 export const chatServiceLayer = <E = TransportError>(layers: ChatLayers<E>) => {
@@ -35,5 +38,6 @@ export const chatServiceLayer = <E = TransportError>(layers: ChatLayers<E>) => {
   const withProfile = Profile.layer.pipe(Layer.provideMerge(base))
   const transport = Layer.unwrap(Effect.map(Profile, layers.transport))
   const withTransport = transport.pipe(Layer.provideMerge(withProfile))
-  return ChatService.layer(layers.options ?? defaultChatServiceOptions).pipe(Layer.provideMerge(withTransport))
+  const service = ChatService.layer(layers.options ?? defaultChatServiceOptions).pipe(Layer.provideMerge(withTransport))
+  return layers.snapshots === undefined ? service : snapshotWriterLayer(layers.snapshots).pipe(Layer.provideMerge(service))
 }

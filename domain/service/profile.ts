@@ -6,6 +6,10 @@
  * The identity (user id and key seeds) lives apart from the log (IdentityStore), and each is checked
  * against the other at start: a damaged log never makes a new user, a lost identity file is never
  * silently replaced by new keys (peers have pinned the old ones).
+ *
+ * The state is the fold of the log. When the log holds a snapshot of it (domain/snapshot/, written
+ * by snapshot-writer.ts), only the records after the snapshot are folded; a snapshot this code
+ * cannot use (another code's fingerprint, a damaged state) is ignored and the whole log is folded.
  */
 import { Context, Effect, Layer, Option, Result, Stream } from "effect"
 import { evolve, initialChatState, requireMe, type ChatState } from "../chat/chat-state.ts"
@@ -13,6 +17,7 @@ import { decideCommand, presenceOut } from "../chat/decide.ts"
 import type { LogRecord, Outgoing } from "../events.ts"
 import type { MessageId, Topic, UserId } from "../ids.ts"
 import { EventLog, EventLogError } from "../ports/event-log.port.ts"
+import { decodeFoldedProfile } from "../snapshot/state-codec.ts"
 import { WallClock } from "../ports/clock.port.ts"
 import { IdSource } from "../ports/id-source.port.ts"
 import { Crypto } from "../ports/crypto.port.ts"
@@ -29,8 +34,14 @@ export interface ProfileSnapshot {
   readonly channel: SecureChannel
   /** The state replayed from the log. */
   readonly restored: ChatState
-  /** Records replayed. */
+  /** Records folded at start (after the snapshot, when one was used). */
   readonly replayed: number
+  /** The snapshot the state started from (its seq), or null when the whole log was folded. */
+  readonly snapshotSeq: number | null
+  /** How the state was restored, in one line for the diagnostics: the snapshot used or why not. */
+  readonly restoredFrom: string
+  /** The keys the log's first record names (null in logs from before signing): snapshots keep them. */
+  readonly createdKeys: PublicKeys | null
   /** The session this run will start (the log's last + 1). */
   readonly session: number
   /** The Last Will of connection N of the coming session: offline presence, retained, signed. */
@@ -39,12 +50,18 @@ export interface ProfileSnapshot {
 
 const damaged = (message: string) => new EventLogError({ reason: "corrupt", message })
 
-/** Folds the log; the first record must be the profile's creation, or the log is not this profile's. */
-const replayLog = Effect.fnUntraced(function* (log: EventLog["Service"]) {
-  let state = initialChatState()
+interface Folded {
+  readonly state: ChatState
+  readonly replayed: number
+  readonly createdKeys: PublicKeys | undefined
+}
+
+/** Folds the log after `from`; from the start, the first record must be the profile's creation, or the log is not this profile's. */
+const foldLog = Effect.fnUntraced(function* (log: EventLog["Service"], from: Folded, afterSeq: number) {
+  let state = from.state
   let replayed = 0
-  let createdKeys: PublicKeys | undefined
-  yield* log.replay().pipe(
+  let createdKeys = from.createdKeys
+  yield* log.replayAfter(afterSeq).pipe(
     Stream.runForEach((record: LogRecord) => {
       if (state.me === null && record.event._tag !== "profile.created") {
         return Effect.fail(damaged(
@@ -58,7 +75,30 @@ const replayLog = Effect.fnUntraced(function* (log: EventLog["Service"]) {
       })
     }),
   )
-  return { state, replayed, createdKeys }
+  return { state, replayed, createdKeys } satisfies Folded
+})
+
+const NOTHING_FOLDED: Folded = { state: initialChatState(), replayed: 0, createdKeys: undefined }
+
+/** The state from the log's snapshot and the records after it, or from the whole log. */
+const replayLog = Effect.fnUntraced(function* (log: EventLog["Service"]) {
+  const taken = yield* log.takeSnapshot
+  const status = log.snapshotStatus
+  if (Option.isSome(taken)) {
+    const decoded = decodeFoldedProfile(taken.value.state)
+    const usable = Result.isSuccess(decoded) && decoded.success.state.lastSeq === taken.value.seq && decoded.success.state.me !== null
+    if (usable) {
+      const start: Folded = { state: decoded.success.state, replayed: 0, createdKeys: decoded.success.createdKeys ?? undefined }
+      const folded = yield* foldLog(log, start, taken.value.seq)
+      return { ...folded, snapshotSeq: taken.value.seq, restoredFrom: `from the snapshot at record ${taken.value.seq}, then ${folded.replayed} records` }
+    }
+    const why = Result.isFailure(decoded) ? decoded.failure : `its state is of record ${decoded.success.state.lastSeq}, not ${taken.value.seq}`
+    const folded = yield* foldLog(log, NOTHING_FOLDED, 0)
+    return { ...folded, snapshotSeq: null, restoredFrom: `${folded.replayed} records (the snapshot at record ${taken.value.seq} was ignored: ${why})` }
+  }
+  const folded = yield* foldLog(log, NOTHING_FOLDED, 0)
+  const why = status._tag === "ignored" ? ` (the snapshot was ignored: ${status.reason})` : ""
+  return { ...folded, snapshotSeq: null, restoredFrom: `${folded.replayed} records${why}` }
 })
 
 const newIdentity = Effect.fnUntraced(function* (user: UserId) {
@@ -109,6 +149,7 @@ export class Profile extends Context.Service<Profile, ProfileSnapshot>()("mqtt-c
       let state = replayedLog.state
       const identity = yield* openIdentity(state, replayedLog.replayed, replayedLog.createdKeys)
       const keys = publicKeysOf(crypto, identity)
+      let createdKeys = replayedLog.createdKeys ?? null
       if (state.me === null) {
         const now = yield* clock.now
         const entry = decideCommand(state, { _tag: "profile.create", user: identity.user, keys }, { now, newMessageId: () => { throw new Error("no ids needed") } })
@@ -116,6 +157,7 @@ export class Profile extends Context.Service<Profile, ProfileSnapshot>()("mqtt-c
         const [record] = yield* log.append([entry.success])
         if (record === undefined) return yield* new EventLogError({ reason: "io", message: "the profile record was not stored" })
         state = evolve(state, record)
+        createdKeys = keys
       }
       const me = requireMe(state)
       const channel = makeSecureChannel(crypto, identity)
@@ -129,7 +171,7 @@ export class Profile extends Context.Service<Profile, ProfileSnapshot>()("mqtt-c
         if (out === undefined) throw new Error("presence announcement missing")
         return willMessage(channel, restored, out)
       }
-      return Profile.of({ me, keys, channel, restored, replayed: replayedLog.replayed, session, willFor })
+      return Profile.of({ me, keys, channel, restored, replayed: replayedLog.replayed, snapshotSeq: replayedLog.snapshotSeq, restoredFrom: replayedLog.restoredFrom, createdKeys, session, willFor })
     }),
   )
 }

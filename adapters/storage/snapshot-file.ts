@@ -1,0 +1,221 @@
+/**
+ * `events.snapshot`: the folded state and the history index as of one record of the log, so that
+ * opening a profile reads only the log's tail after that record (file-event-log.ts). A cache: the
+ * log stays the source of truth, and any doubt about a snapshot means a full scan and replay.
+ *
+ *     mqtt-chat-snapshot <format>\n
+ *     <crc32 of the header JSON, 8 hex> <header JSON>\n
+ *     <state: UTF-8 text, `stateBytes`> <zero padding to a multiple of 8>
+ *     <index: seqs as float64[n], offsets as float64[n], line lengths as uint32[n], little-endian>
+ *
+ * The header names the record the snapshot ends with (seq, offset, line length, CRC-32 of the
+ * line) — the opener checks that exactly this line is in the log at that offset — the log's count
+ * of good records and its corrupt regions up to there (for the recovery report), and the CRC-32 of
+ * each section. The state is the domain's (domain/snapshot/state-codec.ts, versioned there by a
+ * fingerprint of the code); this file's format version covers the framing and the index.
+ *
+ * Written atomically: temp file, fsync, rename, fsync of the directory. Read in one piece into a
+ * fresh buffer, so the index arrays are views with 8-byte alignment.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Result, Schema } from "effect"
+import { Topic } from "../../domain/ids.ts"
+import { crc32 } from "./record-codec.ts"
+
+export const SNAPSHOT_FILE = "events.snapshot"
+const TEMP_FILE = "events.snapshot.tmp"
+export const SNAPSHOT_FORMAT = 1
+const MAGIC = `mqtt-chat-snapshot ${SNAPSHOT_FORMAT}\n`
+const ANY_MAGIC = /^mqtt-chat-snapshot (\S{1,16})\n/
+/** Bounds: a snapshot larger than this is not read (the log is replayed instead). */
+export const MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024
+const MAX_HEADER_BYTES = 16 * 1024 * 1024
+const ALIGN = 8
+const WRITE_CHUNK_BYTES = 4 * 1024 * 1024
+
+const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const Crc = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(0xffffffff))
+
+const Header = Schema.Struct({
+  seq: Count.check(Schema.isGreaterThanOrEqualTo(1)),
+  offset: Count,
+  length: Count.check(Schema.isGreaterThanOrEqualTo(2)),
+  lineCrc: Crc,
+  records: Count,
+  corrupt: Schema.Array(Schema.Struct({ offset: Count, length: Count, reason: Schema.String.check(Schema.isMaxLength(32)) })).check(Schema.isMaxLength(1_000_000)),
+  stateBytes: Count,
+  stateCrc: Crc,
+  /** Per conversation, in section order: its topic and its number of entries. */
+  topics: Schema.Array(Schema.Tuple([Topic.check(Schema.isMaxLength(512)), Count])),
+  indexCrc: Crc,
+})
+export type SnapshotHeader = typeof Header.Type
+const decodeHeader = Schema.decodeUnknownResult(Schema.fromJsonString(Header))
+
+/** The history index as of the snapshot: every conversation's entries, back to back. */
+export interface IndexSection {
+  readonly topics: ReadonlyArray<readonly [Topic, number]>
+  readonly seqs: Float64Array
+  readonly offsets: Float64Array
+  readonly lengths: Uint32Array
+}
+
+export interface SnapshotContents {
+  readonly header: Omit<SnapshotHeader, "stateBytes" | "stateCrc" | "topics" | "indexCrc">
+  readonly state: string
+  readonly index: IndexSection
+}
+
+export type SnapshotRead =
+  | { readonly _tag: "none" }
+  | { readonly _tag: "damaged"; readonly reason: string }
+  | { readonly _tag: "read"; readonly contents: SnapshotContents }
+
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+const padded = (n: number): number => Math.ceil(n / ALIGN) * ALIGN
+const hex8 = (value: number): string => value.toString(16).padStart(8, "0")
+const bytesOf = (array: Float64Array | Uint32Array): Uint8Array => new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
+
+const indexBytes = (count: number): number => count * (8 + 8 + 4)
+
+const indexCrc = (index: IndexSection): number => crc32(bytesOf(index.lengths), crc32(bytesOf(index.offsets), crc32(bytesOf(index.seqs))))
+
+/** The snapshot as bytes, in the order they go to the file. */
+const encodeSnapshot = (contents: SnapshotContents): ReadonlyArray<Uint8Array> => {
+  const state = Buffer.from(contents.state, "utf8")
+  const { index } = contents
+  const entries = index.seqs.length
+  if (index.offsets.length !== entries || index.lengths.length !== entries) throw new Error("invariant: index arrays of different lengths")
+  if (index.topics.reduce((sum, [, count]) => sum + count, 0) !== entries) throw new Error("invariant: index topics do not add up")
+  const header: SnapshotHeader = {
+    ...contents.header,
+    stateBytes: state.length,
+    stateCrc: crc32(state),
+    topics: index.topics,
+    indexCrc: indexCrc(index),
+  }
+  const headerJson = Buffer.from(JSON.stringify(header), "utf8")
+  const head = Buffer.from(`${MAGIC}${hex8(crc32(headerJson))} ${headerJson.toString("utf8")}\n`, "utf8")
+  // The index starts on a multiple of 8 from the file's start: the reader's arrays are views.
+  const padding = new Uint8Array(padded(head.length + state.length) - head.length - state.length)
+  return [head, state, padding, bytesOf(index.seqs), bytesOf(index.offsets), bytesOf(index.lengths)]
+}
+
+const writeAll = async (handle: fs.promises.FileHandle, bytes: Uint8Array): Promise<void> => {
+  // Each turn writes at least one byte or throws: at most bytes.length turns.
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, done, Math.min(WRITE_CHUNK_BYTES, bytes.length - done))
+    if (bytesWritten <= 0) throw new Error("snapshot write made no progress")
+    done += bytesWritten
+  }
+}
+
+/** Replaces the snapshot in `dir` atomically: a crash leaves the old one or the new one, whole. */
+export const writeSnapshot = async (dir: string, contents: SnapshotContents): Promise<number> => {
+  if (!littleEndian) throw new Error("snapshots are written on little-endian machines only")
+  const parts = encodeSnapshot(contents)
+  const temp = path.join(dir, TEMP_FILE)
+  const handle = await fs.promises.open(temp, "w", 0o600)
+  let bytes = 0
+  try {
+    for (const part of parts) {
+      await writeAll(handle, part)
+      bytes += part.length
+    }
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await fs.promises.rename(temp, path.join(dir, SNAPSHOT_FILE))
+  const dirHandle = await fs.promises.open(dir, "r")
+  try {
+    await dirHandle.sync()
+  } finally {
+    await dirHandle.close()
+  }
+  return bytes
+}
+
+/** Removes the snapshot (tests, and a profile whose snapshot must not be trusted again). */
+export const removeSnapshot = (dir: string): void => {
+  fs.rmSync(path.join(dir, SNAPSHOT_FILE), { force: true })
+  fs.rmSync(path.join(dir, TEMP_FILE), { force: true })
+}
+
+const damaged = (reason: string): SnapshotRead => ({ _tag: "damaged", reason })
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
+
+/** Decodes a snapshot file's bytes; `bytes` must start an ArrayBuffer of its own (alignment). Never throws. */
+export const decodeSnapshot = (bytes: Uint8Array): SnapshotRead => {
+  if (bytes.byteOffset % ALIGN !== 0) throw new Error("invariant: snapshot bytes not aligned")
+  const magic = ANY_MAGIC.exec(Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 64)).toString("latin1"))
+  if (magic === null) return damaged("not a snapshot file (no header)")
+  if (magic[1] !== String(SNAPSHOT_FORMAT)) return damaged(`snapshot format ${magic[1]}, this code reads format ${SNAPSHOT_FORMAT}`)
+  if (!littleEndian) return damaged("snapshots are read on little-endian machines only")
+  const headStart = magic[0].length
+  const newline = bytes.subarray(headStart, headStart + MAX_HEADER_BYTES).indexOf(0x0a)
+  if (newline < 10) return damaged("the header line is cut short")
+  const headerLine = bytes.subarray(headStart, headStart + newline)
+  const headerJson = headerLine.subarray(9)
+  const stated = Buffer.from(headerLine.subarray(0, 8)).toString("latin1")
+  if (headerLine[8] !== 0x20 || !/^[0-9a-f]{8}$/.test(stated) || Number.parseInt(stated, 16) !== crc32(headerJson)) return damaged("the header's checksum does not match")
+  let headerText: string
+  try {
+    headerText = strictUtf8.decode(headerJson)
+  } catch {
+    return damaged("the header is not UTF-8")
+  }
+  const decoded = decodeHeader(headerText)
+  if (Result.isFailure(decoded)) return damaged(`the header does not decode: ${decoded.failure.message.slice(0, 200)}`)
+  const { stateBytes, stateCrc, topics, indexCrc: expectedIndexCrc, ...header } = decoded.success
+  const stateStart = headStart + newline + 1
+  const indexStart = padded(stateStart + stateBytes)
+  const entries = topics.reduce((sum, [, count]) => sum + count, 0)
+  if (indexStart + indexBytes(entries) !== bytes.length) return damaged(`the file is ${bytes.length} bytes, its header says ${indexStart + indexBytes(entries)}`)
+  const stateSection = bytes.subarray(stateStart, stateStart + stateBytes)
+  if (crc32(stateSection) !== stateCrc) return damaged("the state's checksum does not match")
+  const index: IndexSection = {
+    topics,
+    seqs: new Float64Array(bytes.buffer, bytes.byteOffset + indexStart, entries),
+    offsets: new Float64Array(bytes.buffer, bytes.byteOffset + indexStart + 8 * entries, entries),
+    lengths: new Uint32Array(bytes.buffer, bytes.byteOffset + indexStart + 16 * entries, entries),
+  }
+  if (indexCrc(index) !== expectedIndexCrc) return damaged("the index's checksum does not match")
+  let state: string
+  try {
+    state = strictUtf8.decode(stateSection)
+  } catch {
+    return damaged("the state is not UTF-8")
+  }
+  return { _tag: "read", contents: { header, state, index } }
+}
+
+/** The snapshot in `dir`: none, damaged (with why), or its contents. I/O errors count as damage. */
+export const readSnapshot = (dir: string): SnapshotRead => {
+  const file = path.join(dir, SNAPSHOT_FILE)
+  let fd: number
+  try {
+    fd = fs.openSync(file, "r")
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { _tag: "none" }
+    return damaged(`cannot open ${SNAPSHOT_FILE}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  try {
+    const size = fs.fstatSync(fd).size
+    if (size > MAX_SNAPSHOT_BYTES) return damaged(`${size} bytes, more than the ${MAX_SNAPSHOT_BYTES} a snapshot may have`)
+    // A fresh ArrayBuffer (not Buffer's pool): the index sections are aligned views into it.
+    const bytes = new Uint8Array(new ArrayBuffer(size))
+    // Each turn reads at least one byte or stops: at most `size` turns.
+    for (let done = 0; done < size; ) {
+      const read = fs.readSync(fd, bytes, done, size - done, done)
+      if (read === 0) return damaged(`the file shrank to ${done} bytes while read`)
+      done += read
+    }
+    return decodeSnapshot(bytes)
+  } catch (error) {
+    return damaged(`cannot read ${SNAPSHOT_FILE}: ${error instanceof Error ? error.message : String(error)}`)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
