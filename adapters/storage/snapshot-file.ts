@@ -175,6 +175,7 @@ export const decodeSnapshot = (bytes: Uint8Array): SnapshotRead => {
   if (indexStart + indexBytes(entries) !== bytes.length) return damaged(`the file is ${bytes.length} bytes, its header says ${indexStart + indexBytes(entries)}`)
   const stateSection = bytes.subarray(stateStart, stateStart + stateBytes)
   if (crc32(stateSection) !== stateCrc) return damaged("the state's checksum does not match")
+  if (bytes.subarray(stateStart + stateBytes, indexStart).some((byte) => byte !== 0)) return damaged("the padding before the index is not zero")
   const index: IndexSection = {
     topics,
     seqs: new Float64Array(bytes.buffer, bytes.byteOffset + indexStart, entries),

@@ -135,6 +135,47 @@ export const eventLogContract = (name: string, build: EventLogBuilder): void => 
       expect(seqs(after.next)).toEqual([1])
     })
 
+    it("replays the records after a seq, and a fresh log has no snapshot", async () => {
+      const entries = range(1, 30).map((n) => (n % 3 === 0 ? presenceEntry(n) : messageEntry(ALICE_BOB, n)))
+      const result = await run(Effect.gen(function*() {
+        const log = yield* EventLog
+        const appended = yield* log.append(entries)
+        return {
+          appended,
+          after0: yield* Stream.runCollect(log.replayAfter(0)),
+          after12: yield* Stream.runCollect(log.replayAfter(12)),
+          after30: yield* Stream.runCollect(log.replayAfter(30)),
+          after99: yield* Stream.runCollect(log.replayAfter(99)),
+          snapshot: yield* log.takeSnapshot,
+          status: log.snapshotStatus,
+        }
+      }))
+      expect(result.after0).toEqual(result.appended)
+      expect(result.after12).toEqual(result.appended.slice(12))
+      expect(result.after30).toEqual([])
+      expect(result.after99).toEqual([])
+      expect(result.snapshot._tag).toBe("None")
+      expect(result.status).toEqual({ _tag: "none" })
+    })
+
+    it("takes a snapshot of a stored record only", async () => {
+      await expectFailure(EventLog.use((log) => Stream.runCollect(log.replayAfter(-1))), "invalid")
+      await expectFailure(EventLog.use((log) => log.saveSnapshot({ seq: 1, state: "{}" })), "invalid")
+      const saved = await run(Effect.gen(function*() {
+        const log = yield* EventLog
+        yield* log.append([messageEntry(ALICE_BOB, 1), presenceEntry(2)])
+        const beyond = yield* Effect.flip(log.saveSnapshot({ seq: 3, state: "{}" }))
+        const zero = yield* Effect.flip(log.saveSnapshot({ seq: 0, state: "{}" }))
+        const fraction = yield* Effect.flip(log.saveSnapshot({ seq: 1.5, state: "{}" }))
+        yield* log.saveSnapshot({ seq: 2, state: "{}" })
+        yield* log.saveSnapshot({ seq: 1, state: "{}" })
+        return { reasons: [beyond.reason, zero.reason, fraction.reason], replayed: yield* replayAll }
+      }))
+      expect(saved.reasons).toEqual(["invalid", "invalid", "invalid"])
+      // A snapshot changes nothing in the log.
+      expect(seqs(saved.replayed)).toEqual([1, 2])
+    })
+
     it("rejects invalid history queries", async () => {
       for (const options of [{ limit: 0 }, { limit: 1.5 }, { limit: 100_000 }, { limit: 5, beforeSeq: 0 }, { limit: 5, beforeSeq: Number.NaN }]) {
         await expectFailure(EventLog.use((log) => log.history(ALICE_BOB, options)), "invalid")
