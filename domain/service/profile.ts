@@ -78,7 +78,8 @@ const foldLog = Effect.fnUntraced(function* (log: EventLog["Service"], from: Fol
   return { state, replayed, createdKeys } satisfies Folded
 })
 
-const NOTHING_FOLDED: Folded = { state: initialChatState(), replayed: 0, createdKeys: undefined }
+/** A fresh start each time: the state's seen-set and outbox are mutable, never shared between profiles. */
+const nothingFolded = (): Folded => ({ state: initialChatState(), replayed: 0, createdKeys: undefined })
 
 /** The state from the log's snapshot and the records after it, or from the whole log. */
 const replayLog = Effect.fnUntraced(function* (log: EventLog["Service"]) {
@@ -93,10 +94,10 @@ const replayLog = Effect.fnUntraced(function* (log: EventLog["Service"]) {
       return { ...folded, snapshotSeq: taken.value.seq, restoredFrom: `from the snapshot at record ${taken.value.seq}, then ${folded.replayed} records` }
     }
     const why = Result.isFailure(decoded) ? decoded.failure : `its state is of record ${decoded.success.state.lastSeq}, not ${taken.value.seq}`
-    const folded = yield* foldLog(log, NOTHING_FOLDED, 0)
+    const folded = yield* foldLog(log, nothingFolded(), 0)
     return { ...folded, snapshotSeq: null, restoredFrom: `${folded.replayed} records (the snapshot at record ${taken.value.seq} was ignored: ${why})` }
   }
-  const folded = yield* foldLog(log, NOTHING_FOLDED, 0)
+  const folded = yield* foldLog(log, nothingFolded(), 0)
   const why = status._tag === "ignored" ? ` (the snapshot was ignored: ${status.reason})` : ""
   return { ...folded, snapshotSeq: null, restoredFrom: `${folded.replayed} records${why}` }
 })

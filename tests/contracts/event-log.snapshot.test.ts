@@ -97,7 +97,7 @@ describe("FileEventLog snapshots", () => {
     const bytes = fs.readFileSync(path.join(dir, LOG_FILE))
     const { lineEnds } = logBytes(entries(1, RECORDS))
     // A byte of record 10's JSON, well before the snapshot's record.
-    bytes[lineEnds[8]! + 20] ^= 0x01
+    bytes[lineEnds[8]! + 20] = bytes[lineEnds[8]! + 20]! ^ 0x01
     fs.writeFileSync(path.join(dir, LOG_FILE), bytes)
     const outcome = await withLog(dir, Effect.gen(function*() {
       const log = yield* EventLog
@@ -159,7 +159,7 @@ describe("FileEventLog snapshots", () => {
       for (const at of positions) {
         const reason = await fallsBack((d) => {
           const bytes = fs.readFileSync(snapshotPath(d))
-          bytes[at] ^= 0x10
+          bytes[at] = bytes[at]! ^ 0x10
           fs.writeFileSync(snapshotPath(d), bytes)
         })
         reasons.add(reason.replace(/\d+/g, "N"))

@@ -4,7 +4,8 @@ import type { EventLog, EventLogError } from "../../domain/ports/event-log.port.
 import type { Transport } from "../../domain/ports/transport.port.ts"
 import { ChatService, type ChatNotice, type ChatServiceOptions } from "../../domain/service/chat-service.ts"
 import { chatServiceLayer } from "../../domain/service/compose.ts"
-import type { ProfileSnapshot } from "../../domain/service/profile.ts"
+import { Profile, type ProfileSnapshot } from "../../domain/service/profile.ts"
+import type { SnapshotOptions } from "../../domain/snapshot/snapshot-writer.ts"
 import { SystemClock, SystemIds } from "../../adapters/system/system.ts"
 import type { IdSource } from "../../domain/ports/id-source.port.ts"
 import type { Crypto } from "../../domain/ports/crypto.port.ts"
@@ -18,6 +19,8 @@ import type { UserDirectory } from "../../domain/ports/user-directory.port.ts"
 export interface RunningUser {
   readonly service: ChatService["Service"]
   readonly notices: ChatNotice[]
+  /** How the profile was opened (its state restored from a snapshot or the whole log). */
+  readonly profile: ProfileSnapshot
   run<A, E>(effect: Effect.Effect<A, E>): Promise<A>
   /** Clean stop: offline announcement, scope closed. */
   stop(): Promise<void>
@@ -34,6 +37,8 @@ export async function startUser(options: {
   readonly directory?: Layer.Layer<UserDirectory, unknown>
   /** Called with each notice as it comes (the service's counters can be read at that moment). */
   readonly watch?: (notice: ChatNotice, service: ChatService["Service"]) => void
+  /** Keep a snapshot of the state beside the log, as the chat does (off unless given). */
+  readonly snapshots?: SnapshotOptions
 }): Promise<RunningUser> {
   const scope = await Effect.runPromise(Scope.make())
   const layer = chatServiceLayer({
@@ -45,9 +50,11 @@ export async function startUser(options: {
     ...(options.directory ? { directory: options.directory } : {}),
     transport: options.transport,
     ...(options.serviceOptions ? { options: options.serviceOptions } : {}),
+    ...(options.snapshots ? { snapshots: options.snapshots } : {}),
   })
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   const service = Context.get(context, ChatService)
+  const profile = Context.get(context, Profile)
   const notices: ChatNotice[] = []
   Effect.runFork(service.notices.pipe(Stream.runForEach((n) => Effect.sync(() => {
     options.watch?.(n, service)
@@ -57,6 +64,7 @@ export async function startUser(options: {
   return {
     service,
     notices,
+    profile,
     run: (effect) => Effect.runPromise(effect),
     stop: async () => {
       if (stopped) return
