@@ -1,38 +1,9 @@
 /**
- * A short name for a piece of code: a 64-bit FNV-1a hash of function sources, of statecharts'
- * definitions and implementations, and of plain strings. Not a security measure — it only tells a
- * snapshot written by this code from one written by other code (state-codec.ts). Pure.
+ * A short name for a shape: a 64-bit FNV-1a hash of strings (or of values as JSON). Not a security
+ * measure — it only tells a snapshot of this code's state shape from another's (state-codec.ts). Pure.
  */
 
-interface MachineLike {
-  readonly root: { readonly definition: unknown }
-  readonly implementations: Readonly<Record<string, Readonly<Record<string, unknown>>>>
-}
-
-const isMachine = (part: unknown): part is MachineLike =>
-  typeof part === "object" && part !== null && "root" in part && "implementations" in part
-
-/** An implementation's source: for XState's `assign`, the assignment it wraps (the wrapper is generic). */
-const sourceOf = (implementation: unknown): string => {
-  if (typeof implementation === "function") {
-    const assignment: unknown = "assignment" in implementation ? implementation.assignment : undefined
-    return typeof assignment === "function" ? `assign ${assignment.toString()}` : implementation.toString()
-  }
-  return JSON.stringify(implementation) ?? String(implementation)
-}
-
-const describePart = (part: unknown): string => {
-  if (typeof part === "string") return part
-  if (typeof part === "function") return part.toString()
-  if (isMachine(part)) {
-    const implementations = Object.keys(part.implementations).sort().map((kind) => {
-      const named = part.implementations[kind] ?? {}
-      return `${kind}: ${Object.keys(named).sort().map((name) => `${name}=${sourceOf(named[name])}`).join("; ")}`
-    })
-    return `${JSON.stringify(part.root.definition)}\n${implementations.join("\n")}`
-  }
-  return JSON.stringify(part) ?? String(part)
-}
+const describePart = (part: unknown): string => (typeof part === "string" ? part : JSON.stringify(part) ?? String(part))
 
 /** FNV-1a 64: offset basis 0xcbf29ce484222325, prime 2^40 + 0x1b3. */
 const OFFSET_HIGH = 0xcbf29ce4

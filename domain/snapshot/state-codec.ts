@@ -5,31 +5,30 @@
  * The snapshot is a cache, never a source of truth: the log is. So the decode is strict (Schema, on
  * data from disk that may be damaged or hostile), and anything it does not recognise — another
  * fingerprint, another shape, numbers out of bounds — is a failure the caller answers with a full
- * replay. `STATE_FINGERPRINT` names the code that folds: a snapshot written by other code (an older
- * or newer version, whose fold may differ) is ignored even when its shape happens to decode.
+ * replay. `STATE_FINGERPRINT` names the state's shape: a snapshot written by code of another shape
+ * (an older or newer version) is ignored without being decoded.
  *
  * Pure: no I/O. Encoding is synchronous and reads the committed view of the state's two mutable
  * parts (the seen-set and the outbox), which is the state as of `state.lastSeq`.
  */
 import { Result, Schema } from "effect"
-import { evolve, initialChatState, Outbox, SeenIds, step, MAX_REQUEST_HISTORY, MAX_SEEN_IDS, type ChatState } from "../chat/chat-state.ts"
+import { Outbox, SeenIds, MAX_REQUEST_HISTORY, MAX_SEEN_IDS, type ChatState } from "../chat/chat-state.ts"
 import { PersistentMap } from "../chat/persistent-map.ts"
-import { indexConversation, indexGroup, MAX_UNOPENED, type StateIndex } from "../chat/state-index.ts"
-import { stepMachine } from "../chat/machine-step.ts"
+import { MAX_UNOPENED, type StateIndex } from "../chat/state-index.ts"
 import { conversationMachine } from "../conversation/conversation.machine.ts"
 import { groupMachine, MAX_PENDING_JOINS } from "../group/group.machine.ts"
 import { presenceMachine } from "../presence/presence.machine.ts"
 import { DomainEvent, Outgoing } from "../events.ts"
 import { GroupName, MessageId, Topic, UserId } from "../ids.ts"
 import { PublicKeys } from "../trust/identity.ts"
-import { MAX_GROUP_KEYS_KEPT, stepTrust } from "../trust/trust-state.ts"
+import { MAX_GROUP_KEYS_KEPT } from "../trust/trust-state.ts"
 import { GroupInfo } from "../wire/messages.ts"
 import { StoredNonNegativeInt } from "../wire/limits.ts"
 import { fingerprintOf } from "./fingerprint.ts"
 
 /**
- * Bump when the state's shape or meaning changes in a way the fingerprint below cannot see (it
- * covers the fold's top-level functions and the machines, not every helper they call).
+ * Bump when what the fold computes changes in a way the fingerprint below cannot see: it hashes the
+ * persisted shape and the machines' structure, not the code of the fold.
  */
 export const STATE_SHAPE_VERSION = 1
 
@@ -151,22 +150,19 @@ const decodePersisted = Schema.decodeUnknownResult(Persisted)
 const encodeOutgoing = Schema.encodeSync(Outgoing)
 
 /**
- * The code this snapshot format belongs to: the shape version, the fold's functions and the
- * machines' definitions and implementations. Computed once (a few hundred kB of source text).
+ * The state's shape, hashed: the shape version, the JSON Schema of the persisted form, and the
+ * machines' definitions (states, transitions, guard and action names). Deliberately not the fold's
+ * function sources: the bundle (esbuild) and the sources (tsx) print those differently, and a
+ * snapshot must be readable by both. A change to what the fold computes that keeps this shape must
+ * bump STATE_SHAPE_VERSION (docs/decisions/0012-state-snapshots.md).
  */
 export const STATE_FINGERPRINT: string = fingerprintOf([
   `state-shape ${STATE_SHAPE_VERSION}`,
-  evolve,
-  step,
-  stepTrust,
-  stepMachine,
-  indexConversation,
-  indexGroup,
-  initialChatState,
-  `MAX_UNOPENED ${MAX_UNOPENED}`,
-  conversationMachine,
-  groupMachine,
-  presenceMachine,
+  JSON.stringify(Schema.toJsonSchemaDocument(Persisted)),
+  `MAX_UNOPENED ${MAX_UNOPENED} MAX_SEEN_IDS ${MAX_SEEN_IDS} MAX_REQUEST_HISTORY ${MAX_REQUEST_HISTORY}`,
+  JSON.stringify(conversationMachine.root.definition),
+  JSON.stringify(groupMachine.root.definition),
+  JSON.stringify(presenceMachine.root.definition),
 ])
 
 const sortedEntries = <V, B>(map: PersistentMap<V>, f: (value: V) => B): Array<readonly [string, B]> =>
