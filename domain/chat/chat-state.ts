@@ -123,14 +123,20 @@ interface Transactional {
 
 /** Envelope ids already handled (sender/id keys), bounded FIFO. */
 export class SeenIds implements Transactional {
-  private readonly ids = new Set<string>()
-  private readonly order: string[] = []
+  private readonly ids: Set<string>
+  private readonly order: string[]
   /** When each id in `order` was stored (the record's `at`), for the replay horizon. */
-  private readonly times: number[] = []
+  private readonly times: number[]
   private head = 0
   private pending: Map<string, number> | null = null
   private forgottenUpTo = 0
-  constructor(private readonly capacity: number = MAX_SEEN_IDS) {}
+  /** `restored`: the committed ids of a snapshot, adopted as they are (see `restored`). */
+  constructor(private readonly capacity: number = MAX_SEEN_IDS, restored?: PersistedSeenIds) {
+    this.order = restored === undefined ? [] : [...restored.ids]
+    this.times = restored === undefined ? [] : [...restored.times]
+    this.ids = new Set(this.order)
+    this.forgottenUpTo = restored?.horizon ?? 0
+  }
   has(id: string): boolean {
     return this.ids.has(id) || (this.pending?.has(id) ?? false)
   }
@@ -193,12 +199,10 @@ export class SeenIds implements Transactional {
   }
   /** The set `persisted` described. Throws on data that breaks the set's invariants (the codec checks first). */
   static restored(persisted: PersistedSeenIds): SeenIds {
-    const { capacity, ids, times, horizon } = persisted
+    const { capacity, ids, times } = persisted
     if (ids.length !== times.length || ids.length > capacity) throw new Error("seen-set: persisted ids and times do not match")
-    const restored = new SeenIds(capacity)
-    for (let i = 0; i < ids.length; i++) restored.insert(ids[i]!, times[i]!)
+    const restored = new SeenIds(capacity, persisted)
     if (restored.ids.size !== ids.length) throw new Error("seen-set: persisted ids repeat")
-    restored.forgottenUpTo = horizon
     return restored
   }
 }

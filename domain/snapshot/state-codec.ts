@@ -12,7 +12,7 @@
  * parts (the seen-set and the outbox), which is the state as of `state.lastSeq`.
  */
 import { Result, Schema } from "effect"
-import { Outbox, SeenIds, MAX_REQUEST_HISTORY, MAX_SEEN_IDS, type ChatState } from "../chat/chat-state.ts"
+import { Outbox, SeenIds, MAX_REQUEST_HISTORY, MAX_SEEN_IDS, type ChatState, type PersistedSeenIds } from "../chat/chat-state.ts"
 import { PersistentMap } from "../chat/persistent-map.ts"
 import { MAX_UNOPENED, type StateIndex } from "../chat/state-index.ts"
 import { conversationMachine } from "../conversation/conversation.machine.ts"
@@ -136,10 +136,15 @@ const Persisted = Schema.Struct({
       key: Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{43}$/)),
     })).check(Schema.isMaxLength(MAX_GROUP_KEYS_KEPT))),
   }),
+  /**
+   * Up to 100,000 ids and times: one string each (ids newline-separated, times comma-separated),
+   * checked by `restoreSeen` in one pass — a Schema array of that length costs a third of a second.
+   */
   seen: Schema.Struct({
     capacity: Count,
-    ids: Schema.Array(Key).check(Schema.isMaxLength(MAX_SEEN_IDS)),
-    times: Schema.Array(Count).check(Schema.isMaxLength(MAX_SEEN_IDS)),
+    count: Count.check(Schema.isLessThanOrEqualTo(MAX_SEEN_IDS)),
+    ids: Schema.String.check(Schema.isMaxLength(MAX_SEEN_IDS * 80)),
+    times: Schema.String.check(Schema.isMaxLength(MAX_SEEN_IDS * 17)),
     horizon: Count,
   }),
   outbox: Schema.Array(Outgoing),
@@ -209,13 +214,44 @@ export const encodeFoldedProfile = (folded: FoldedProfile): string => {
     inbound: sortedEntries(state.inbound, (o) => o),
     index: encodeIndex(state.index),
     trust: state.trust,
-    seen: state.seen.persisted(),
+    seen: encodeSeen(state.seen.persisted()),
     outbox: state.outbox.values().map((out) => encodeOutgoing(out)),
   }
   return JSON.stringify(persisted)
 }
 
 class Invalid extends Error {}
+
+const encodeSeen = (seen: PersistedSeenIds) => ({
+  capacity: seen.capacity,
+  count: seen.ids.length,
+  ids: seen.ids.join("\n"),
+  times: seen.times.join(","),
+  horizon: seen.horizon,
+})
+
+/** A seen key: sender and envelope id (chat-state.ts `seenKey`). */
+const SEEN_KEY = /^user-[0-9]{1,12}\/[A-Za-z0-9_-]{8,64}$/
+const TIME = /^(0|[1-9][0-9]{0,15})$/
+
+const restoreSeen = (seen: Persisted["seen"]): SeenIds => {
+  if (seen.capacity !== MAX_SEEN_IDS) throw new Invalid(`seen: capacity ${seen.capacity}`)
+  const ids = seen.count === 0 ? [] : seen.ids.split("\n")
+  const times = seen.count === 0 ? [] : seen.times.split(",")
+  if (ids.length !== seen.count || times.length !== seen.count) throw new Invalid("seen: ids, times and count disagree")
+  const numbers = new Array<number>(times.length)
+  for (let i = 0; i < ids.length; i++) {
+    if (!SEEN_KEY.test(ids[i]!)) throw new Invalid(`seen: ${ids[i]!.slice(0, 80)} is not a seen key`)
+    if (!TIME.test(times[i]!)) throw new Invalid(`seen: ${times[i]!.slice(0, 20)} is not a time`)
+    numbers[i] = Number(times[i])
+    if (!Number.isSafeInteger(numbers[i])) throw new Invalid(`seen: ${times[i]} is not a safe integer`)
+  }
+  try {
+    return SeenIds.restored({ capacity: seen.capacity, ids, times: numbers, horizon: seen.horizon })
+  } catch (error) {
+    throw new Invalid(error instanceof Error ? error.message : String(error))
+  }
+}
 
 const mapOf = <V, B>(pairs: ReadonlyArray<readonly [string, V]>, f: (value: V, key: string) => B, what: string): PersistentMap<B> => {
   const map = PersistentMap.fromEntries(pairs.map(([key, value]) => [key, f(value, key)] as const))
@@ -246,9 +282,6 @@ const restoreIndex = (index: Persisted["index"]): StateIndex => ({
 const isHeld = (event: DomainEvent): event is Extract<DomainEvent, { _tag: "message.held" }> => event._tag === "message.held"
 
 const restoreState = (p: Persisted): ChatState => {
-  if (p.seen.ids.length !== p.seen.times.length || p.seen.ids.length > p.seen.capacity || p.seen.capacity !== MAX_SEEN_IDS) {
-    throw new Invalid("seen: ids, times and capacity disagree")
-  }
   const outbox = new Outbox()
   for (const out of p.outbox) outbox.add(out)
   if (outbox.size !== p.outbox.length) throw new Invalid("outbox: an id appears twice")
@@ -278,7 +311,7 @@ const restoreState = (p: Persisted): ChatState => {
     }, "inbound"),
     index: restoreIndex(p.index),
     trust: p.trust,
-    seen: SeenIds.restored(p.seen),
+    seen: restoreSeen(p.seen),
     outbox,
   }
 }

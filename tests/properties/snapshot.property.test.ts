@@ -152,8 +152,10 @@ describe("state snapshots", () => {
     expect(refused(JSON.stringify({ ...json, clock: -1 }))).toMatch(/does not decode/)
     expect(refused(JSON.stringify({ ...json, conversations: [["user-1", { value: "nowhere", context: {} }]] }))).toMatch(/does not decode/)
     expect(refused(text.slice(0, text.length - 10))).toMatch(/not JSON/)
-    const seen = json["seen"] as { ids: string[]; times: number[] }
-    expect(refused(JSON.stringify({ ...json, seen: { ...seen, ids: [...seen.ids, "x/extra"] } }))).toMatch(/seen/)
+    const seen = json["seen"] as { ids: string; count: number }
+    expect(seen.count).toBeGreaterThan(0)
+    expect(refused(JSON.stringify({ ...json, seen: { ...seen, ids: `${seen.ids}\nuser-1/extra-id-0` } }))).toMatch(/seen/)
+    expect(refused(JSON.stringify({ ...json, seen: { ...seen, ids: seen.ids.replace("user-", "üser-") } }))).toMatch(/not a seen key/)
     const conversations = json["conversations"] as Array<[string, unknown]>
     expect(conversations.length).toBeGreaterThan(0)
     expect(refused(JSON.stringify({ ...json, conversations: [...conversations, conversations[0]] }))).toMatch(/twice/)
