@@ -3,7 +3,8 @@
  *
  *   open <dir>   — open the profile as the chat does (FileEventLog, then the Profile: snapshot and
  *                  tail, or the whole log), then the conversation's newest 100 messages;
- *   json <dir>   — the baseline: read events.log in 1 MiB chunks and JSON.parse every record.
+ *   json <dir>   — the baseline: read events.log in 1 MiB chunks and JSON.parse every record;
+ *   idle <dir>   — the baseline of memory: this process, its modules loaded, doing nothing.
  *
  * Prints one JSON line: { ms, historyMs?, rss, detail }. Times are in-process (the process start
  * and module loading are not in them: the terminal rows of the bench measure those).
@@ -74,6 +75,6 @@ const parseLog = (dir: string) => {
 }
 
 const [mode, dir] = process.argv.slice(2)
-if (dir === undefined || (mode !== "open" && mode !== "json")) throw new Error("usage: startup-open.child.ts open|json <profile dir>")
-const result = mode === "open" ? await openProfile(dir) : parseLog(dir)
+if (dir === undefined || (mode !== "open" && mode !== "json" && mode !== "idle")) throw new Error("usage: startup-open.child.ts open|json|idle <profile dir>")
+const result = mode === "open" ? await openProfile(dir) : mode === "json" ? parseLog(dir) : { ms: 0, rss: process.memoryUsage().rss, detail: "modules loaded" }
 process.stdout.write(`${JSON.stringify(result)}\n`)

@@ -37,6 +37,10 @@ import type { RecordPosition, SnapshotCheck } from "./log-snapshot.ts"
 import { writeSnapshot } from "./snapshot-file.ts"
 import { historyWindow, numberEntries, validateEntries, validateHistoryOptions } from "./log-rules.ts"
 import { quarantineRegions } from "./quarantine.ts"
+import { datasync, describe, fsyncDirectory, ioError, nodeAppendIo, openLogFile, readAt, READ_CHUNK_BYTES, readRecords, syncIo, writeFully } from "./log-io.ts"
+import type { AppendIo } from "./log-io.ts"
+
+export type { AppendIo } from "./log-io.ts"
 import { decodeRecordLine, encodeRecordLine, NEWLINE } from "./record-codec.ts"
 
 export const LOG_FILE = "events.log"
@@ -45,85 +49,17 @@ const OPEN_REPLAY_CACHE_BYTES = 64 * 1024 * 1024
 export const LOCK_FILE = "events.lock"
 export const QUARANTINE_FILE = "events.quarantine"
 
-const READ_CHUNK_BYTES = 1024 * 1024
 /** Group commit bounds: one write+fdatasync carries at most this much. */
 const MAX_BATCH_RECORDS = 1024
 const MAX_BATCH_BYTES = 4 * 1024 * 1024
 /** Appends waiting for the writer; more wait in `Queue.offer` (backpressure). */
 const MAX_QUEUED_APPENDS = 4096
 
-type WriteCallback = (error: NodeJS.ErrnoException | null, written: number) => void
-type SyncCallback = (error: NodeJS.ErrnoException | null) => void
-
-/** The two calls an append makes; replaceable so tests can inject EIO and ENOSPC. */
-export interface AppendIo {
-  write(fd: number, buffer: Buffer, offset: number, length: number, position: number, callback: WriteCallback): void
-  fdatasync(fd: number, callback: SyncCallback): void
-}
-
-const nodeAppendIo: AppendIo = {
-  write: (fd, buffer, offset, length, position, callback) => fs.write(fd, buffer, offset, length, position, callback),
-  fdatasync: (fd, callback) => fs.fdatasync(fd, callback),
-}
-
 export interface FileEventLogOptions {
   /** The profile directory; created if missing. */
   readonly dir: string
   /** Fault injection for tests. */
   readonly appendIo?: Partial<AppendIo>
-}
-
-// --- small I/O helpers: every failure becomes an EventLogError
-
-const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
-
-const ioError = (what: string, cause: unknown): EventLogError =>
-  new EventLogError({ reason: "io", message: `${what}: ${describe(cause)}` })
-
-const syncIo = <A>(what: string, thunk: () => A): Effect.Effect<A, EventLogError> =>
-  Effect.try({ try: thunk, catch: (cause) => ioError(what, cause) })
-
-const readAt = (fd: number, buffer: Buffer, length: number, position: number): Effect.Effect<number, EventLogError> =>
-  Effect.callback<number, EventLogError>((resume) => {
-    fs.read(fd, buffer, 0, length, position, (error, read) =>
-      resume(error ? Effect.fail(ioError(`read at ${position}`, error)) : Effect.succeed(read)))
-  })
-
-const writeFully = (io: AppendIo, fd: number, bytes: Buffer, position: number): Effect.Effect<void, EventLogError> =>
-  Effect.callback<void, EventLogError>((resume) => {
-    // Each callback either finishes, fails, or writes at least one more byte: bounded by bytes.length.
-    const writeFrom = (done: number): void =>
-      io.write(fd, bytes, done, bytes.length - done, position + done, (error, written) => {
-        if (error) return resume(Effect.fail(ioError(`write at ${position + done}`, error)))
-        if (written <= 0) return resume(Effect.fail(ioError(`write at ${position + done}`, "no progress")))
-        if (done + written >= bytes.length) return resume(Effect.void)
-        writeFrom(done + written)
-      })
-    writeFrom(0)
-  })
-
-const datasync = (io: AppendIo, fd: number): Effect.Effect<void, EventLogError> =>
-  Effect.callback<void, EventLogError>((resume) => {
-    io.fdatasync(fd, (error) => resume(error ? Effect.fail(ioError("fdatasync", error)) : Effect.void))
-  })
-
-/** Makes the creation (or removal) of a file in `dir` durable. */
-const fsyncDirectory = (dir: string): void => {
-  const fd = fs.openSync(dir, "r")
-  try {
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
-const openLogFile = (logPath: string): { readonly fd: number; readonly created: boolean } => {
-  try {
-    return { fd: fs.openSync(logPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600), created: true }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
-    return { fd: fs.openSync(logPath, "r+"), created: false }
-  }
 }
 
 // --- open
@@ -455,46 +391,6 @@ const make = Effect.fnUntraced(function*(options: FileEventLogOptions) {
     recovery,
   })
 })
-
-/**
- * The records of the log from `from` to `end`, read afresh through a second descriptor and checked
- * again: bytes that changed since the open (another writer, a disk) fail the stream.
- */
-const readRecords = (
-  logPath: string,
-  from: ScanStart,
-  end: number,
-  expectedCorrupt: RecoveryReport["corruptRecords"],
-): Stream.Stream<LogRecord, EventLogError> =>
-  Stream.unwrap(Effect.gen(function*() {
-    const readFd = yield* Effect.acquireRelease(
-      syncIo(`open ${logPath}`, () => fs.openSync(logPath, "r")),
-      (readFd) => Effect.sync(() => fs.closeSync(readFd)),
-    )
-    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES)
-    let ready: Array<LogRecord> = []
-    const scanner = new LogScanner(({ record }) => ready.push(record), from)
-    const changedOnDisk = (detail: string) =>
-      new EventLogError({ reason: "corrupt", message: `${logPath} changed on disk since it was opened: ${detail}` })
-
-    return Stream.paginate(from.offset, (position: number) =>
-      Effect.gen(function*() {
-        if (position >= end) {
-          const summary = scanner.finish()
-          if (summary.tail !== undefined) return yield* changedOnDisk(`bad bytes at ${summary.tail.offset}`)
-          const expected = expectedCorrupt.map(({ offset, length }) => `${offset}+${length}`).join(",")
-          const found = summary.corrupt.map(({ offset, length }) => `${offset}+${length}`).join(",")
-          if (found !== expected) return yield* changedOnDisk(`corrupt regions ${found || "none"}`)
-          return [[], Option.none()] as const
-        }
-        const read = yield* readAt(readFd, buffer, Math.min(READ_CHUNK_BYTES, end - position), position)
-        if (read === 0) return yield* changedOnDisk(`it ends at ${position}`)
-        scanner.push(buffer.subarray(0, read))
-        const records = ready
-        ready = []
-        return [records, Option.some(position + read)] as const
-      }))
-  }))
 
 class CorruptIndexedRecord extends Error {
   constructor(seq: number, detail: string) {

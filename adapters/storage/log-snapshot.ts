@@ -115,12 +115,15 @@ export const checkLine = (fd: number, position: { readonly seq: number; readonly
 }
 
 const restoreIndex = (section: IndexSection, end: number): HistoryIndex => {
+  const [seqs, offsets, lengths] = [section.seqs[0], section.offsets[0], section.lengths[0]]
+  if (section.seqs.length !== 1 || section.offsets.length !== 1 || section.lengths.length !== 1 || seqs === undefined || offsets === undefined || lengths === undefined) {
+    throw new Error("invariant: a read index comes in one part")
+  }
   const index = new HistoryIndex()
   let at = 0
   for (const [topic, count] of section.topics) {
-    const range = (array: Float64Array) => array.subarray(at, at + count)
     // Checked per entry: seqs ascending, lines inside the part of the log the snapshot covers.
-    index.restore(topic, ConversationIndex.fromArrays(range(section.seqs), range(section.offsets), section.lengths.subarray(at, at + count), end))
+    index.restore(topic, ConversationIndex.fromArrays(seqs.subarray(at, at + count), offsets.subarray(at, at + count), lengths.subarray(at, at + count), end))
     at += count
   }
   return index
@@ -156,21 +159,12 @@ export const snapshotContents = (
   index: HistoryIndex,
   state: string,
 ): SnapshotContents => {
-  const kept: Array<readonly [Topic, ConversationIndex, number]> = []
-  let entries = 0
+  // Views of the live index, not copies: entries up to `count` never change, and an append that
+  // grows an index moves it to new arrays and leaves these as they are.
+  const kept: Array<{ readonly topic: Topic; readonly parts: ReturnType<ConversationIndex["viewsUpTo"]> }> = []
   for (const [topic, conversation] of index.entries()) {
-    const count = conversation.countUpTo(last.seq)
-    if (count === 0) continue
-    kept.push([topic, conversation, count])
-    entries += count
-  }
-  const seqs = new Float64Array(entries)
-  const offsets = new Float64Array(entries)
-  const lengths = new Uint32Array(entries)
-  let at = 0
-  for (const [, conversation, count] of kept) {
-    conversation.copyInto(count, seqs, offsets, lengths, at)
-    at += count
+    const parts = conversation.viewsUpTo(last.seq)
+    if (parts.seqs.length > 0) kept.push({ topic, parts })
   }
   return {
     header: {
@@ -182,6 +176,11 @@ export const snapshotContents = (
       corrupt: corrupt.filter((region) => region.offset < last.offset),
     },
     state,
-    index: { topics: kept.map(([topic, , count]) => [topic, count] as const), seqs, offsets, lengths },
+    index: {
+      topics: kept.map(({ topic, parts }) => [topic, parts.seqs.length] as const),
+      seqs: kept.map(({ parts }) => parts.seqs),
+      offsets: kept.map(({ parts }) => parts.offsets),
+      lengths: kept.map(({ parts }) => parts.lengths),
+    },
   }
 }

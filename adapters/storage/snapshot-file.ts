@@ -53,12 +53,16 @@ const Header = Schema.Struct({
 export type SnapshotHeader = typeof Header.Type
 const decodeHeader = Schema.decodeUnknownResult(Schema.fromJsonString(Header))
 
-/** The history index as of the snapshot: every conversation's entries, back to back. */
+/**
+ * The history index as of the snapshot: every conversation's entries, back to back. Each array is
+ * given in parts that the file holds one after the other: a writer passes one part per
+ * conversation (views of the live index, no copy), a reader gets one part each.
+ */
 export interface IndexSection {
   readonly topics: ReadonlyArray<readonly [Topic, number]>
-  readonly seqs: Float64Array
-  readonly offsets: Float64Array
-  readonly lengths: Uint32Array
+  readonly seqs: ReadonlyArray<Float64Array>
+  readonly offsets: ReadonlyArray<Float64Array>
+  readonly lengths: ReadonlyArray<Uint32Array>
 }
 
 export interface SnapshotContents {
@@ -79,14 +83,18 @@ const bytesOf = (array: Float64Array | Uint32Array): Uint8Array => new Uint8Arra
 
 const indexBytes = (count: number): number => count * (8 + 8 + 4)
 
-const indexCrc = (index: IndexSection): number => crc32(bytesOf(index.lengths), crc32(bytesOf(index.offsets), crc32(bytesOf(index.seqs))))
+const indexParts = (index: IndexSection): ReadonlyArray<Uint8Array> => [...index.seqs, ...index.offsets, ...index.lengths].map(bytesOf)
+
+const indexCrc = (index: IndexSection): number => indexParts(index).reduce((crc, part) => crc32(part, crc), 0)
+
+const entriesOf = (parts: ReadonlyArray<Float64Array | Uint32Array>): number => parts.reduce((sum, part) => sum + part.length, 0)
 
 /** The snapshot as bytes, in the order they go to the file. */
 const encodeSnapshot = (contents: SnapshotContents): ReadonlyArray<Uint8Array> => {
   const state = Buffer.from(contents.state, "utf8")
   const { index } = contents
-  const entries = index.seqs.length
-  if (index.offsets.length !== entries || index.lengths.length !== entries) throw new Error("invariant: index arrays of different lengths")
+  const entries = entriesOf(index.seqs)
+  if (entriesOf(index.offsets) !== entries || entriesOf(index.lengths) !== entries) throw new Error("invariant: index arrays of different lengths")
   if (index.topics.reduce((sum, [, count]) => sum + count, 0) !== entries) throw new Error("invariant: index topics do not add up")
   const header: SnapshotHeader = {
     ...contents.header,
@@ -99,7 +107,7 @@ const encodeSnapshot = (contents: SnapshotContents): ReadonlyArray<Uint8Array> =
   const head = Buffer.from(`${MAGIC}${hex8(crc32(headerJson))} ${headerJson.toString("utf8")}\n`, "utf8")
   // The index starts on a multiple of 8 from the file's start: the reader's arrays are views.
   const padding = new Uint8Array(padded(head.length + state.length) - head.length - state.length)
-  return [head, state, padding, bytesOf(index.seqs), bytesOf(index.offsets), bytesOf(index.lengths)]
+  return [head, state, padding, ...indexParts(index)]
 }
 
 const writeAll = async (handle: fs.promises.FileHandle, bytes: Uint8Array): Promise<void> => {
@@ -178,9 +186,9 @@ export const decodeSnapshot = (bytes: Uint8Array): SnapshotRead => {
   if (bytes.subarray(stateStart + stateBytes, indexStart).some((byte) => byte !== 0)) return damaged("the padding before the index is not zero")
   const index: IndexSection = {
     topics,
-    seqs: new Float64Array(bytes.buffer, bytes.byteOffset + indexStart, entries),
-    offsets: new Float64Array(bytes.buffer, bytes.byteOffset + indexStart + 8 * entries, entries),
-    lengths: new Uint32Array(bytes.buffer, bytes.byteOffset + indexStart + 16 * entries, entries),
+    seqs: [new Float64Array(bytes.buffer, bytes.byteOffset + indexStart, entries)],
+    offsets: [new Float64Array(bytes.buffer, bytes.byteOffset + indexStart + 8 * entries, entries)],
+    lengths: [new Uint32Array(bytes.buffer, bytes.byteOffset + indexStart + 16 * entries, entries)],
   }
   if (indexCrc(index) !== expectedIndexCrc) return damaged("the index's checksum does not match")
   let state: string

@@ -159,7 +159,7 @@ const encodeOutgoing = Schema.encodeSync(Outgoing)
  * machines' definitions (states, transitions, guard and action names). Deliberately not the fold's
  * function sources: the bundle (esbuild) and the sources (tsx) print those differently, and a
  * snapshot must be readable by both. A change to what the fold computes that keeps this shape must
- * bump STATE_SHAPE_VERSION (docs/decisions/0012-state-snapshots.md).
+ * bump STATE_SHAPE_VERSION (docs/decisions/011-state-snapshots.md).
  */
 export const STATE_FINGERPRINT: string = fingerprintOf([
   `state-shape ${STATE_SHAPE_VERSION}`,
