@@ -55,9 +55,9 @@ const argument = (name: string, fallback: number): number => {
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name} needs a positive integer`)
   return value
 }
-const RUNS = argument("--runs", 5)
+const RUNS = argument("--runs", 3)
 /** Rows that replay a whole 100,000-message log take seconds each: fewer runs. */
-const SLOW_RUNS = Math.min(RUNS, 3)
+const SLOW_RUNS = Math.min(RUNS, 2)
 const FULL_1M = process.argv.includes("--full-1m")
 
 const percentile = (values: ReadonlyArray<number>, p: number): number => {
