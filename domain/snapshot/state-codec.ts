@@ -91,6 +91,7 @@ const Persisted = Schema.Struct({
   presence: entries(PresenceSnapshot),
   conversations: entries(ConversationSnapshot),
   conversationSince: entries(Count),
+  dismissed: Schema.Array(Key),
   groups: entries(GroupSnapshot),
   requests: Schema.Array(Schema.Struct({
     kind: RequestKind,
@@ -207,6 +208,7 @@ export const encodeFoldedProfile = (folded: FoldedProfile): string => {
     presence: sortedEntries(state.presence, (s) => ({ value: s.value, context: s.context })),
     conversations: sortedEntries(state.conversations, (s) => ({ value: s.value, context: s.context })),
     conversationSince: sortedEntries(state.conversationSince, (at) => at),
+    dismissed: keysOf(state.dismissed),
     groups: sortedEntries(state.groups, (s) => ({ value: s.value, context: s.context })),
     requests: state.requests,
     acceptances: state.acceptances,
@@ -297,6 +299,7 @@ const restoreState = (p: Persisted): ChatState => {
       return conversationMachine.resolveState(s)
     }, "conversations"),
     conversationSince: mapOf(p.conversationSince, (at) => at, "conversationSince"),
+    dismissed: trueMapOf(p.dismissed, "dismissed"),
     groups: mapOf(p.groups, (s, key) => {
       if (s.context.name !== key) throw new Invalid(`groups: ${key} holds ${s.context.name}`)
       return groupMachine.resolveState(s)

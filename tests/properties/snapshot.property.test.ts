@@ -25,7 +25,7 @@ type Step =
   | { kind: "advance"; ms: number }
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("command" as const), user: fc.nat({ max: USERS - 1 }), pick: fc.nat({ max: 14 }), other: fc.nat({ max: USERS - 1 }), text: fc.string({ maxLength: 20 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("command" as const), user: fc.nat({ max: USERS - 1 }), pick: fc.nat({ max: 16 }), other: fc.nat({ max: USERS - 1 }), text: fc.string({ maxLength: 20 }) }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant("deliver" as const), pick: fc.nat(), duplicate: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 1, max: 2 * 24 * 3600 * 1000 }) }) },
 )
@@ -47,13 +47,14 @@ const commandFor = (cluster: Cluster, step: Extract<Step, { kind: "command" }>):
     case 10: return { _tag: "group.accept", group, user: other }
     case 11: return { _tag: "group.refuse", group, user: other, reason: "no" }
     case 12: return { _tag: "group.leave", group }
+    case 15: case 16: return { _tag: "conversation.dismiss", peer: other }
     default: return { _tag: "message.send", target: { _tag: "group", group }, text: step.text || "hey" }
   }
 }
 
-/** Users 0 and 1 in an active conversation, user 0 leading GROUPS[0] with user 1 in it. */
+/** Users 0 and 1 in an active conversation, user 0 leading GROUPS[0] with user 1 in it; user 2's request refused and closed by user 0. */
 const openConversationAndGroup = (cluster: Cluster): void => {
-  const [a, b] = [cluster.users[0]!, cluster.users[1]!]
+  const [a, b, c] = [cluster.users[0]!, cluster.users[1]!, cluster.users[2]!]
   const script: ReadonlyArray<readonly [number, Command]> = [
     [0, { _tag: "conversation.request", peer: b.id }],
     [1, { _tag: "conversation.accept", peer: a.id }],
@@ -61,6 +62,9 @@ const openConversationAndGroup = (cluster: Cluster): void => {
     [0, { _tag: "group.create", group: GROUPS[0]! }],
     [1, { _tag: "group.join", group: GROUPS[0]! }],
     [0, { _tag: "group.accept", group: GROUPS[0]!, user: b.id }],
+    [2, { _tag: "conversation.request", peer: a.id }],
+    [0, { _tag: "conversation.refuse", peer: c.id, reason: "no" }],
+    [0, { _tag: "conversation.dismiss", peer: c.id }],
   ]
   for (const [user, command] of script) {
     cluster.command(user, command)
@@ -91,7 +95,7 @@ const hasGroupWithMembers = (state: ChatState) => [...state.groups.values()].som
 
 describe("state snapshots", () => {
   it("snapshot + fold of the tail = fold of the whole log, at any cut", () => {
-    const seen = { cuts: 0, midLog: 0, active: 0, group: 0, seenIds: 0, outbox: 0, runs: 0 }
+    const seen = { cuts: 0, midLog: 0, active: 0, group: 0, seenIds: 0, outbox: 0, dismissed: 0, runs: 0 }
     fc.assert(
       fc.property(fc.integer(), fc.nat({ max: 3 }).map((n) => n > 0), fc.array(stepArb, { maxLength: MAX_STEPS }), fc.noBias(fc.nat({ max: 1000 })), (seed, scripted, steps, cutPerMille) => {
         const cluster = runCluster(seed, scripted, steps)
@@ -119,6 +123,7 @@ describe("state snapshots", () => {
           groupHere ||= hasGroupWithMembers(atCut)
           if (atCut.seen.size > 0) seen.seenIds++
           if (atCut.outbox.size > 0) seen.outbox++
+          if (atCut.dismissed.size > 0) seen.dismissed++
         }
         if (activeHere) seen.active++
         if (groupHere) seen.group++
@@ -136,6 +141,7 @@ describe("state snapshots", () => {
     expect(seen.group / seen.runs).toBeGreaterThan(0.03)
     expect(seen.seenIds / seen.cuts).toBeGreaterThan(0.1)
     expect(seen.outbox / seen.cuts).toBeGreaterThan(0.03)
+    expect(seen.dismissed).toBeGreaterThan(0)
   })
 
   it("a state of other code, of another shape or damaged is refused, never half-used", () => {
