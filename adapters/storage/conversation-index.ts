@@ -62,8 +62,8 @@ export class ConversationIndex {
 
   /**
    * An index of the given entries, checked: seqs ascending, every line within `end`. The arrays are
-   * adopted, not copied (a snapshot's sections: 20 MB for a million entries); the first `add`
-   * moves them to arrays of their own.
+   * adopted, not copied (a snapshot's sections: 20 MB for a million entries), with the room their
+   * buffers have after them: views at the start of larger arrays grow into those first.
    */
   static fromArrays(seqs: Float64Array, offsets: Float64Array, lengths: Uint32Array, end: number): ConversationIndex {
     if (seqs.length !== offsets.length || seqs.length !== lengths.length) throw new Error("index arrays of different lengths")
@@ -75,9 +75,12 @@ export class ConversationIndex {
     }
     const index = new ConversationIndex()
     if (seqs.length === 0) return index
-    index.seqs = seqs
-    index.offsets = offsets
-    index.lengths = lengths
+    const capacity = seqs.byteOffset === 0 && offsets.byteOffset === 0 && lengths.byteOffset === 0
+      ? Math.min(seqs.buffer.byteLength / 8, offsets.buffer.byteLength / 8, lengths.buffer.byteLength / 4)
+      : seqs.length
+    index.seqs = capacity > seqs.length ? new Float64Array(seqs.buffer, 0, capacity) : seqs
+    index.offsets = capacity > seqs.length ? new Float64Array(offsets.buffer, 0, capacity) : offsets
+    index.lengths = capacity > seqs.length ? new Uint32Array(lengths.buffer, 0, capacity) : lengths
     index.count = seqs.length
     return index
   }

@@ -115,17 +115,14 @@ export const checkLine = (fd: number, position: { readonly seq: number; readonly
 }
 
 const restoreIndex = (section: IndexSection, end: number): HistoryIndex => {
-  const [seqs, offsets, lengths] = [section.seqs[0], section.offsets[0], section.lengths[0]]
-  if (section.seqs.length !== 1 || section.offsets.length !== 1 || section.lengths.length !== 1 || seqs === undefined || offsets === undefined || lengths === undefined) {
-    throw new Error("invariant: a read index comes in one part")
+  if (section.seqs.length !== section.topics.length || section.offsets.length !== section.topics.length || section.lengths.length !== section.topics.length) {
+    throw new Error("invariant: one index part per conversation")
   }
   const index = new HistoryIndex()
-  let at = 0
-  for (const [topic, count] of section.topics) {
+  section.topics.forEach(([topic], i) => {
     // Checked per entry: seqs ascending, lines inside the part of the log the snapshot covers.
-    index.restore(topic, ConversationIndex.fromArrays(seqs.subarray(at, at + count), offsets.subarray(at, at + count), lengths.subarray(at, at + count), end))
-    at += count
-  }
+    index.restore(topic, ConversationIndex.fromArrays(section.seqs[i]!, section.offsets[i]!, section.lengths[i]!, end))
+  })
   return index
 }
 

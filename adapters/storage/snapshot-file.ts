@@ -14,8 +14,8 @@
  * each section. The state is the domain's (domain/snapshot/state-codec.ts, versioned there by a
  * fingerprint of the code); this file's format version covers the framing and the index.
  *
- * Written atomically: temp file, fsync, rename, fsync of the directory. Read in one piece into a
- * fresh buffer, so the index arrays are views with 8-byte alignment.
+ * Written atomically: temp file, fsync, rename, fsync of the directory. Read section by section,
+ * the index straight into the arrays the history index then keeps.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -54,9 +54,9 @@ export type SnapshotHeader = typeof Header.Type
 const decodeHeader = Schema.decodeUnknownResult(Schema.fromJsonString(Header))
 
 /**
- * The history index as of the snapshot: every conversation's entries, back to back. Each array is
- * given in parts that the file holds one after the other: a writer passes one part per
- * conversation (views of the live index, no copy), a reader gets one part each.
+ * The history index as of the snapshot, one part per conversation (in `topics` order); the file
+ * holds every seq, then every offset, then every length. A writer passes views of the live index
+ * (no copy); a reader gets views of arrays with room to grow after them (`slackFor`).
  */
 export interface IndexSection {
   readonly topics: ReadonlyArray<readonly [Topic, number]>
@@ -154,19 +154,39 @@ export const removeSnapshot = (dir: string): void => {
 const damaged = (reason: string): SnapshotRead => ({ _tag: "damaged", reason })
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
 
-/** Decodes a snapshot file's bytes; `bytes` must start an ArrayBuffer of its own (alignment). Never throws. */
-export const decodeSnapshot = (bytes: Uint8Array): SnapshotRead => {
-  if (bytes.byteOffset % ALIGN !== 0) throw new Error("invariant: snapshot bytes not aligned")
-  const magic = ANY_MAGIC.exec(Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 64)).toString("latin1"))
+const readFully = (fd: number, into: Uint8Array, position: number): boolean => {
+  // Each turn reads at least one byte or stops: at most into.length turns.
+  for (let done = 0; done < into.length; ) {
+    const read = fs.readSync(fd, into, done, into.length - done, position + done)
+    if (read === 0) return false
+    done += read
+  }
+  return true
+}
+
+/** Room an index read from a snapshot gets for the records appended after it, without a copy. */
+export const slackFor = (count: number): number => count + Math.max(16, count >>> 2)
+
+/**
+ * Reads and checks the snapshot open at `fd` (`size` bytes), section by section: the index goes
+ * straight into one set of arrays per conversation, each with room to grow (`slackFor`), so a
+ * million entries cost their 20 MB once, not a file buffer and a copy. Never throws on bad data.
+ */
+const readOpenSnapshot = (fd: number, size: number): SnapshotRead => {
+  const head = Buffer.alloc(Math.min(size, 64))
+  if (!readFully(fd, head, 0)) return damaged("the file shrank while read")
+  const magic = ANY_MAGIC.exec(head.toString("latin1"))
   if (magic === null) return damaged("not a snapshot file (no header)")
   if (magic[1] !== String(SNAPSHOT_FORMAT)) return damaged(`snapshot format ${magic[1]}, this code reads format ${SNAPSHOT_FORMAT}`)
   if (!littleEndian) return damaged("snapshots are read on little-endian machines only")
   const headStart = magic[0].length
-  const newline = bytes.subarray(headStart, headStart + MAX_HEADER_BYTES).indexOf(0x0a)
+  const headerArea = Buffer.alloc(Math.min(size - headStart, MAX_HEADER_BYTES))
+  if (!readFully(fd, headerArea, headStart)) return damaged("the file shrank while read")
+  const newline = headerArea.indexOf(0x0a)
   if (newline < 10) return damaged("the header line is cut short")
-  const headerLine = bytes.subarray(headStart, headStart + newline)
+  const headerLine = headerArea.subarray(0, newline)
   const headerJson = headerLine.subarray(9)
-  const stated = Buffer.from(headerLine.subarray(0, 8)).toString("latin1")
+  const stated = headerLine.subarray(0, 8).toString("latin1")
   if (headerLine[8] !== 0x20 || !/^[0-9a-f]{8}$/.test(stated) || Number.parseInt(stated, 16) !== crc32(headerJson)) return damaged("the header's checksum does not match")
   let headerText: string
   try {
@@ -180,22 +200,41 @@ export const decodeSnapshot = (bytes: Uint8Array): SnapshotRead => {
   const stateStart = headStart + newline + 1
   const indexStart = padded(stateStart + stateBytes)
   const entries = topics.reduce((sum, [, count]) => sum + count, 0)
-  if (indexStart + indexBytes(entries) !== bytes.length) return damaged(`the file is ${bytes.length} bytes, its header says ${indexStart + indexBytes(entries)}`)
-  const stateSection = bytes.subarray(stateStart, stateStart + stateBytes)
+  if (indexStart + indexBytes(entries) !== size) return damaged(`the file is ${size} bytes, its header says ${indexStart + indexBytes(entries)}`)
+  // The state and the zero padding after it.
+  const stateArea = Buffer.alloc(indexStart - stateStart)
+  if (!readFully(fd, stateArea, stateStart)) return damaged("the file shrank while read")
+  const stateSection = stateArea.subarray(0, stateBytes)
   if (crc32(stateSection) !== stateCrc) return damaged("the state's checksum does not match")
-  if (bytes.subarray(stateStart + stateBytes, indexStart).some((byte) => byte !== 0)) return damaged("the padding before the index is not zero")
-  const index: IndexSection = {
-    topics,
-    seqs: [new Float64Array(bytes.buffer, bytes.byteOffset + indexStart, entries)],
-    offsets: [new Float64Array(bytes.buffer, bytes.byteOffset + indexStart + 8 * entries, entries)],
-    lengths: [new Uint32Array(bytes.buffer, bytes.byteOffset + indexStart + 16 * entries, entries)],
+  if (stateArea.subarray(stateBytes).some((byte) => byte !== 0)) return damaged("the padding before the index is not zero")
+  // The index, in file order (every seq, every offset, every length), into per-conversation arrays.
+  const seqs = topics.map(([, count]) => new Float64Array(slackFor(count)))
+  const offsets = topics.map(([, count]) => new Float64Array(slackFor(count)))
+  const lengths = topics.map(([, count]) => new Uint32Array(slackFor(count)))
+  let position = indexStart
+  let crc = 0
+  const sections: ReadonlyArray<ReadonlyArray<Float64Array | Uint32Array>> = [seqs, offsets, lengths]
+  for (const arrays of sections) {
+    for (let i = 0; i < topics.length; i++) {
+      const bytes = bytesOf(arrays[i]!).subarray(0, topics[i]![1] * arrays[i]!.BYTES_PER_ELEMENT)
+      if (!readFully(fd, bytes, position)) return damaged("the file shrank while read")
+      crc = crc32(bytes, crc)
+      position += bytes.length
+    }
   }
-  if (indexCrc(index) !== expectedIndexCrc) return damaged("the index's checksum does not match")
+  if (crc !== expectedIndexCrc) return damaged("the index's checksum does not match")
   let state: string
   try {
     state = strictUtf8.decode(stateSection)
   } catch {
     return damaged("the state is not UTF-8")
+  }
+  const count = (i: number) => topics[i]![1]
+  const index: IndexSection = {
+    topics,
+    seqs: seqs.map((array, i) => array.subarray(0, count(i))),
+    offsets: offsets.map((array, i) => array.subarray(0, count(i))),
+    lengths: lengths.map((array, i) => array.subarray(0, count(i))),
   }
   return { _tag: "read", contents: { header, state, index } }
 }
@@ -213,15 +252,7 @@ export const readSnapshot = (dir: string): SnapshotRead => {
   try {
     const size = fs.fstatSync(fd).size
     if (size > MAX_SNAPSHOT_BYTES) return damaged(`${size} bytes, more than the ${MAX_SNAPSHOT_BYTES} a snapshot may have`)
-    // A fresh ArrayBuffer (not Buffer's pool): the index sections are aligned views into it.
-    const bytes = new Uint8Array(new ArrayBuffer(size))
-    // Each turn reads at least one byte or stops: at most `size` turns.
-    for (let done = 0; done < size; ) {
-      const read = fs.readSync(fd, bytes, done, size - done, done)
-      if (read === 0) return damaged(`the file shrank to ${done} bytes while read`)
-      done += read
-    }
-    return decodeSnapshot(bytes)
+    return readOpenSnapshot(fd, size)
   } catch (error) {
     return damaged(`cannot read ${SNAPSHOT_FILE}: ${error instanceof Error ? error.message : String(error)}`)
   } finally {
