@@ -180,9 +180,17 @@ const readOpenSnapshot = (fd: number, size: number): SnapshotRead => {
   if (magic[1] !== String(SNAPSHOT_FORMAT)) return damaged(`snapshot format ${magic[1]}, this code reads format ${SNAPSHOT_FORMAT}`)
   if (!littleEndian) return damaged("snapshots are read on little-endian machines only")
   const headStart = magic[0].length
-  const headerArea = Buffer.alloc(Math.min(size - headStart, MAX_HEADER_BYTES))
-  if (!readFully(fd, headerArea, headStart)) return damaged("the file shrank while read")
-  const newline = headerArea.indexOf(0x0a)
+  // The header line is short (a topic per conversation): read 64 KiB, more only if it is longer.
+  let headerArea = Buffer.alloc(0)
+  let newline = -1
+  // Doubles each turn up to MAX_HEADER_BYTES: at most 9 turns.
+  for (let want = 64 * 1024; newline < 0; want *= 2) {
+    const length = Math.min(want, MAX_HEADER_BYTES, size - headStart)
+    if (length <= headerArea.length) break
+    headerArea = Buffer.alloc(length)
+    if (!readFully(fd, headerArea, headStart)) return damaged("the file shrank while read")
+    newline = headerArea.indexOf(0x0a)
+  }
   if (newline < 10) return damaged("the header line is cut short")
   const headerLine = headerArea.subarray(0, newline)
   const headerJson = headerLine.subarray(9)

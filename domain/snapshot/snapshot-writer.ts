@@ -1,7 +1,7 @@
 /**
  * Keeps the log's snapshot of the folded state fresh, so the next start folds only a short tail:
  * every `everyRecords` records (checked every `checkEveryMs`), and once more when the service
- * closes cleanly. A snapshot is a cache: one that cannot be written is only a slower next start,
+ * closes cleanly (if SHUTDOWN_MIN_RECORDS came since the last). A snapshot is a cache: one that cannot be written is only a slower next start,
  * so failures are logged and the chat goes on.
  *
  * Encoding is synchronous (it must read the state's mutable seen-set and outbox as of one record);
@@ -21,6 +21,13 @@ export interface SnapshotOptions {
 }
 
 export const defaultSnapshotOptions: SnapshotOptions = { everyRecords: 5_000, checkEveryMs: 2_000 }
+
+/**
+ * At a clean stop a snapshot is written when at least this many records came since the last one:
+ * folding fewer at the next start costs less than writing it (for a 1,000,000-message profile,
+ * about 20 MB more memory for a moment and a 24 MB file).
+ */
+export const SHUTDOWN_MIN_RECORDS = 100
 
 export const snapshotWriterLayer = (options: SnapshotOptions = defaultSnapshotOptions) =>
   Layer.effectDiscard(Effect.gen(function* () {
@@ -46,5 +53,5 @@ export const snapshotWriterLayer = (options: SnapshotOptions = defaultSnapshotOp
 
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(Duration.millis(options.checkEveryMs)), save(options.everyRecords))))
     // Runs before the service and the log close (this layer is built after them).
-    yield* Effect.addFinalizer(() => save(1))
+    yield* Effect.addFinalizer(() => save(Math.min(SHUTDOWN_MIN_RECORDS, options.everyRecords)))
   }))
