@@ -60,16 +60,21 @@ const arrowRow = (row: Extract<DiagramRow, { kind: "arrow" }>, columnOf: Readonl
     ? `<path d="M${end - 5} ${lineY - 5} l10 10 M${end - 5} ${lineY + 5} l10 -10" stroke="#b00" stroke-width="2"/>`
     : ""
   const head = row.style === "lost" ? "" : " marker-end=\"url(#head)\""
-  const width = Math.abs(x2 - x1)
+  // A label may run past its arrow's ends by half a column each side: text over a lifeline still reads.
+  const width = Math.abs(x2 - x1) + COLUMN_PX
   return `<g class="${classes}"><line x1="${x1}" y1="${lineY}" x2="${end}" y2="${lineY}" stroke="#333"${dash}${head}/>${cross}${label((x1 + x2) / 2, lineY - 6, row.label, width - 8)}</g>`
 }
 
-const noteRow = (row: Extract<DiagramRow, { kind: "note" }>, columnOf: ReadonlyMap<string, number>, y: number): string => {
+/** Wide enough for its text (up to three columns), centred over its participants, inside the picture. */
+const noteRow = (row: Extract<DiagramRow, { kind: "note" }>, columnOf: ReadonlyMap<string, number>, y: number, pictureWidth: number): string => {
   const columns = row.over.map((who) => columnOf.get(who) ?? 0)
-  const left = MARGIN_PX + Math.min(...columns) * COLUMN_PX + 10
-  const right = MARGIN_PX + (Math.max(...columns) + 1) * COLUMN_PX - 10
-  const width = right - left
-  return `<g class="note"><rect x="${left}" y="${y + 4}" width="${width}" height="${ROW_HEIGHT_PX - 8}" fill="#fff8c4" stroke="#c9b458"/>${label(left + width / 2, y + ROW_HEIGHT_PX / 2 + 4, row.text, width - 8)}</g>`
+  const spanLeft = MARGIN_PX + Math.min(...columns) * COLUMN_PX + 10
+  const spanRight = MARGIN_PX + (Math.max(...columns) + 1) * COLUMN_PX - 10
+  const wanted = Math.min(3 * COLUMN_PX, svgText(row.text).length * CHAR_PX + 16)
+  const width = Math.min(pictureWidth - 2 * MARGIN_PX, Math.max(spanRight - spanLeft, wanted))
+  const middle = (spanLeft + spanRight) / 2
+  const left = Math.max(MARGIN_PX, Math.min(pictureWidth - MARGIN_PX - width, middle - width / 2))
+  return `<g class="note"><rect x="${left.toFixed(1)}" y="${y + 4}" width="${width.toFixed(1)}" height="${ROW_HEIGHT_PX - 8}" fill="#fff8c4" stroke="#c9b458"/>${label(left + width / 2, y + ROW_HEIGHT_PX / 2 + 4, row.text, width - 8)}</g>`
 }
 
 const participantBox = (who: string, column: number, y: number): string => {
@@ -97,7 +102,7 @@ export const renderSvg = (model: DiagramModel): string => {
   })
   model.rows.forEach((row, index) => {
     const y = firstRow + index * ROW_HEIGHT_PX
-    parts.push(row.kind === "arrow" ? arrowRow(row, columnOf, y) : noteRow(row, columnOf, y))
+    parts.push(row.kind === "arrow" ? arrowRow(row, columnOf, y) : noteRow(row, columnOf, y, width))
   })
   parts.push("</svg>")
   return parts.join("\n")
