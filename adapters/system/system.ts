@@ -5,8 +5,9 @@ import type { MessageId, UserId } from "../../domain/ids.ts"
 import { WallClock } from "../../domain/ports/clock.port.ts"
 import { IdSource } from "../../domain/ports/id-source.port.ts"
 
+/** The live clock: WallClock reads Effect's Clock, which is the real one unless a TestClock is provided. */
 export const SystemClock = {
-  layer: Layer.succeed(WallClock, WallClock.of({ now: Effect.sync(() => Date.now()) })),
+  layer: WallClock.layer,
 } as const
 
 const ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
