@@ -2,7 +2,8 @@
  * An in-process MQTT-like broker for the simulator and fast tests: persistent sessions (clean:false),
  * QoS 1 queues for offline clients (bounded, drops counted), retained messages, `+` wildcards, the
  * Last Will on a crash. Deterministic: delivery happens when `flush` runs (or on a microtask when
- * `autoFlush` is on), with optional seeded duplication and reordering to model at-least-once.
+ * `autoFlush` is on), with optional seeded duplication and reordering to model at-least-once, or
+ * one message at a time when the simulator's scheduler picks it (`deliverOne`).
  *
  * It implements the same Transport port as the MQTT.js adapter and runs the same contract tests.
  */
@@ -28,7 +29,7 @@ export interface MemoryBrokerOptions {
   readonly lose?: (message: { readonly topic: string; readonly payload: Uint8Array }) => boolean
 }
 
-interface Message {
+export interface Message {
   readonly topic: string
   readonly payload: Uint8Array
   readonly retain: boolean
@@ -160,6 +161,67 @@ export class MemoryBroker {
     })
   }
 
+  /** Client ids with messages waiting and a live connection, in the order they first connected. */
+  readyClients(): ReadonlyArray<string> {
+    const ready: string[] = []
+    for (const session of this.sessions.values()) if (session.connection && session.queue.length > 0) ready.push(session.clientId)
+    return ready
+  }
+
+  /** Messages waiting for `clientId` (connected or not). */
+  queued(clientId: string): number {
+    return this.sessions.get(clientId)?.queue.length ?? 0
+  }
+
+  /**
+   * The simulator's step: hands `clientId` the message at `index` of its queue (0 is the oldest;
+   * another index is a reordering). With `keep`, the message stays queued and comes again (a
+   * duplicate). False when the client is not connected or has nothing at `index`.
+   */
+  deliverOne(clientId: string, index: number, keep = false): boolean {
+    const session = this.sessions.get(clientId)
+    const connection = session?.connection
+    if (!session || !connection || index < 0 || index >= session.queue.length) return false
+    const message = keep ? session.queue[index]! : session.queue.splice(index, 1)[0]!
+    if (keep) this.counters.duplicated += 1
+    connection.deliver({ topic: message.topic, payload: message.payload, retained: message.retain })
+    this.counters.delivered += 1
+    return true
+  }
+
+  /** What waits for `clientId`, oldest first (a copy): tests look at what is in flight. */
+  waiting(clientId: string): ReadonlyArray<Message> {
+    return [...(this.sessions.get(clientId)?.queue ?? [])]
+  }
+
+  /** Fault injection: the waiting messages of `clientId` that `lose` picks vanish. Returns how many. */
+  discard(clientId: string, lose: (message: Message) => boolean): number {
+    const queue = this.sessions.get(clientId)?.queue
+    if (queue === undefined) return 0
+    const kept = queue.filter((message) => !lose(message))
+    const lost = queue.length - kept.length
+    queue.splice(0, queue.length, ...kept)
+    this.counters.dropped += lost
+    return lost
+  }
+
+  /** Puts a message in `clientId`'s queue as if routed to it (a forger's, or a copy replayed). */
+  inject(clientId: string, message: Message): void {
+    const session = this.sessions.get(clientId)
+    if (!session) throw new Error(`inject before connect: ${clientId}`)
+    if (session.queue.length >= (this.options.maxQueued ?? 100_000)) {
+      this.counters.dropped += 1
+      return
+    }
+    session.queue.push(message)
+    this.schedule()
+  }
+
+  /** Whether `connection` is still the live one of its client id (a crash or a takeover detaches it). */
+  isAttached(connection: MemoryConnection): boolean {
+    return this.sessions.get(connection.clientId)?.connection === connection
+  }
+
   /** Delivers everything queued for connected clients. Returns how many were delivered. */
   flush(limit = 1_000_000): number {
     let delivered = 0
@@ -230,11 +292,16 @@ export const memoryTransportLayer = (broker: MemoryBroker, options: MemoryTransp
         },
       }
       broker.connect(options.clientId, connection, options.will ? { ...options.will(1) } : null)
+      // A crashed client (the broker saw it vanish) can send nothing more, last words included.
       const ensureOpen = Effect.suspend(() =>
-        closed ? Effect.fail(new TransportError({ reason: "closed", message: "transport closed" })) : Effect.void,
+        closed
+          ? Effect.fail(new TransportError({ reason: "closed", message: "transport closed" }))
+          : broker.isAttached(connection)
+            ? Effect.void
+            : Effect.fail(new TransportError({ reason: "not-connected", message: "the broker lost this connection" })),
       )
       yield* Effect.addFinalizer(() => Effect.sync(() => {
-        if (!closed) broker.disconnect(options.clientId)
+        if (!closed && broker.isAttached(connection)) broker.disconnect(options.clientId)
         closed = true
       }))
       return Transport.of({
@@ -254,7 +321,10 @@ export const memoryTransportLayer = (broker: MemoryBroker, options: MemoryTransp
         connectionChanges: Stream.fromQueue(changes),
         close: (lastWords) =>
           Effect.sync(() => {
-            if (closed) return
+            if (closed || !broker.isAttached(connection)) {
+              closed = true
+              return
+            }
             for (const message of lastWords) broker.publish({ topic: message.topic, payload: message.payload, retain: message.retain })
             broker.disconnect(options.clientId)
             closed = true
