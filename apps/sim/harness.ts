@@ -11,7 +11,7 @@
  * duplication), and waits until every fiber is idle (`settle`): a scheduler that counts the tasks
  * it has queued says when nothing is left to run. No sleeps, no wall clock.
  */
-import { Cause, Context, Effect, Exit, Fiber, Layer, ManagedRuntime, Scheduler, Scope, Stream } from "effect"
+import { Cause, Clock, Context, Effect, Exit, Fiber, Layer, ManagedRuntime, Scheduler, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { MemoryEventLog } from "../../adapters/storage/memory-event-log.ts"
 import { MemoryBroker, memoryTransportLayer, type MemoryBrokerOptions } from "../../adapters/sim-network/memory-broker.ts"
@@ -178,6 +178,26 @@ export class SimWorld {
     return life !== null && !life.dead
   }
 
+  /** Simulated time (ms since the epoch): the TestClock every service reads. */
+  readonly now: Effect.Effect<number> = Clock.currentTimeMillis
+
+  /** The services' drops by reason (their own counters), over every life of every user. */
+  private readonly retiredDrops = new Map<string, number>()
+  private retire(service: ChatService["Service"]): Effect.Effect<void> {
+    return Effect.map(service.stats, (stats) => {
+      for (const [reason, count] of Object.entries(stats.droppedByReason)) this.retiredDrops.set(reason, (this.retiredDrops.get(reason) ?? 0) + count)
+    })
+  }
+  readonly droppedByReason: Effect.Effect<Readonly<Record<string, number>>> = Effect.gen({ self: this }, function* () {
+    const totals = new Map(this.retiredDrops)
+    for (const user of this.users) {
+      if (user.life === null) continue
+      const stats = yield* user.life.service.stats
+      for (const [reason, count] of Object.entries(stats.droppedByReason)) totals.set(reason, (totals.get(reason) ?? 0) + count)
+    }
+    return Object.fromEntries([...totals].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  })
+
   /** Runs the scheduler until no fiber has work left (bounded). */
   readonly settle: Effect.Effect<void> = Effect.gen({ self: this }, function* () {
     for (let turn = 0; turn < MAX_SETTLE_TURNS; turn++) {
@@ -196,6 +216,8 @@ export class SimWorld {
       const life = user.life
       if (life === null || !life.dead) continue
       user.life = null
+      this.stoppedStates.set(user.index, yield* life.service.state)
+      yield* this.retire(life.service)
       yield* Scope.close(life.scope, Exit.void)
     }
   })
@@ -244,6 +266,7 @@ export class SimWorld {
       yield* life.service.shutdown()
       this.stoppedStates.set(index, yield* life.service.state)
       user.life = null
+      yield* this.retire(life.service)
       yield* Scope.close(life.scope, Exit.void)
       yield* this.settle
     })

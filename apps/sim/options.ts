@@ -12,8 +12,10 @@ export interface SimOptions {
   readonly duplicate: number
   /** Probability that a delivery is picked at random among those ready instead of the oldest. */
   readonly reorder: number
-  /** Probability that a user's action is to disconnect for a while (instead of a command). */
+  /** Probability that a user's action is to close the chat for a while (instead of a command). */
   readonly offline: number
+  /** Probability that a user's action is a crash of its process, restarted from its log later. */
+  readonly crash: number
   readonly json: boolean
   /** Leave the wall-clock measurement out, so the output is byte-identical for a seed. */
   readonly timing: boolean
@@ -43,12 +45,13 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   duplicate: 0.05,
   reorder: 0.2,
   offline: 0.02,
+  crash: 0.01,
   json: false,
   timing: true,
   logsDir: undefined,
 }
 
-export const simUsage = `mqtt-chat simulator — many virtual users on the real chat core, one thread, one seed
+export const simUsage = `mqtt-chat simulator — many virtual users running the real chat service, one thread, one seed
 
 Usage: npm run sim -- [options]        (or: npx tsx apps/sim/main.ts [options])
 
@@ -60,18 +63,23 @@ Options:
                    the arrivals at the start and the final drain come on top
   --duplicate P    probability that a delivery is duplicated (0-1, default ${DEFAULT_SIM_OPTIONS.duplicate})
   --reorder P      probability that a delivery is not the oldest one (0-1, default ${DEFAULT_SIM_OPTIONS.reorder})
-  --offline P      probability that a user's action is to go offline for a while (0-1, default ${DEFAULT_SIM_OPTIONS.offline})
+  --offline P      probability that a user's action is to close the chat for a while (0-1, default ${DEFAULT_SIM_OPTIONS.offline})
+  --crash P        probability that a user's action is a crash of its process — at once, or between
+                   storing a decision and publishing it — restarted from its log later (0-1, default ${DEFAULT_SIM_OPTIONS.crash})
   --logs DIR       write each user's log to DIR/<user-id>/events.log (DIR new or empty), for
                    npm run replay -- check | timeline | state | merge
   --json           print the report as JSON
   --no-timing      leave out the wall-clock measurement: the output is then byte-identical per seed
   -h, --help       show this help
 
-At the end everyone comes back online, the network drains, time passes for held messages' gaps
-to resolve, and the invariants are checked: pairs agree on their conversation, every user sees the
-same group information, replaying each user's log gives its live state, no message reaches a
-history twice, and every message reached every receiver that was due it (the audit of
-npm run replay -- audit, on the same logs).
+Each user is a real ChatService (signed, sealed frames; the memory log; subscriptions, retained
+messages, QoS 1 queues and Last Wills on an in-memory broker), all on one simulated clock. At the
+end everyone comes back online, the network drains, time passes for held messages' gaps to resolve,
+and the invariants are checked: pairs agree on their conversation, every user sees the same group
+information, folding each user's log afresh gives the service's live state, no message reaches a
+history twice, every message reached every reader that was due it (the audit of
+npm run replay -- audit, on the same logs), and in its sender's order.
+On a terminal, a progress line on stderr; Ctrl-C prints the report so far and the seed.
 Exit code: 0 all invariants hold, 1 one failed, 2 bad options.
 `
 
@@ -87,7 +95,7 @@ const parseInteger = (name: string, text: string, min: number, max: number): num
 const parseProbability = (name: string, text: string): number | string =>
   PROBABILITY.test(text) ? Number(text) : `${name} must be a probability from 0 to 1, not ${JSON.stringify(text.slice(0, 40))}`
 
-const VALUE_OPTIONS = ["--seed", "--users", "--steps", "--duplicate", "--reorder", "--offline", "--logs"] as const
+const VALUE_OPTIONS = ["--seed", "--users", "--steps", "--duplicate", "--reorder", "--offline", "--crash", "--logs"] as const
 type ValueOption = (typeof VALUE_OPTIONS)[number]
 const FLAG_OPTIONS = ["--json", "--no-timing"] as const
 type FlagOption = (typeof FLAG_OPTIONS)[number]
@@ -112,7 +120,8 @@ export const parseSimOptions = (argv: ReadonlyArray<string>): ParsedSimOptions =
   const duplicate = probability("--duplicate", DEFAULT_SIM_OPTIONS.duplicate)
   const reorder = probability("--reorder", DEFAULT_SIM_OPTIONS.reorder)
   const offline = probability("--offline", DEFAULT_SIM_OPTIONS.offline)
-  for (const checked of [seed, users, steps, duplicate, reorder, offline]) {
+  const crash = probability("--crash", DEFAULT_SIM_OPTIONS.crash)
+  for (const checked of [seed, users, steps, duplicate, reorder, offline, crash]) {
     if (typeof checked === "string") return { kind: "error", message: checked }
   }
   return {
@@ -124,6 +133,7 @@ export const parseSimOptions = (argv: ReadonlyArray<string>): ParsedSimOptions =
       duplicate: duplicate as number,
       reorder: reorder as number,
       offline: offline as number,
+      crash: crash as number,
       json: flags.has("--json"),
       timing: !flags.has("--no-timing"),
       logsDir: values.get("--logs"),

@@ -20,13 +20,20 @@ const countRows = (section: string, counts: ReadonlyArray<Count>, whole: number,
 }
 
 export const formatReportTable = (report: SimReport): string => {
-  const { options: o, commands, deliveries, records, timing } = report
+  const { options: o, commands, deliveries, records, timing, messages } = report
   const title =
     `mqtt-chat simulation: seed ${o.seed}, ${o.users} users, ${o.steps} steps, ` +
-    `duplicate ${o.duplicate}, reorder ${o.reorder}, offline ${o.offline}`
+    `duplicate ${o.duplicate}, reorder ${o.reorder}, offline ${o.offline}, crash ${o.crash}`
+  const droppedTotal = deliveries.droppedByReason.reduce((sum, c) => sum + c.count, 0)
   const rows: Array<Array<Cell>> = [
     ["users", "virtual users", report.users.total, ""],
-    ["", "offline spells", report.users.offlineSpells, ""],
+    ["", "offline spells (chat closed)", report.users.offlineSpells, ""],
+    ["", "crashes, restarted from the log", report.users.crashes, ""],
+    ["", "of which between store and publish", report.users.crashesBetweenStoreAndPublish, ""],
+    ["messages", "sent", messages.sent, ""],
+    ["", "delivered (shown to a reader)", messages.delivered, percent(messages.delivered, messages.due)],
+    ["", "due to readers", messages.due, ""],
+    ["", "missing", messages.missing, percent(messages.missing, messages.due)],
     ["commands", "total", commands.total, ""],
     ["", "accepted", commands.accepted, percent(commands.accepted, commands.total)],
     ["", "rejected", commands.rejected, percent(commands.rejected, commands.total)],
@@ -35,13 +42,13 @@ export const formatReportTable = (report: SimReport): string => {
     ["deliveries", "total", deliveries.total, ""],
     ["", "duplicated", deliveries.duplicated, percent(deliveries.duplicated, deliveries.total)],
     ["", "reordered", deliveries.reordered, percent(deliveries.reordered, deliveries.total)],
-    ["", "dropped", deliveries.dropped, percent(deliveries.dropped, deliveries.total)],
-    ["", "peak in flight", deliveries.peakInFlight, ""],
-    ...countRows(`dropped, top ${TOP_REASONS}`, deliveries.droppedByReason, deliveries.dropped, TOP_REASONS),
+    ["", "peak waiting at the broker", deliveries.peakWaiting, ""],
+    ...countRows(`dropped by the services, top ${TOP_REASONS}`, deliveries.droppedByReason, droppedTotal, TOP_REASONS),
     ["records", "total", records.total, ""],
     ["", "per user, fewest", records.perUserMin, ""],
     ["", "per user, most", records.perUserMax, ""],
-    ["time", "simulated hours", formatNumber(report.simulatedMs / 3_600_000, 1), ""],
+    ["time", "steps", report.steps, ""],
+    ["", "simulated minutes", formatNumber(report.simulatedMs / 60_000, 1), ""],
     ...(timing === undefined ? [] : [
       ["", "wall clock ms", formatNumber(timing.elapsedMs, 0), ""],
       ["", "events/s (commands + deliveries)", timing.eventsPerSecond, ""],
@@ -51,7 +58,9 @@ export const formatReportTable = (report: SimReport): string => {
     report.invariants.map((invariant) => [invariant.name, invariant.ok ? "OK" : "FAILED", invariant.detail]),
     { headers: ["invariant", "result", "detail"] },
   )
-  const verdict = report.ok ? "all invariants hold" : `INVARIANT FAILED: ${report.invariants.filter((i) => !i.ok).map((i) => i.name).join(", ")}`
+  const verdict = report.interruptedAtStep !== undefined
+    ? `INTERRUPTED at step ${report.interruptedAtStep} of ${o.steps}: invariants not checked (seed ${o.seed})`
+    : report.ok ? "all invariants hold" : `INVARIANT FAILED (seed ${o.seed}): ${report.invariants.filter((i) => !i.ok).map((i) => i.name).join(", ")}`
   return `${renderTable(rows, { title, headers: ["", "", "count", "share"] })}\n\n${invariants}\n\n${verdict}\n`
 }
 

@@ -1,50 +1,55 @@
 /**
- * One simulation run: a `Cluster` of virtual users (the real decide/evolve, the real wire codec)
- * driven step by step by the seeded workload, with users dropping offline for a while, deliveries
- * duplicated and reordered, and the clock jumping far enough for requests to time out. Then
- * everyone comes back, the network drains, and the invariants are checked.
+ * One simulation run: N real ChatServices in one world (harness.ts) driven by one seed. A
+ * deterministic scheduler decides, step by step, what happens next: the broker hands one waiting
+ * message to a user (the oldest, or — reordering — another; sometimes it keeps a copy to deliver
+ * again, a duplicate), the one clock moves on (every due timer of every service runs), a user types
+ * a command (in bursts, mostly in open conversations and groups), closes the chat for a while, or
+ * its process crashes (at once, or between storing a decision and publishing it) and restarts from
+ * its log. Then everyone comes back, the network drains, time passes for gaps to heal, and the
+ * chat's promises are checked (invariants.ts).
  *
- * Everything but `timing` is a function of the options: the same seed gives the same report.
+ * Everything but `timing` is a function of the options: the same seed gives the same report and
+ * the same logs, byte for byte.
  */
-import { Result } from "effect"
+import { Effect } from "effect"
 import type { Command } from "../../domain/chat/decide.ts"
-import { decideIncoming, interpretResend } from "../../domain/chat/decide.ts"
-import type { MessageId, UserId } from "../../domain/ids.ts"
-import { Cluster, GAP_WAIT_MS, MAX_IN_FLIGHT, type Delivery, type SimUser } from "../../domain/sim/cluster.ts"
-import { defaultChatServiceOptions } from "../../domain/service/chat-service.ts"
-import { decodeEnvelopeText } from "../../domain/wire/messages.ts"
+import type { UserId } from "../../domain/ids.ts"
+import { defaultChatServiceOptions, type ChatServiceOptions } from "../../domain/service/chat-service.ts"
+import { mulberry32 } from "../../domain/ports/id-source.port.ts"
+import { SimWorld, type UserSnapshot } from "./harness.ts"
 import { checkInvariants, type InvariantResult } from "./invariants.ts"
 import type { SimOptions } from "./options.ts"
-import { InFlight } from "./in-flight.ts"
-import { chooseCommand, groupNamesFor, pickWeighted, randomBelow, type Random } from "./workload.ts"
+import { BURST_MAX, chooseCommand, groupNamesFor, pickWeighted, randomBelow, type Random } from "./workload.ts"
 
 /**
- * What a step does. A step delivers with probability ready / (ready + users): the larger the
- * backlog, the busier the broker, so the network neither starves nor grows without bound, and
- * users still act while messages wait. Otherwise the clock moves on, or a user acts: goes offline
- * for a while (probability `offline`) or types a command.
+ * What a step does. It delivers with probability ready / (ready + users): the larger the backlog,
+ * the busier the broker, so the network neither starves nor grows without bound. Otherwise a user
+ * acts or the clock moves on.
  */
 export const deliveryProbability = (ready: number, users: number): number => ready / (ready + users)
-export const ACTION_WEIGHTS = { command: 9, advance: 1 } as const
+export const ACTION_WEIGHTS = { command: 12, advance: 2 } as const
+/** Above this many messages waiting for connected users, steps only deliver: backpressure. */
+export const networkSoftLimit = (users: number): number => 200 * users
 
-/** Above this many deliveries in flight, steps only deliver (and never duplicate): backpressure. */
-export const networkSoftLimit = (users: number): number => Math.min(MAX_IN_FLIGHT / 2, 200 * users)
-
-/** A disconnected user comes back after 1..this many steps. */
-export const MAX_OFFLINE_STEPS = 500
-/** Most clock advances are seconds; this share are hours, so pending requests time out. */
-export const LONG_PAUSE_PROBABILITY = 0.1
-const SHORT_PAUSE_MAX_MS = 60_000
-const LONG_PAUSE_MIN_MS = 60 * 60 * 1000
-const LONG_PAUSE_SPAN_MS = 36 * 60 * 60 * 1000
-/** Same timeout as the chat service's sweep. */
-export const REQUEST_TIMEOUT_MS = defaultChatServiceOptions.requestTimeoutMs
-/** Clock advances of GAP_WAIT_MS after the final drain: one to ask for a resend, one to give up, one spare. */
+/** A user away (closed chat or crashed) comes back after 1..this many steps. */
+export const MAX_AWAY_STEPS = 400
+/** Share of crashes that strike between storing a decision and publishing it (the others: at once). */
+export const CRASH_BETWEEN_STORE_AND_PUBLISH = 0.5
+/** Most clock steps are under a second; this share are minutes, so requests time out. */
+export const LONG_PAUSE_PROBABILITY = 0.05
+const SHORT_PAUSE_MAX_MS = 1_500
+const LONG_PAUSE_MAX_MS = 3 * 60_000
+/**
+ * The service as the simulator runs it: requests time out after two minutes (a day in the chat),
+ * so that the timeout path runs within minutes of simulated time; every timer is a real wake-up of
+ * every user's fibers, so simulated hours cost real seconds.
+ */
+export const SIM_SERVICE_OPTIONS: ChatServiceOptions = { ...defaultChatServiceOptions, requestTimeoutMs: 2 * 60_000 }
+/** Clock steps of gapWaitMs after the final drain: one to ask for a resend, one to give up, one spare. */
 export const HEAL_ROUNDS = 3
-/** Deliveries allowed for the final drain; a run that needs more is a message storm. */
-export const finalDrainBudget = (users: number): number => Math.min(MAX_IN_FLIGHT, 2_000 * users)
+/** Steps between progress reports. */
+export const PROGRESS_EVERY_STEPS = 500
 
-/** How often something happened: a kind of command, a rejection or drop reason. */
 export interface Count {
   readonly label: string
   readonly count: number
@@ -55,30 +60,49 @@ export type SimConfig = Omit<SimOptions, "json" | "logsDir">
 
 export interface SimReport {
   readonly options: Omit<SimConfig, "timing">
-  readonly users: { readonly total: number; readonly offlineSpells: number }
+  /** Set when the run was stopped early (Ctrl-C): the step it reached; the invariants were not checked. */
+  readonly interruptedAtStep?: number
+  readonly users: { readonly total: number; readonly offlineSpells: number; readonly crashes: number; readonly crashesBetweenStoreAndPublish: number }
   readonly commands: {
     readonly total: number
     readonly accepted: number
     readonly rejected: number
-    /** Accepted commands per kind, most first. */
     readonly acceptedByKind: ReadonlyArray<Count>
-    /** Rejections per reason (ids replaced by placeholders), most first. */
     readonly rejectedByReason: ReadonlyArray<Count>
   }
+  /** Chat text: sent (stored by the sender) and delivered (shown to a reader), from the logs. */
+  readonly messages: { readonly sent: number; readonly delivered: number; readonly due: number; readonly missing: number }
   readonly deliveries: {
     readonly total: number
     readonly duplicated: number
     readonly reordered: number
-    readonly dropped: number
+    /** What the services refused or ignored, by reason (their own counters). */
     readonly droppedByReason: ReadonlyArray<Count>
-    readonly peakInFlight: number
+    readonly peakWaiting: number
   }
   readonly records: { readonly total: number; readonly perUserMin: number; readonly perUserMax: number }
   readonly simulatedMs: number
+  readonly steps: number
   readonly invariants: ReadonlyArray<InvariantResult>
   readonly ok: boolean
-  /** Wall-clock cost of the run (not of the invariant check): the one non-deterministic part. */
   readonly timing?: { readonly elapsedMs: number; readonly events: number; readonly eventsPerSecond: number }
+}
+
+export interface SimProgress {
+  readonly step: number
+  readonly steps: number
+  readonly simulatedMs: number
+  readonly sent: number
+  readonly deliveries: number
+}
+
+export interface SimHooks {
+  /** Called every PROGRESS_EVERY_STEPS steps. */
+  readonly progress?: (progress: SimProgress) => void
+  /** Polled every step: true stops the run where it is (the report says so). */
+  readonly stopRequested?: () => boolean
+  /** Wall clock for `timing` (performance.now by default). */
+  readonly now?: () => number
 }
 
 /** Reasons name users and groups; counting them per id would scatter one cause over many rows. */
@@ -87,8 +111,8 @@ export const normaliseReason = (reason: string): string =>
 
 class Tally {
   private readonly counts = new Map<string, number>()
-  add(key: string): void {
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1)
+  add(key: string, by = 1): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + by)
   }
   /** Most first; ties in key order, so the output does not depend on insertion order. */
   sorted(): ReadonlyArray<Count> {
@@ -96,188 +120,168 @@ class Tally {
   }
 }
 
-/** Drops are decided again to learn the reason; this id is never stored. */
-const UNUSED_MESSAGE_ID = "reason-probe" as MessageId
-
 export interface SimRun {
   readonly report: SimReport
-  /** The virtual users at the end, with their logs: for writing the logs out, and for tests. */
-  readonly users: ReadonlyArray<SimUser>
+  /** Every user's log and final state: for writing the logs out, and for tests. */
+  readonly users: ReadonlyArray<UserSnapshot>
 }
 
-export const runSimulation = (options: SimConfig, now: () => number = () => performance.now()): SimReport => simulate(options, now).report
+/** The run, on a world of its own; resolves when the report is ready. */
+export const simulate = async (options: SimConfig, hooks: SimHooks = {}): Promise<SimRun> => {
+  const { world, runtime, ready } = SimWorld.open({ seed: options.seed, users: options.users, serviceOptions: SIM_SERVICE_OPTIONS })
+  await ready
+  try {
+    return await runtime.runPromise(simulation(world, options, hooks))
+  } finally {
+    await runtime.dispose()
+  }
+}
 
-export const simulate = (options: SimConfig, now: () => number = () => performance.now()): SimRun => {
-  const cluster = new Cluster({ seed: options.seed, users: options.users })
-  const random: Random = () => cluster.random01()
+const simulation = (world: SimWorld, options: SimConfig, hooks: SimHooks) => Effect.gen(function* () {
+  const random: Random = mulberry32(options.seed ^ 0x51a1)
+  const now = hooks.now ?? (() => performance.now())
   const groups = groupNamesFor(options.users)
-  const ids: ReadonlyArray<UserId> = cluster.users.map((user) => user.id)
-  const byId = new Map<UserId, SimUser>(cluster.users.map((user) => [user.id, user]))
-  const isOnline = (id: UserId): boolean => byId.get(id)!.online
-  const inFlight = new InFlight(ids, MAX_IN_FLIGHT)
-  const softLimit = networkSoftLimit(options.users)
-
+  const ids: ReadonlyArray<UserId> = world.users.map((user) => user.id)
+  const broker = world.broker
   const accepted = new Tally()
   const rejected = new Tally()
-  const dropped = new Tally()
-  const counts = { commands: 0, accepted: 0, deliveries: 0, duplicated: 0, reordered: 0, dropped: 0, offlineSpells: 0, peakInFlight: 0, texts: 0 }
-  /** Step at which each disconnected user comes back (undefined: online). */
+  const counts = { commands: 0, accepted: 0, deliveries: 0, duplicated: 0, reordered: 0, offlineSpells: 0, crashes: 0, crashesStored: 0, peakWaiting: 0, texts: 0, sent: 0 }
+  /** Step at which each away user comes back (undefined: here). */
   const backAt: Array<number | undefined> = ids.map(() => undefined)
+  const startMs = yield* world.now
+  const started = now()
 
-  /**
-   * The cluster routes what its users publish into `cluster.network`; the simulator keeps them in
-   * per-recipient queues instead, because Cluster.deliver scans its whole network for every
-   * delivery (in flight × users), which made a 50-user run take minutes.
-   */
-  const collectRouted = (): void => {
-    for (const delivery of cluster.network) inFlight.push(delivery)
-    cluster.network.length = 0
-    counts.peakInFlight = Math.max(counts.peakInFlight, inFlight.size)
-  }
+  const waiting = (): number => broker.readyClients().reduce((sum, client) => sum + broker.queued(client), 0)
 
-  const command = (index: number, kind: string, cmd: Command): boolean => {
+  const command = (index: number, kind: string, cmd: Command) => Effect.gen(function* () {
     counts.commands += 1
-    const reason = cluster.command(index, cmd)
-    collectRouted()
+    const reason = yield* world.command(index, cmd)
     if (reason === null) {
       counts.accepted += 1
       accepted.add(kind)
+      if (cmd._tag === "message.send") counts.sent += 1
     } else rejected.add(`${cmd._tag}: ${normaliseReason(reason)}`)
     return reason === null
-  }
-
-  /** Why the cluster dropped `delivery`: the same decision, taken again on the unchanged state. */
-  const dropReason = (delivery: Delivery): string => {
-    const decoded = decodeEnvelopeText(delivery.payload)
-    if (Result.isFailure(decoded)) return `undecodable: ${decoded.failure.reason}`
-    const user = byId.get(delivery.to)!
-    const refusal = (result: Result.Result<unknown, { readonly reason: string }>): string | undefined =>
-      Result.isFailure(result) ? result.failure.reason : undefined
-    // A resend request is answered from the log, not decided: the cluster checks it with interpretResend.
-    const reason = decoded.success.body._tag === "chat.resend"
-      ? refusal(interpretResend(user.state, delivery.topic, decoded.success))
-      : refusal(decideIncoming(user.state, delivery.topic, decoded.success, { now: cluster.now, newMessageId: () => UNUSED_MESSAGE_ID }))
-    if (reason === undefined) throw new Error(`invariant: the cluster dropped a delivery to ${delivery.to} that decides fine now`)
-    return normaliseReason(reason)
-  }
-
-  /** Hands exactly one delivery to the cluster (its network holds nothing else), which receives it. */
-  const receive = (delivery: Delivery, duplicate: boolean): void => {
-    if (cluster.network.length !== 0) throw new Error("invariant: the cluster's network must be empty between steps")
-    cluster.network.push(delivery)
-    const droppedBefore = cluster.counters.dropped
-    if (!cluster.deliver(0, duplicate)) throw new Error(`invariant: the cluster did not deliver to ${delivery.to}`)
-    // A duplicate stays in the cluster's network, ahead of what the delivery routed: it is still
-    // in flight here, in its queue.
-    if (duplicate && cluster.network.shift() !== delivery) throw new Error("invariant: the duplicated delivery is not first in the cluster's network")
-    collectRouted()
-    counts.deliveries += 1
-    if (cluster.counters.dropped > droppedBefore) {
-      counts.dropped += 1
-      dropped.add(dropReason(delivery))
-    }
-  }
-
-  /** Delivers one message to an online user: the oldest, or (reordering) any of them. */
-  const deliver = (reorder: boolean, duplicate: boolean): boolean => {
-    const oldest = inFlight.oldestReady(isOnline)
-    if (oldest === undefined) return false
-    const slot = reorder ? inFlight.randomReady(isOnline, random)! : oldest
-    if (slot.to !== oldest.to || slot.index !== oldest.index) counts.reordered += 1
-    if (duplicate) counts.duplicated += 1
-    receive(duplicate ? inFlight.peek(slot).delivery : inFlight.take(slot).delivery, duplicate)
-    return true
-  }
-
-  const connect = (index: number): void => {
-    backAt[index] = undefined
-    command(index, "session.start", { _tag: "session.start" })
-  }
-
-  const onlineIndexes = (): ReadonlyArray<number> => cluster.users.flatMap((user, index) => (user.online ? [index] : []))
-
-  const disconnect = (index: number, step: number): void => {
-    if (command(index, "session.end", { _tag: "session.end" })) {
-      counts.offlineSpells += 1
-      backAt[index] = step + 1 + randomBelow(random, MAX_OFFLINE_STEPS)
-    }
-  }
-
-  /** The service's sweep: requests older than the timeout end, on the side of whoever is online. */
-  const sweepTimeouts = (): void => {
-    cluster.users.forEach((user, index) => {
-      if (!user.online) return
-      for (const [peer, snapshot] of user.state.conversations) {
-        if (snapshot.value !== "outgoing" && snapshot.value !== "incoming") continue
-        const since = user.state.conversationSince.get(peer) ?? cluster.now
-        if (cluster.now - since >= REQUEST_TIMEOUT_MS) command(index, "conversation.timeout", { _tag: "conversation.timeout", peer: peer as UserId })
-      }
-    })
-  }
-
-  const advanceClock = (): void => {
-    const long = random() < LONG_PAUSE_PROBABILITY
-    // Advancing lets the cluster act on gaps in senders' numbering (ask for a resend, give up).
-    cluster.advance(long ? LONG_PAUSE_MIN_MS + randomBelow(random, LONG_PAUSE_SPAN_MS) : 1 + randomBelow(random, SHORT_PAUSE_MAX_MS))
-    collectRouted()
-    sweepTimeouts()
-  }
-
-  /** A random online user acts: disconnects for a while, or types a command. */
-  const userAction = (step: number): void => {
-    const online = onlineIndexes()
-    const index = online[randomBelow(random, online.length)]
-    if (index === undefined) return
-    if (random() < options.offline) return disconnect(index, step)
-    const user = cluster.users[index]!
-    const choice = chooseCommand(random, user.id, user.state, ids.filter((id) => id !== user.id), groups, counts.texts++)
-    command(index, choice.kind, choice.command)
-  }
-
-  const startMs = cluster.now
-  const started = now()
-  /** Delivers in order while more than `limit` are in flight, within `budget` deliveries. */
-  const drainDownTo = (limit: number, budget: number): void => {
-    let delivered = 0
-    while (inFlight.size > limit && delivered < budget && deliver(false, false)) delivered += 1
-  }
-  // Every arrival is announced to everyone (presence fans out: N users cost N² deliveries), so users
-  // arrive one at a time and the broker catches up whenever the backlog passes the soft limit.
-  cluster.users.forEach((_, index) => {
-    connect(index)
-    drainDownTo(softLimit, MAX_IN_FLIGHT)
   })
-  for (let step = 0; step < options.steps; step++) {
-    backAt.forEach((at, index) => { if (at !== undefined && at <= step) connect(index) })
-    if (inFlight.size >= softLimit && deliver(false, false)) continue
-    if (random() < deliveryProbability(inFlight.readyCount(isOnline), options.users)) {
+
+  /** One message to one connected user: which user, which message and whether a copy stays are the seed's. */
+  const deliver = (reorder: boolean, duplicate: boolean) => Effect.gen(function* () {
+    const clients = broker.readyClients()
+    const client = clients[randomBelow(random, clients.length)]
+    if (client === undefined) return false
+    const queued = broker.queued(client)
+    const position = reorder && queued > 1 ? randomBelow(random, queued) : 0
+    if (position !== 0) counts.reordered += 1
+    if (duplicate) counts.duplicated += 1
+    counts.deliveries += 1
+    return yield* world.deliver(world.indexOf(client), position, duplicate)
+  })
+
+  const comeBack = (index: number) => Effect.gen(function* () {
+    backAt[index] = undefined
+    // A crash armed for the next append that never came: the process lived on.
+    const life = world.user(index).life
+    if (life !== null && !life.dead) {
+      life.crashAfterAppend = false
+      return
+    }
+    yield* world.start(index)
+  })
+
+  const goAway = (index: number, step: number, crash: boolean) => Effect.gen(function* () {
+    backAt[index] = step + 1 + randomBelow(random, MAX_AWAY_STEPS)
+    if (crash) {
+      const betweenStoreAndPublish = random() < CRASH_BETWEEN_STORE_AND_PUBLISH
+      counts.crashes += 1
+      if (betweenStoreAndPublish) counts.crashesStored += 1
+      yield* world.crash(index, betweenStoreAndPublish)
+      return
+    }
+    counts.offlineSpells += 1
+    yield* world.stop(index)
+  })
+
+  /** A user at the keyboard: one command, or a burst of messages in the same conversation. */
+  const userAction = (step: number) => Effect.gen(function* () {
+    const online = world.users.filter((u) => world.online(u.index) && backAt[u.index] === undefined)
+    const user = online[randomBelow(random, online.length)]
+    if (user === undefined) return
+    const roll = random()
+    if (roll < options.offline + options.crash) return yield* goAway(user.index, step, roll >= options.offline)
+    const state = yield* world.state(user.index)
+    if (state === undefined) return
+    const choice = chooseCommand(random, user.id, state, ids.filter((id) => id !== user.id), groups, counts.texts++)
+    const ok = yield* command(user.index, choice.kind, choice.command)
+    if (!ok || choice.command._tag !== "message.send") return
+    const burst = randomBelow(random, BURST_MAX)
+    for (let i = 0; i < burst && world.online(user.index); i++) {
+      yield* command(user.index, choice.kind, { ...choice.command, text: `${choice.command.text}.${i + 1}` })
+    }
+  })
+
+  const advanceClock = () => {
+    const long = random() < LONG_PAUSE_PROBABILITY
+    return world.advance(long ? SHORT_PAUSE_MAX_MS + randomBelow(random, LONG_PAUSE_MAX_MS) : 1 + randomBelow(random, SHORT_PAUSE_MAX_MS))
+  }
+
+  const softLimit = networkSoftLimit(options.users)
+  /** Delivers in order while more than `limit` wait (bounded by the world's own drain bound). */
+  const drainDownTo = (limit: number) => Effect.gen(function* () {
+    while (waiting() > limit) if (!(yield* deliver(false, false))) return
+  })
+  // Presence fans out to everyone: users arrive one at a time, the broker catching up past the soft limit.
+  for (const user of world.users) {
+    yield* world.start(user.index)
+    yield* drainDownTo(softLimit)
+  }
+  let step = 0
+  let interrupted = false
+  for (; step < options.steps; step++) {
+    if (hooks.stopRequested?.() === true) {
+      interrupted = true
+      break
+    }
+    if (step % PROGRESS_EVERY_STEPS === 0) hooks.progress?.({ step, steps: options.steps, simulatedMs: (yield* world.now) - startMs, sent: counts.sent, deliveries: counts.deliveries })
+    for (let index = 0; index < backAt.length; index++) {
+      const at = backAt[index]
+      if (at !== undefined && at <= step) yield* comeBack(index)
+    }
+    const ready = waiting()
+    counts.peakWaiting = Math.max(counts.peakWaiting, ready)
+    if (ready >= softLimit) {
+      yield* deliver(false, false)
+      continue
+    }
+    if (random() < deliveryProbability(ready, options.users)) {
       const reorder = random() < options.reorder
       const duplicate = random() < options.duplicate
-      deliver(reorder, duplicate)
-    } else if (pickWeighted(random, ACTION_WEIGHTS) === "advance") advanceClock()
-    else userAction(step)
+      yield* deliver(reorder, duplicate)
+    } else if (pickWeighted(random, ACTION_WEIGHTS) === "advance") yield* advanceClock()
+    else yield* userAction(step)
   }
-  // Everyone back, then deliver everything in order, bounded.
-  backAt.forEach((at, index) => { if (at !== undefined) connect(index) })
-  drainDownTo(0, finalDrainBudget(options.users))
-  // Heal: time passes as the service's sweep would let it, so messages held back for a gap are
-  // asked for again, then shown (protocol.md 7.5), each round drained before the next.
-  for (let round = 0; round < HEAL_ROUNDS; round++) {
-    cluster.advance(GAP_WAIT_MS)
-    collectRouted()
-    drainDownTo(0, finalDrainBudget(options.users))
+  if (!interrupted) {
+    // The network heals: everyone back, everything delivered in order, time for held gaps to resolve.
+    for (let index = 0; index < backAt.length; index++) yield* comeBack(index)
+    for (const user of world.users) if (!world.online(user.index)) yield* world.start(user.index)
+    yield* world.drain
+    for (let round = 0; round < HEAL_ROUNDS; round++) {
+      yield* world.advance(SIM_SERVICE_OPTIONS.gapWaitMs)
+      yield* world.drain
+    }
   }
   const elapsedMs = now() - started
-  if (cluster.counters.delivered !== counts.deliveries || cluster.counters.dropped !== counts.dropped || cluster.counters.commands !== counts.commands) {
-    throw new Error("invariant: the simulator's counts disagree with the cluster's")
-  }
-
-  const invariants = checkInvariants(cluster.users, inFlight, groups)
-  const recordCounts = cluster.users.map((user) => user.log.length)
+  const users = yield* world.snapshot
+  const invariants = interrupted ? [] : checkInvariants(users, waiting(), groups)
+  const delivery = invariants.find((i) => i.name === "every message reached its receivers")
+  const audit = delivery?.figures
+  const dropped = new Tally()
+  for (const [reason, count] of Object.entries(yield* world.droppedByReason)) dropped.add(normaliseReason(reason), count)
+  const recordCounts = users.map((user) => user.log.length)
   const events = counts.commands + counts.deliveries
   const report: SimReport = {
-    options: { seed: options.seed, users: options.users, steps: options.steps, duplicate: options.duplicate, reorder: options.reorder, offline: options.offline },
-    users: { total: options.users, offlineSpells: counts.offlineSpells },
+    options: { seed: options.seed, users: options.users, steps: options.steps, duplicate: options.duplicate, reorder: options.reorder, offline: options.offline, crash: options.crash },
+    ...(interrupted ? { interruptedAtStep: step } : {}),
+    users: { total: options.users, offlineSpells: counts.offlineSpells, crashes: counts.crashes, crashesBetweenStoreAndPublish: counts.crashesStored },
     commands: {
       total: counts.commands,
       accepted: counts.accepted,
@@ -285,19 +289,15 @@ export const simulate = (options: SimConfig, now: () => number = () => performan
       acceptedByKind: accepted.sorted(),
       rejectedByReason: rejected.sorted(),
     },
-    deliveries: {
-      total: counts.deliveries,
-      duplicated: counts.duplicated,
-      reordered: counts.reordered,
-      dropped: counts.dropped,
-      droppedByReason: dropped.sorted(),
-      peakInFlight: counts.peakInFlight,
-    },
-    records: { total: cluster.counters.records, perUserMin: Math.min(...recordCounts), perUserMax: Math.max(...recordCounts) },
-    simulatedMs: cluster.now - startMs,
+    messages: { sent: counts.sent, delivered: audit?.received ?? 0, due: audit?.audited ?? 0, missing: audit?.missing ?? 0 },
+    deliveries: { total: counts.deliveries, duplicated: counts.duplicated, reordered: counts.reordered, droppedByReason: dropped.sorted(), peakWaiting: counts.peakWaiting },
+    records: { total: recordCounts.reduce((a, b) => a + b, 0), perUserMin: Math.min(...recordCounts), perUserMax: Math.max(...recordCounts) },
+    simulatedMs: (yield* world.now) - startMs,
+    steps: step,
     invariants,
-    ok: invariants.every((invariant) => invariant.ok),
+    ok: !interrupted && invariants.every((invariant) => invariant.ok),
     ...(options.timing ? { timing: { elapsedMs, events, eventsPerSecond: elapsedMs > 0 ? Math.round((events * 1000) / elapsedMs) : 0 } } : {}),
   }
-  return { report, users: cluster.users }
-}
+  yield* world.close
+  return { report, users }
+})

@@ -2,7 +2,9 @@
  * What the virtual users do: each command is chosen the way a person at the keyboard would, from
  * what that user's own state shows (answer a pending request, write in an active conversation,
  * accept someone who asked to join my group), with a share of blind commands aimed at a random
- * peer or group, so the rejection paths run too. Every choice draws from the one seeded source.
+ * peer or group, so the rejection paths run too. Someone who wants to write and has nobody to
+ * write to asks for a conversation or a group first, as a person would: most commands succeed.
+ * Every choice draws from the one seeded source.
  */
 import { conversationView, groupView, type ChatState } from "../../domain/chat/chat-state.ts"
 import type { Command } from "../../domain/chat/decide.ts"
@@ -53,8 +55,10 @@ export const BLIND_COMMAND_PROBABILITY = 0.1
  * A request waiting for me is answered before anything else this often (the chat shows it in a
  * popup); answers are mostly yes, so conversations open and groups grow.
  */
-export const ANSWER_PENDING_PROBABILITY = 0.5
-export const ANSWER_YES_PROBABILITY = 0.8
+export const ANSWER_PENDING_PROBABILITY = 0.9
+export const ANSWER_YES_PROBABILITY = 0.9
+/** A message sent is followed by up to this many more in the same conversation (people write in bursts). */
+export const BURST_MAX = 6
 
 /** A few groups per handful of users, so names are contended (two founders, re-creation after dissolving). */
 export const groupNamesFor = (users: number): ReadonlyArray<GroupName> => {
@@ -107,6 +111,32 @@ const answerPending = (random: Random, state: ChatState): CommandChoice | undefi
     : { kind: "group.refuse", command: { _tag: "group.refuse", group: join.group, user: join.user, reason: "full" } }
 }
 
+/** What a person who meant `kind` does when its state offers nothing for it (nobody to write to, no group). */
+const sensible = (kind: CommandKind, state: ChatState, groups: ReadonlyArray<GroupName>): CommandKind => {
+  const has = (wanted: ReadonlyArray<string>) => peersWhere(state, wanted).length > 0
+  const inGroups = groupsWhere(state, ["member", "leading"]).length > 0
+  switch (kind) {
+    case "message.peer":
+    case "conversation.leave":
+      return has(["active"]) ? kind : has(["outgoing"]) ? "message.group" : "conversation.request"
+    case "conversation.accept":
+    case "conversation.refuse":
+      return has(["incoming"]) ? kind : "message.peer"
+    case "message.group":
+    case "group.leave":
+      return inGroups ? kind : groupsWhere(state, ["listed"]).length > 0 ? "group.join" : "group.create"
+    case "group.join":
+      return groupsWhere(state, ["listed"]).length > 0 ? kind : inGroups ? "message.group" : "group.create"
+    case "group.create":
+      return groups.some((group) => groupView(state, group) === "absent") ? kind : "group.join"
+    case "group.accept":
+    case "group.refuse":
+      return pendingJoins(state).length > 0 ? kind : "message.group"
+    case "conversation.request":
+      return kind
+  }
+}
+
 export interface CommandChoice {
   readonly kind: CommandKind
   readonly command: Command
@@ -126,8 +156,8 @@ export const chooseCommand = (
 ): CommandChoice => {
   const answer = answerPending(random, state)
   if (answer !== undefined) return answer
-  const kind = pickWeighted(random, COMMAND_WEIGHTS)
   const blind = random() < BLIND_COMMAND_PROBABILITY
+  const kind = blind ? pickWeighted(random, COMMAND_WEIGHTS) : sensible(pickWeighted(random, COMMAND_WEIGHTS), state, groups)
   const anyPeer = (): UserId => pickOne(random, others) ?? me
   const anyGroup = (): GroupName => pickOne(random, groups)!
   /** A target the state suggests, or (blind, or nothing suggested) any. */
