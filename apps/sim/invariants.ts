@@ -8,7 +8,7 @@ import { conversationView, receivedEnvelopeId, replay, stateToJson } from "../..
 import type { GroupName } from "../../domain/ids.ts"
 import type { ChatState } from "../../domain/chat/chat-state.ts"
 import type { LogRecord } from "../../domain/events.ts"
-import type { UserId } from "../../domain/ids.ts"
+import { parseTopic, type UserId } from "../../domain/ids.ts"
 import { auditLogs } from "../shared/delivery-audit.ts"
 
 /** A user as the checks take it: its log (read back from the log) and its live state. */
@@ -140,13 +140,16 @@ export const messagesDelivered = (users: ReadonlyArray<SimUser>): InvariantResul
  * What a reader was shown of one sender on one topic comes in the sender's order: each
  * message.received has a higher number than the one before, unless that reader had to ask for a
  * resend on it (protocol.md 7.5: a gap that stays open is given up, and a message that comes after
- * all is shown late). How many orders needed a resend is in the detail.
+ * all is shown late). In a group, the first message a reader sees of a sender sets where its
+ * numbering starts (a member who joined late): earlier numbers arriving after it are shown late,
+ * by design. In a pair, numbering starts at 1: no exemption.
  */
 export const shownInOrder = (users: ReadonlyArray<SimUser>): InvariantResult => {
   let shown = 0
   let resent = 0
   for (const user of users) {
     const last = new Map<string, number>()
+    const first = new Map<string, number>()
     const gaveUp = new Set<string>()
     for (const record of user.log) {
       const event = record.event
@@ -159,7 +162,9 @@ export const shownInOrder = (users: ReadonlyArray<SimUser>): InvariantResult => 
       const key = `${event.topic} ${event.from}`
       const before = last.get(key) ?? 0
       shown += 1
-      if (event.n <= before && !gaveUp.has(key)) {
+      const beforeBaseline = parseTopic(event.topic).kind === "groupTalk" && event.n < (first.get(key) ?? Infinity)
+      if (!first.has(key)) first.set(key, event.n)
+      if (event.n <= before && !gaveUp.has(key) && !beforeBaseline) {
         return result("shown in the sender's order", `${user.id} was shown ${event.from}'s #${event.n} on ${event.topic} after #${before} (seq ${record.seq})`, "")
       }
       last.set(key, Math.max(before, event.n))

@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { LogRecord } from "../../domain/events.ts"
 import { writeUserLogs } from "../../apps/sim/write-logs.ts"
-import { removeTempDirs, scriptedCluster, tempDir } from "../support/replay-fixtures.ts"
+import { removeTempDirs, scriptedRun, tempDir } from "../support/replay-fixtures.ts"
 import { ROOT, tmuxAvailable, TmuxServer, TSX } from "../support/tmux.ts"
 
 const underCi = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false"
@@ -20,7 +20,7 @@ describe.skipIf(!available)("replay view in a terminal", () => {
   const W = "view"
 
   beforeAll(async () => {
-    const cluster = scriptedCluster()
+    const cluster = await scriptedRun()
     records = cluster.users[0]!.log
     profile = writeUserLogs(join(tempDir("view"), "run"), cluster.users)[0]!
     tmux = await TmuxServer.start({ width: 160, height: 40 })

@@ -1,12 +1,15 @@
 /**
- * Logs for the replay tool's tests: a scripted conversation and group between three users of a
- * Cluster (the real core), hostile chat text included; an Output that collects lines; temp dirs.
+ * Logs for the replay tool's tests: a scripted conversation and group between three real chat
+ * services in the simulation world (apps/sim/harness.ts), hostile chat text included; an Output
+ * that collects lines; temp dirs.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { GroupName } from "../../domain/ids.ts"
-import { Cluster } from "../../domain/sim/cluster.ts"
+import type { Command } from "../../domain/chat/decide.ts"
+import type { LogRecord } from "../../domain/events.ts"
+import { openWorld, type UserSnapshot } from "../../apps/sim/harness.ts"
 import type { Output } from "../../apps/replay/commands.ts"
 
 /** Chat text that tries to drive the terminal: set the title, clear the screen, reverse the line, an 8-bit CSI. */
@@ -15,29 +18,62 @@ export const DANGEROUS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\
 
 export const GROUP = "room-1" as GroupName
 
+/** A finished scripted run: each user's log (read back from its log) and final state. */
+export interface ScriptedRun {
+  readonly users: ReadonlyArray<UserSnapshot>
+}
+
 /** Three users: A and B talk (B sends the hostile text), A leads a group that C joins and writes in. */
-export const scriptedCluster = (): Cluster => {
-  const cluster = new Cluster({ seed: 3, users: 3 })
-  const [a, b, c] = cluster.users.map((u) => u.id) as [typeof cluster.users[0]["id"], typeof cluster.users[0]["id"], typeof cluster.users[0]["id"]]
-  const steps: ReadonlyArray<readonly [number, Parameters<Cluster["command"]>[1]]> = [
-    [0, { _tag: "session.start" }],
-    [1, { _tag: "session.start" }],
-    [2, { _tag: "session.start" }],
-    [0, { _tag: "conversation.request", peer: b }],
-    [1, { _tag: "conversation.accept", peer: a }],
-    [0, { _tag: "message.send", target: { _tag: "peer", peer: b }, text: "hello" }],
-    [1, { _tag: "message.send", target: { _tag: "peer", peer: a }, text: HOSTILE_TEXT }],
-    [0, { _tag: "group.create", group: GROUP }],
-    [2, { _tag: "group.join", group: GROUP }],
-    [0, { _tag: "group.accept", group: GROUP, user: c }],
-    [2, { _tag: "message.send", target: { _tag: "group", group: GROUP }, text: "hi all" }],
-  ]
-  for (const [user, command] of steps) {
-    const refused = cluster.command(user, command)
-    if (refused !== null) throw new Error(`fixture: ${command._tag} refused: ${refused}`)
-    cluster.drain()
+export const scriptedRun = async (): Promise<ScriptedRun> => {
+  const world = await openWorld({ seed: 3, users: 3 })
+  try {
+    const [a, b, c] = world.ids as [UserSnapshot["id"], UserSnapshot["id"], UserSnapshot["id"]]
+    const steps: ReadonlyArray<readonly [number, Command]> = [
+      [0, { _tag: "session.start" }],
+      [1, { _tag: "session.start" }],
+      [2, { _tag: "session.start" }],
+      [0, { _tag: "conversation.request", peer: b }],
+      [1, { _tag: "conversation.accept", peer: a }],
+      [0, { _tag: "message.send", target: { _tag: "peer", peer: b }, text: "hello" }],
+      [1, { _tag: "message.send", target: { _tag: "peer", peer: a }, text: HOSTILE_TEXT }],
+      [0, { _tag: "group.create", group: GROUP }],
+      [2, { _tag: "group.join", group: GROUP }],
+      [0, { _tag: "group.accept", group: GROUP, user: c }],
+      [2, { _tag: "message.send", target: { _tag: "group", group: GROUP }, text: "hi all" }],
+    ]
+    for (const [user, command] of steps) {
+      const refused = await world.command(user, command)
+      if (refused !== null) throw new Error(`fixture: ${command._tag} refused: ${refused}`)
+      await world.drain()
+      // A second: acknowledgements are logged, and each step has its own time.
+      await world.advance(1000)
+    }
+    return { users: await world.snapshot() }
+  } finally {
+    await world.close()
   }
-  return cluster
+}
+
+/** A's log after a conversation with B in which A sent `messages` messages (a long log, quickly). */
+export const longConversationLog = async (messages: number): Promise<ReadonlyArray<LogRecord>> => {
+  const world = await openWorld({ seed: 5, users: 2 })
+  try {
+    const [a, b] = world.ids as [UserSnapshot["id"], UserSnapshot["id"]]
+    await world.startAll()
+    await world.command(0, { _tag: "conversation.request", peer: b })
+    await world.drain()
+    await world.command(1, { _tag: "conversation.accept", peer: a })
+    await world.drain()
+    for (let i = 0; i < messages; i++) {
+      const refused = await world.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b }, text: `line ${i}` })
+      if (refused !== null) throw new Error(`fixture: message ${i} refused: ${refused}`)
+      if (i % 100 === 99) await world.drain()
+    }
+    await world.drain()
+    return await world.records(0)
+  } finally {
+    await world.close()
+  }
 }
 
 export const capture = () => {

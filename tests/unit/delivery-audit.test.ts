@@ -15,7 +15,7 @@ import { parseReplayOptions } from "../../apps/replay/options.ts"
 import { auditLogs } from "../../apps/shared/delivery-audit.ts"
 import { messagesDelivered } from "../../apps/sim/invariants.ts"
 import { writeUserLogs } from "../../apps/sim/write-logs.ts"
-import { capture, DANGEROUS, GROUP, removeTempDirs, scriptedCluster, tempDir } from "../support/replay-fixtures.ts"
+import { capture, DANGEROUS, GROUP, removeTempDirs, scriptedRun, tempDir } from "../support/replay-fixtures.ts"
 
 afterAll(removeTempDirs)
 
@@ -58,7 +58,7 @@ const runAudit = (logs: ReadonlyArray<{ readonly id: string; readonly log: Reado
 
 describe("replay audit", () => {
   it("finds every message of the scripted run delivered: exit 0, each with its receivers and when", () => {
-    const cluster = scriptedCluster()
+    const cluster = await scriptedRun()
     const { code, lines } = runAudit(cluster.users)
     expect(code).toBe(0)
     expect(lines[1]).toMatch(/^messages sent 3 · deliveries due 3 · received 3 · MISSING 0 · not due 0 · to users without a log here 0$/)
@@ -140,7 +140,7 @@ describe("replay audit", () => {
   })
 
   it("--json: a summary line, then one line per message with its receipts", () => {
-    const cluster = scriptedCluster()
+    const cluster = await scriptedRun()
     const { code, lines } = runAudit(cluster.users, true)
     expect(code).toBe(0)
     const [summary, ...messages] = lines.map((line) => JSON.parse(line) as Record<string, unknown>)

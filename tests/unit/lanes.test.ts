@@ -2,34 +2,27 @@
  * The pieces that keep a flood from strangers away from the user: which lane a message waits in,
  * the bounded strangers' lane, the budget on what strangers may store, and the drop reports.
  */
-import { describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it } from "vitest"
 import { DropTally, reasonKey } from "../../domain/service/drop-tally.ts"
 import { LANE_DROPS, laneOf, senderHint, StoreBudget, StrangerLane } from "../../domain/service/lanes.ts"
 import { topics, type GroupName, type MessageId, type UserId } from "../../domain/ids.ts"
-import { Cluster } from "../../domain/sim/cluster.ts"
+import { closeWorlds, groupWith, openConversation, startedWorld } from "../support/sim-world.ts"
 import { envelopeBytes, type Body } from "../../domain/wire/messages.ts"
 
 const bytes = (from: string, body: Body) => envelopeBytes({ v: 1, id: "lanetest00000001" as MessageId, from: from as UserId, ts: 1, clock: 1, body })
 
 describe("which lane a message waits in", () => {
-  const setup = () => {
-    const cluster = new Cluster({ seed: 3, users: 3 })
-    for (let i = 0; i < 3; i++) cluster.command(i, { _tag: "session.start" })
-    const [me, peer, member] = cluster.users as [typeof cluster.users[0], typeof cluster.users[0], typeof cluster.users[0]]
-    cluster.command(0, { _tag: "conversation.request", peer: peer.id })
-    cluster.drain()
-    cluster.command(1, { _tag: "conversation.accept", peer: me.id })
-    cluster.command(0, { _tag: "group.create", group: "team" as GroupName })
-    cluster.drain()
-    cluster.command(2, { _tag: "group.join", group: "team" as GroupName })
-    cluster.drain()
-    cluster.command(0, { _tag: "group.accept", group: "team" as GroupName, user: member.id })
-    cluster.drain()
-    return { me, peer, member }
+  afterEach(closeWorlds)
+  /** Me (a real service) with a peer in an open conversation and a member of the group I lead. */
+  const setup = async () => {
+    const world = await startedWorld(3, 3)
+    await openConversation(world, 0, 1)
+    await groupWith(world, 0, "team" as GroupName, [2])
+    return { me: { id: world.ids[0]!, state: await world.state(0) }, peer: { id: world.ids[1]! }, member: { id: world.ids[2]! } }
   }
 
-  it("contacts' traffic goes first; strangers' waits in their lane, keyed by the sender it claims", () => {
-    const { me, peer, member } = setup()
+  it("contacts' traffic goes first; strangers' waits in their lane, keyed by the sender it claims", async () => {
+    const { me, peer, member } = await setup()
     const stranger = "user-777777"
     const request = (from: string) => bytes(from, { _tag: "chat.request", to: me.id, attempt: 1, ends: 0 })
     expect(laneOf(me.state, me.id, topics.control(me.id), request(peer.id))).toEqual({ lane: "peers" })

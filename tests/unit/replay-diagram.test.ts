@@ -5,19 +5,18 @@
  */
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { Cluster } from "../../domain/sim/cluster.ts"
 import { diagram, mermaidText } from "../../apps/replay/diagram.ts"
 import { NO_FILTER } from "../../apps/replay/filter.ts"
 import { writeUserLogs } from "../../apps/sim/write-logs.ts"
 import { descendants, parseXml } from "../support/xml.ts"
 import { decodeEntities, parseSequenceDiagram, unsafeInLabel, type Diagram } from "../support/mermaid.ts"
-import { capture, DANGEROUS, GROUP, removeTempDirs, scriptedCluster, tempDir } from "../support/replay-fixtures.ts"
+import { capture, DANGEROUS, GROUP, removeTempDirs, scriptedRun, tempDir, type ScriptedRun } from "../support/replay-fixtures.ts"
 
-let cluster: Cluster
+let cluster: ScriptedRun
 let profiles: ReadonlyArray<string>
 
-beforeAll(() => {
-  cluster = scriptedCluster()
+beforeAll(async () => {
+  cluster = await scriptedRun()
   profiles = writeUserLogs(path.join(tempDir("diagram"), "run"), cluster.users)
 })
 afterAll(removeTempDirs)
@@ -77,9 +76,9 @@ describe("replay diagram", () => {
     expect(drawn).toContain("user-10001 ->> user-10002: request")
   })
 
-  it("a message that a given receiver never got is a cross", () => {
+  it("a message that a given receiver never got is a cross", async () => {
     const dir = tempDir("lost")
-    const lost = scriptedCluster()
+    const lost = await scriptedRun()
     // B's log loses its receipt of "hello" (as if the broker had dropped it).
     const b = lost.users[1]!
     const kept = b.log.filter((r) => !(r.event._tag === "message.received" && r.event.text === "hello")).map((r, i) => ({ ...r, seq: i + 1 }))

@@ -6,7 +6,6 @@
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { LogRecord } from "../../domain/events.ts"
-import type { Cluster } from "../../domain/sim/cluster.ts"
 import { stats, timeline, type Output } from "../../apps/replay/commands.ts"
 import { NO_FILTER, parseBound, type RecordFilter } from "../../apps/replay/filter.ts"
 import { merge } from "../../apps/replay/merge.ts"
@@ -14,15 +13,15 @@ import { parseReplayOptions } from "../../apps/replay/options.ts"
 import { state } from "../../apps/replay/state-command.ts"
 import type { DomainView } from "../../apps/shared/domain-view.ts"
 import { writeUserLogs } from "../../apps/sim/write-logs.ts"
-import { capture, DANGEROUS, removeTempDirs, scriptedCluster, tempDir } from "../support/replay-fixtures.ts"
+import { capture, DANGEROUS, removeTempDirs, scriptedRun, tempDir, type ScriptedRun } from "../support/replay-fixtures.ts"
 
-let cluster: Cluster
+let cluster: ScriptedRun
 let profiles: ReadonlyArray<string>
 let a: ReadonlyArray<LogRecord>
 let ids: ReadonlyArray<string>
 
-beforeAll(() => {
-  cluster = scriptedCluster()
+beforeAll(async () => {
+  cluster = await scriptedRun()
   profiles = writeUserLogs(path.join(tempDir("filters"), "run"), cluster.users)
   a = cluster.users[0]!.log
   ids = cluster.users.map((user) => user.id)

@@ -13,7 +13,6 @@ import { replay, stateToJson } from "../../domain/chat/chat-state.ts"
 import type { LogRecord } from "../../domain/events.ts"
 import type { GroupName, UserId } from "../../domain/ids.ts"
 import { EventLog } from "../../domain/ports/event-log.port.ts"
-import type { Cluster } from "../../domain/sim/cluster.ts"
 import { audit } from "../../apps/replay/audit-command.ts"
 import { check, stats, timeline } from "../../apps/replay/commands.ts"
 import { describeEvent, inertJson } from "../../apps/replay/describe.ts"
@@ -23,7 +22,7 @@ import { compareMerged, merge } from "../../apps/replay/merge.ts"
 import { parseReplayOptions } from "../../apps/replay/options.ts"
 import { state, type StateOptions } from "../../apps/replay/state-command.ts"
 import { writeUserLogs } from "../../apps/sim/write-logs.ts"
-import { capture, DANGEROUS, HOSTILE_TEXT, removeTempDirs, scriptedCluster, tempDir } from "../support/replay-fixtures.ts"
+import { capture, DANGEROUS, HOSTILE_TEXT, removeTempDirs, scriptedRun, tempDir, type ScriptedRun } from "../support/replay-fixtures.ts"
 import { runProgram } from "../support/run-program.ts"
 
 const RAW: StateOptions = { at: undefined, diff: false, json: false, raw: true }
@@ -38,14 +37,14 @@ const lineOffsets = (file: string): Array<number> => {
   return offsets
 }
 
-let cluster: Cluster
+let cluster: ScriptedRun
 let records: ReadonlyArray<LogRecord>
 /** A's profile, written by the real file log, which keeps it open (and locked) until afterAll. */
 let profile: string
 let scope: Scope.Closeable
 
 beforeAll(async () => {
-  cluster = scriptedCluster()
+  cluster = await scriptedRun()
   records = cluster.users[0]!.log
   profile = tempDir("profile")
   scope = await Effect.runPromise(Scope.make())

@@ -7,10 +7,8 @@ import { describe, expect, it } from "vitest"
 import type { LogRecord } from "../../domain/events.ts"
 import type { UserId } from "../../domain/ids.ts"
 import { domainView, ViewFold } from "../../apps/shared/domain-view.ts"
-import { DEFAULT_SIM_OPTIONS } from "../../apps/sim/options.ts"
-import { simulate } from "../../apps/sim/simulation.ts"
 import { ReadOnlyChatPort, ReplaySession } from "../../apps/replay/view-model.ts"
-import { scriptedCluster } from "../support/replay-fixtures.ts"
+import { longConversationLog, scriptedRun } from "../support/replay-fixtures.ts"
 
 const viewOfPrefix = (records: ReadonlyArray<LogRecord>, count: number) => {
   const fold = new ViewFold()
@@ -19,10 +17,9 @@ const viewOfPrefix = (records: ReadonlyArray<LogRecord>, count: number) => {
 }
 
 describe("ReplaySession", () => {
-  it("any move gives the fold of that prefix, across checkpoints, forward and back", () => {
+  it("any move gives the fold of that prefix, across checkpoints, forward and back", async () => {
     // A long log: several checkpoint intervals (at least 2,000 records each).
-    const { users } = simulate({ ...DEFAULT_SIM_OPTIONS, users: 3, steps: 20_000, timing: false })
-    const records = users[0]!.log
+    const records = await longConversationLog(4_100)
     expect(records.length).toBeGreaterThan(4_001)
     const session = new ReplaySession(records)
     const positions = [records.length, 1, 2_500, 2_499, 4_001, records.length - 1, 17, 3, records.length]
@@ -39,8 +36,8 @@ describe("ReplaySession", () => {
     expect(session.position).toBe(records.length)
   })
 
-  it("finds positions by seq, time, next message and text", () => {
-    const records = scriptedCluster().users[0]!.log
+  it("finds positions by seq, time, next message and text", async () => {
+    const records = (await scriptedRun()).users[0]!.log
     const session = new ReplaySession(records)
     session.moveTo(1)
     const firstMessage = records.findIndex((r) => r.event._tag === "message.sent" || r.event._tag === "message.received") + 1
@@ -57,7 +54,7 @@ describe("ReplaySession", () => {
 
 describe("ReadOnlyChatPort", () => {
   it("answers history from the position only, lists users and groups, and refuses actions", async () => {
-    const cluster = scriptedCluster()
+    const cluster = await scriptedRun()
     const records = cluster.users[0]!.log
     const b = cluster.users[1]!.id
     const session = new ReplaySession(records)

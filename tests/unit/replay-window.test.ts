@@ -3,11 +3,11 @@
  * new. Everything sent before the newest forgotten id was stored is dropped as too old to check.
  */
 import { Result } from "effect"
-import { describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it } from "vitest"
 import { SeenIds } from "../../domain/chat/chat-state.ts"
 import { decideIncoming, REPLAY_MARGIN_MS } from "../../domain/chat/decide.ts"
 import { topics, type MessageId, type UserId } from "../../domain/ids.ts"
-import { Cluster } from "../../domain/sim/cluster.ts"
+import { closeWorlds, startedWorld } from "../support/sim-world.ts"
 import type { Envelope } from "../../domain/wire/messages.ts"
 
 const DAY = 24 * 60 * 60 * 1000
@@ -29,11 +29,10 @@ describe("the replay horizon", () => {
     expect(seen.horizon).toBe(2000)
   })
 
-  it("drops a request sent before it, and takes one sent after", () => {
-    const cluster = new Cluster({ seed: 3, users: 2 })
-    for (let i = 0; i < 2; i++) cluster.command(i, { _tag: "session.start" })
-    cluster.drain()
-    const me = cluster.users[0]!
+  afterEach(closeWorlds)
+  it("drops a request sent before it, and takes one sent after", async () => {
+    const world = await startedWorld(2, 3)
+    const me = { id: world.ids[0]!, state: await world.state(0) }
     const peer = "user-77777" as UserId
     const seen = new SeenIds(1)
     seen.add("x", NOW - 30 * DAY)
