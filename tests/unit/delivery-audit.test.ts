@@ -5,10 +5,10 @@
  * due", not missing; a message held back for a gap is missing until it is shown.
  */
 import * as path from "node:path"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, afterEach, describe, expect, it } from "vitest"
 import type { LogRecord } from "../../domain/events.ts"
-import type { GroupName } from "../../domain/ids.ts"
-import { Cluster, type SimUser } from "../../domain/sim/cluster.ts"
+import { topics, type GroupName } from "../../domain/ids.ts"
+import type { OpenWorld } from "../../apps/sim/harness.ts"
 import { audit } from "../../apps/replay/audit-command.ts"
 import { NO_FILTER } from "../../apps/replay/filter.ts"
 import { parseReplayOptions } from "../../apps/replay/options.ts"
@@ -16,38 +16,41 @@ import { auditLogs } from "../../apps/shared/delivery-audit.ts"
 import { messagesDelivered } from "../../apps/sim/invariants.ts"
 import { writeUserLogs } from "../../apps/sim/write-logs.ts"
 import { capture, DANGEROUS, GROUP, removeTempDirs, scriptedRun, tempDir } from "../support/replay-fixtures.ts"
+import { closeWorlds, groupWith, must, openConversation, startedWorld } from "../support/sim-world.ts"
 
 afterAll(removeTempDirs)
+afterEach(closeWorlds)
 
 /** Time passes between steps, as it does for people: the audit orders a join and a message by time too. */
 const SECOND = 1000
 
-const started = (users: number): Cluster => {
-  const cluster = new Cluster({ seed: 5, users })
-  cluster.users.forEach((_, i) => cluster.command(i, { _tag: "session.start" }))
-  cluster.drain()
-  cluster.advance(SECOND)
-  return cluster
+const started = async (users: number): Promise<OpenWorld> => {
+  const world = await startedWorld(users, 5)
+  await world.advance(SECOND)
+  return world
 }
 
-/** A and B in an open conversation. */
-const talking = (): Cluster => {
-  const cluster = started(2)
-  const [a, b] = cluster.users as [SimUser, SimUser]
-  cluster.command(0, { _tag: "conversation.request", peer: b.id })
-  cluster.drain()
-  cluster.command(1, { _tag: "conversation.accept", peer: a.id })
-  cluster.drain()
-  cluster.advance(SECOND)
-  return cluster
+/** A and B (real services) in an open conversation. */
+const talking = async (): Promise<OpenWorld> => {
+  const world = await started(2)
+  await openConversation(world, 0, 1)
+  await world.advance(SECOND)
+  return world
 }
 
-/** Removes the first in-flight delivery whose payload says `text`: the broker lost it after its PUBACK. */
-const loseDelivery = (cluster: Cluster, text: string): void => {
-  const index = cluster.network.findIndex((d) => d.payload.includes(text))
-  if (index < 0) throw new Error(`no delivery of ${text} in flight`)
-  cluster.network.splice(index, 1)
+const sendText = (world: OpenWorld, from: number, to: number, text: string) =>
+  world.command(from, { _tag: "message.send", target: { _tag: "peer", peer: world.ids[to]! }, text })
+
+/**
+ * The broker loses the chat text waiting for `to` on its talk topic with `from` after the PUBACK
+ * (the text is sealed: the one waiting there is the one just sent).
+ */
+const loseWaitingText = (world: OpenWorld, from: number, to: number): void => {
+  const topic = topics.talk(world.ids[from]!, world.ids[to]!)
+  if (world.world.broker.discard(world.ids[to]!, (m) => m.topic === topic) !== 1) throw new Error(`not exactly one message waiting on ${topic}`)
 }
+
+const logsOf = async (world: OpenWorld) => (await world.snapshot()).map((user) => user.log)
 
 const runAudit = (logs: ReadonlyArray<{ readonly id: string; readonly log: ReadonlyArray<LogRecord> }>, json = false) => {
   const profiles = writeUserLogs(path.join(tempDir("audit"), "run"), logs)
@@ -57,7 +60,7 @@ const runAudit = (logs: ReadonlyArray<{ readonly id: string; readonly log: Reado
 }
 
 describe("replay audit", () => {
-  it("finds every message of the scripted run delivered: exit 0, each with its receivers and when", () => {
+  it("finds every message of the scripted run delivered: exit 0, each with its receivers and when", async () => {
     const cluster = await scriptedRun()
     const { code, lines } = runAudit(cluster.users)
     expect(code).toBe(0)
@@ -69,16 +72,18 @@ describe("replay audit", () => {
     for (const line of lines) expect(line).not.toMatch(DANGEROUS)
   })
 
-  it("a message the broker lost is missing, with what each side's log says last; exit 1", () => {
-    const cluster = talking()
-    const [a, b] = cluster.users as [SimUser, SimUser]
-    cluster.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text: "zeroth" })
-    cluster.drain()
-    cluster.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text: "first" })
-    loseDelivery(cluster, "first")
-    cluster.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text: "second" })
-    cluster.drain()
-    const report = auditLogs([a.log, b.log])
+  it("a message the broker lost is missing, with what each side's log says last; exit 1", async () => {
+    const world = await talking()
+    const b = { id: world.ids[1]! }
+    await sendText(world, 0, 1, "zeroth")
+    await world.drain()
+    await sendText(world, 0, 1, "first")
+    loseWaitingText(world, 0, 1)
+    await sendText(world, 0, 1, "second")
+    await world.drain()
+    // The acknowledgements are logged in their batch.
+    await world.advance(100)
+    const report = auditLogs(await logsOf(world))
     expect(report.received).toBe(1)
     expect(report.missing).toHaveLength(2)
     const [first, second] = report.missing
@@ -89,57 +94,45 @@ describe("replay audit", () => {
     expect(second!.receiver.map((note) => note.event)).toContain("message.held")
     expect(first!.sender.map((note) => note.event)).toContain("outbox.acked")
 
-    const { code, lines } = runAudit(cluster.users)
+    const { code, lines } = runAudit(await world.snapshot())
     expect(code).toBe(1)
     expect(lines).toContain("Missing deliveries (2):")
     expect(lines.find((line) => line.includes('"first" → user-10002: sent at seq'))).toBeDefined()
     expect(lines.join("\n")).toMatch(/ {4}user-10002 says +seq \d+ .*\n( {24}seq .*\n)* {24}seq \d+ +\S+ +message\.held +from user-10001, topic 10001_10002_talk, #3/)
 
     // Time passes: B asks A to resend, A republishes from its log, and both are shown.
-    cluster.advance(5000)
-    cluster.drain()
-    expect(auditLogs([a.log, b.log]).missing).toEqual([])
+    await world.advance(6000)
+    await world.drain()
+    expect(auditLogs(await logsOf(world)).missing).toEqual([])
   })
 
-  it("a message still in the sender's outbox (never acknowledged) says so", () => {
-    const cluster = talking()
-    const [a, b] = cluster.users as [SimUser, SimUser]
-    cluster.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text: "unacked" })
-    loseDelivery(cluster, "unacked")
-    // The cluster acknowledges at once: without that record, the send is still in A's outbox.
-    const log = a.log.filter((r) => !(r.event._tag === "outbox.acked" && r.seq === a.log.length))
-    const report = auditLogs([log, b.log])
+  it("a message still in the sender's outbox (never acknowledged) says so", async () => {
+    const world = await talking()
+    await sendText(world, 0, 1, "unacked")
+    loseWaitingText(world, 0, 1)
+    // No time passes: the acknowledgement batch (every 100 ms) has not been logged, the send is still in A's outbox.
+    const report = auditLogs(await logsOf(world))
     expect(report.missing.map((m) => m.reason)).toEqual(["still in user-10001's outbox: the broker never acknowledged it"])
   })
 
-  it("a member who joined after a message was sent was not due it: not missing", () => {
-    const cluster = started(3)
+  it("a member who joined after a message was sent was not due it: not missing", async () => {
+    const world = await started(3)
     const group = GROUP as GroupName
-    const [, , c] = cluster.users as [SimUser, SimUser, SimUser]
-    cluster.command(0, { _tag: "group.create", group })
-    cluster.drain()
-    cluster.command(1, { _tag: "group.join", group })
-    cluster.drain()
-    cluster.command(0, { _tag: "group.accept", group, user: cluster.users[1]!.id })
-    cluster.drain()
-    cluster.advance(SECOND)
-    cluster.command(0, { _tag: "message.send", target: { _tag: "group", group }, text: "before C" })
-    cluster.drain()
-    cluster.command(2, { _tag: "group.join", group })
-    cluster.drain()
-    cluster.command(0, { _tag: "group.accept", group, user: c.id })
-    cluster.drain()
-    cluster.advance(SECOND)
-    cluster.command(0, { _tag: "message.send", target: { _tag: "group", group }, text: "after C" })
-    cluster.drain()
-    const report = auditLogs(cluster.users.map((user) => user.log))
+    await groupWith(world, 0, group, [1])
+    await world.advance(SECOND)
+    await must(world, 0, { _tag: "message.send", target: { _tag: "group", group }, text: "before C" })
+    await must(world, 2, { _tag: "group.join", group })
+    await must(world, 0, { _tag: "group.accept", group, user: world.ids[2]! })
+    await world.advance(SECOND)
+    await must(world, 0, { _tag: "message.send", target: { _tag: "group", group }, text: "after C" })
+    const report = auditLogs(await logsOf(world))
     expect(report.missing).toEqual([])
     expect(report.received).toBe(3)
     // C was not a member when "before C" went out: the sender did not even address it.
     expect(report.deliveries.size).toBe(2)
   })
 
-  it("--json: a summary line, then one line per message with its receipts", () => {
+  it("--json: a summary line, then one line per message with its receipts", async () => {
     const cluster = await scriptedRun()
     const { code, lines } = runAudit(cluster.users, true)
     expect(code).toBe(0)
@@ -156,15 +149,15 @@ describe("replay audit", () => {
 })
 
 describe("the simulator's delivery invariant is the audit", () => {
-  it("holds when everything arrived, and fails, naming the message, when the broker lost one", () => {
-    const cluster = talking()
-    const [, b] = cluster.users as [SimUser, SimUser]
-    cluster.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text: "kept" })
-    cluster.drain()
-    expect(messagesDelivered(cluster.users)).toMatchObject({ ok: true, detail: "1 messages, 1 of 1 deliveries received, 0 not due (receiver not in it then)" })
-    cluster.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b.id }, text: "dropped" })
-    loseDelivery(cluster, "dropped")
-    const verdict = messagesDelivered(cluster.users)
+  it("holds when everything arrived, and fails, naming the message, when the broker lost one", async () => {
+    const world = await talking()
+    await sendText(world, 0, 1, "kept")
+    await world.drain()
+    expect(messagesDelivered(await world.snapshot())).toMatchObject({ ok: true, detail: "1 messages, 1 of 1 deliveries received, 0 not due (receiver not in it then)" })
+    await sendText(world, 0, 1, "dropped")
+    loseWaitingText(world, 0, 1)
+    await world.advance(100)
+    const verdict = messagesDelivered(await world.snapshot())
     expect(verdict.ok).toBe(false)
     expect(verdict.detail).toMatch(/^1 missing; first: user-10001's #2 on 10001_10002_talk \(its seq \d+\) to user-10002: never arrived/)
   })
