@@ -20,14 +20,14 @@ import { scanLog } from "../adapters/storage/log-scan.ts"
 import { encodeRecordLine } from "../adapters/storage/record-codec.ts"
 import { LogReader } from "../apps/replay/log-reader.ts"
 import { DEFAULT_SIM_OPTIONS } from "../apps/sim/options.ts"
-import { runSimulation, simulate } from "../apps/sim/simulation.ts"
+import { simulate } from "../apps/sim/simulation.ts"
+import { openWorld } from "../apps/sim/harness.ts"
 import { formatNumber, renderTable, type Cell } from "../apps/sim/text-table.ts"
 import { evolve, initialChatState, replay, type ChatState } from "../domain/chat/chat-state.ts"
 import { decideCommand, decideIncoming, type DecisionContext } from "../domain/chat/decide.ts"
 import { LogRecord, type DomainEvent, type LogEntry } from "../domain/events.ts"
 import { topics, type MessageId, type UserId } from "../domain/ids.ts"
 import { EventLog } from "../domain/ports/event-log.port.ts"
-import { Cluster } from "../domain/sim/cluster.ts"
 import { decodeEnvelopeText, encodeEnvelope } from "../domain/wire/messages.ts"
 
 /** Each measurement repeats its work until at least this long has passed, after one warm-up run. */
@@ -88,9 +88,9 @@ const subset = (log: ReadonlyArray<LogRecord>, keep: (record: LogRecord) => bool
 
 const encodeJson = Schema.encodeSync(Schema.fromJsonString(LogRecord))
 
-const benchEvolve = (): void => {
-  // Real traffic: the simulator's logs (negotiations, groups, presence, chat) of 20 users.
-  const { users } = simulate({ ...DEFAULT_SIM_OPTIONS, users: 20, steps: 8000, timing: false })
+const benchEvolve = async (): Promise<void> => {
+  // Real traffic: the simulator's logs (negotiations, groups, presence, chat) of 10 real services.
+  const { users } = await simulate({ ...DEFAULT_SIM_OPTIONS, users: 10, steps: 5000, timing: false })
   const kinds = [
     { name: "chat messages (plain reducer)", keep: (r: LogRecord) => MESSAGE_TAGS.includes(r.event._tag) },
     { name: "protocol (XState machines)", keep: (r: LogRecord) => PROTOCOL_PREFIXES.some((p) => r.event._tag.startsWith(p)) },
@@ -114,7 +114,7 @@ const benchEvolve = (): void => {
     rows.push([kind.name, count, rate(folded), perItemUs(folded), rate(parsed), ratio(folded, parsed), rate(looped)])
   }
   print(
-    "1. evolve per record, on the simulator's logs (20 users, 8,000 steps)",
+    "1. evolve per record, on the simulator's logs (10 users, 5,000 steps)",
     ["records", "count", "evolve", "µs/record", "baseline JSON.parse", "evolve / JSON.parse", "baseline plain loop"],
     rows,
   )
@@ -122,7 +122,11 @@ const benchEvolve = (): void => {
 
 // --- 2. decide + evolve per chat message
 
-/** Two users of a Cluster with an active conversation, then driven directly through decide/evolve. */
+/**
+ * Two users whose states come from real services in the simulation world (an active
+ * conversation), then driven directly through decide/evolve: the core's own cost, without
+ * signing, sealing or the service around it.
+ */
 class ChatPair {
   a: ChatState
   b: ChatState
@@ -131,20 +135,27 @@ class ChatPair {
   private nowMs: number
   private nextId = 0
 
-  constructor() {
-    const cluster = new Cluster({ seed: 1, users: 2 })
-    cluster.command(0, { _tag: "session.start" })
-    cluster.command(1, { _tag: "session.start" })
-    const [userA, userB] = cluster.users as [typeof cluster.users[0], typeof cluster.users[0]]
-    cluster.command(0, { _tag: "conversation.request", peer: userB.id })
-    cluster.drain()
-    cluster.command(1, { _tag: "conversation.accept", peer: userA.id })
-    cluster.drain()
-    this.a = userA.state
-    this.b = userB.state
-    this.idA = userA.id
-    this.idB = userB.id
-    this.nowMs = cluster.now
+  private constructor(a: ChatState, b: ChatState, idA: UserId, idB: UserId, nowMs: number) {
+    this.a = a
+    this.b = b
+    this.idA = idA
+    this.idB = idB
+    this.nowMs = nowMs
+  }
+
+  static readonly open = async (): Promise<ChatPair> => {
+    const world = await openWorld({ seed: 1, users: 2 })
+    try {
+      const [idA, idB] = world.ids as [UserId, UserId]
+      await world.startAll()
+      await world.command(0, { _tag: "conversation.request", peer: idB })
+      await world.drain()
+      await world.command(1, { _tag: "conversation.accept", peer: idA })
+      await world.drain()
+      return new ChatPair(await world.state(0), await world.state(1), idA, idB, await world.run(world.world.now))
+    } finally {
+      await world.close()
+    }
   }
 
   private context(): DecisionContext {
@@ -197,8 +208,8 @@ const timedOnce = (items: number, body: () => void): Measured => {
   return { perSecond: (items * 1000) / elapsed, msPerRun: elapsed }
 }
 
-const benchDecideEvolve = (): void => {
-  const pair = new ChatPair()
+const benchDecideEvolve = async (): Promise<void> => {
+  const pair = await ChatPair.open()
   const sendBatch = (): Array<string> =>
     Array.from({ length: MESSAGES_PER_SIDE }, (_, i) => pair.send("a", TEXTS[i % TEXTS.length]!).payload)
   let stored = 0
@@ -235,8 +246,8 @@ const benchDecideEvolve = (): void => {
 // --- 3. replay of a 100,000-record log
 
 /** B's log of a busy conversation: received and sent messages, and an ack record every 32 sends. */
-const buildConversationLog = (count: number): ReadonlyArray<LogRecord> => {
-  const pair = new ChatPair()
+const buildConversationLog = async (count: number): Promise<ReadonlyArray<LogRecord>> => {
+  const pair = await ChatPair.open()
   const log: Array<LogRecord> = []
   let sentSinceAck: Array<MessageId> = []
   // Each turn adds at least one record: at most `count` turns.
@@ -252,7 +263,7 @@ const buildConversationLog = (count: number): ReadonlyArray<LogRecord> => {
       sentSinceAck = []
     }
   }
-  // The pair started from a Cluster: renumber as a log of its own (the fold only needs increasing seq).
+  // The pair started from a world's states: renumber as a log of its own (the fold only needs increasing seq).
   return log.map((record, i) => ({ ...record, seq: i + 1 }))
 }
 
@@ -279,7 +290,7 @@ const foldReadOnly = (file: string): number => {
 
 const benchReplay = async (): Promise<void> => {
   const built = performance.now()
-  const records = buildConversationLog(REPLAY_RECORDS)
+  const records = await buildConversationLog(REPLAY_RECORDS)
   const bytes = Buffer.concat(records.map(encodeRecordLine))
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "core-bench-"))
   const file = path.join(dir, LOG_FILE)
@@ -318,18 +329,19 @@ const benchReplay = async (): Promise<void> => {
 
 // --- 4. the simulator itself
 
-const benchSimulation = (): void => {
+const benchSimulation = async (): Promise<void> => {
   const sizes = [
-    { users: 10, steps: 10_000 },
-    { users: DEFAULT_SIM_OPTIONS.users, steps: DEFAULT_SIM_OPTIONS.steps },
+    { users: 5, steps: 3_000 },
+    { users: 20, steps: 3_000 },
   ]
-  const rows = sizes.map(({ users, steps }) => {
-    const report = runSimulation({ ...DEFAULT_SIM_OPTIONS, users, steps, timing: true })
+  const rows: Array<Array<Cell>> = []
+  for (const { users, steps } of sizes) {
+    const { report } = await simulate({ ...DEFAULT_SIM_OPTIONS, users, steps, timing: true })
     const timing = report.timing!
-    return [`${users} users, ${formatNumber(steps)} steps`, report.commands.total, report.deliveries.total, report.records.total, formatNumber(timing.elapsedMs, 0), `${formatNumber(timing.eventsPerSecond)}/s`, report.ok ? "OK" : "FAILED"]
-  })
+    rows.push([`${users} users, ${formatNumber(steps)} steps`, report.commands.total, report.deliveries.total, report.records.total, formatNumber(timing.elapsedMs, 0), `${formatNumber(timing.eventsPerSecond)}/s`, report.ok ? "OK" : "FAILED"])
+  }
   print(
-    "4. simulator (npm run sim defaults otherwise): events = commands + deliveries",
+    "4. simulator (real services; npm run sim defaults otherwise): events = commands + deliveries",
     ["run", "commands", "deliveries", "records", "ms", "events/s", "invariants"],
     rows,
   )
@@ -338,10 +350,10 @@ const benchSimulation = (): void => {
 const main = async (): Promise<void> => {
   const started = performance.now()
   console.log(`core bench: node ${process.version}, ${os.cpus()[0]?.model ?? "cpu?"} ×${os.cpus().length}; sections 1-2 after a warm-up run`)
-  benchEvolve()
-  benchDecideEvolve()
+  await benchEvolve()
+  await benchDecideEvolve()
   await benchReplay()
-  benchSimulation()
+  await benchSimulation()
   console.log(`\ncore bench done in ${formatNumber((performance.now() - started) / 1000, 1)} s`)
 }
 

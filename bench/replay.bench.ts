@@ -4,7 +4,7 @@
  * rebuild at >= 50% of the speed of read + JSON.parse.
  *
  * The log is generated once, bounded, into a temp dir that is removed at the end: a simulated
- * user's log (20 users, the real decide/evolve: presence, negotiations, groups and chat as the
+ * user's log (8 real chat services in the simulation world: presence, negotiations, groups and chat as the
  * simulator mixes them) is the template, repeated until it holds RECORDS records, each round with
  * fresh seqs, clocks, times, ids and protocol numbers so that every round changes the state as the
  * first did. The rounds are framed from JSON.stringify, which writes the codec's very bytes
@@ -98,9 +98,10 @@ const framedJson = (record: LogRecord): Buffer => {
   return line
 }
 
-const buildLog = (dir: string): Built => {
+const buildLog = async (dir: string): Promise<Built> => {
   const simulating = performance.now()
-  const { users } = simulate({ ...DEFAULT_SIM_OPTIONS, users: 20, steps: 20_000, timing: false })
+  // Real services in the simulation world: a few thousand records, repeated up to RECORDS.
+  const { users } = await simulate({ ...DEFAULT_SIM_OPTIONS, users: 8, steps: 6_000, timing: false })
   const template = users[0]!.log
   log(`  simulated the template (${formatNumber(template.length)} records) in ${formatNumber((performance.now() - simulating) / 1000, 1)} s`)
   for (const record of template) {
@@ -245,14 +246,14 @@ const ROWS = [
 const BASELINE = 1
 const REBUILD = 3
 
-const main = (): void => {
+const main = async (): Promise<void> => {
   const started = performance.now()
   const load = os.loadavg()
   console.log(`replay bench: node ${process.version}, ${os.cpus()[0]?.model ?? "cpu?"} ×${os.cpus().length}, load ${load.map((l) => l.toFixed(1)).join(" ")} at the start`)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "replay-bench-"))
   try {
     log(`replay bench: building a simulated user's log (presence, negotiations, groups, chat), ${formatNumber(RECORDS)} records…`)
-    const built = buildLog(dir)
+    const built = await buildLog(dir)
     const buildMs = performance.now() - started
     const best = ROWS.map(() => ({ wallMs: Infinity, cpuMs: Infinity, rssMb: 0 }))
     for (let t = 0; t < TRIES; t++) {
@@ -282,7 +283,7 @@ const main = (): void => {
 }
 
 try {
-  main()
+  await main()
 } catch (error) {
   console.error(`replay bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
   process.exit(1)

@@ -407,6 +407,7 @@ export const openWorld = async (options: WorldOptions) => {
   const { world, runtime, ready } = SimWorld.open(options)
   await ready
   const run = <A>(effect: Effect.Effect<A>): Promise<A> => runtime.runPromise(effect)
+  let closed = false
   return {
     world,
     run,
@@ -428,7 +429,10 @@ export const openWorld = async (options: WorldOptions) => {
     /** Puts raw bytes in `index`'s queue, as if the broker routed them to it. */
     inject: (index: number, topic: string, payload: Uint8Array | string) =>
       world.broker.inject(world.user(index).id, { topic, payload: typeof payload === "string" ? new TextEncoder().encode(payload) : payload, retain: false }),
+    /** Every chat closed cleanly, then the runtime; a second call does nothing. */
     close: async () => {
+      if (closed) return
+      closed = true
       await run(world.close)
       await runtime.dispose()
     },

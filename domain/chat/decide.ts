@@ -475,8 +475,12 @@ export const decideIncoming = (state: ChatState, topic: string, env: Envelope, c
   const order = state.inbound.get(inboundKey(event.topic, event.from))
   const shown = order?.shown ?? 0
   const held = order?.held ?? []
-  // The first message ever seen from this sender here sets the baseline (a group joined late).
-  const ahead = order !== undefined && event.n > shown + 1
+  // The first message ever seen from this sender here sets the baseline (a group joined late) —
+  // except in a pair where nothing was received yet: there the sender's numbering starts at 1, and
+  // a #3 that overtook #1 and #2 waits for them (found by the simulator).
+  const summary = state.topics.get(event.topic)
+  const freshPair = order === undefined && parseTopic(event.topic).kind === "talk" && (summary === undefined || summary.messages === summary.sent)
+  const ahead = (order !== undefined || freshPair) && event.n > shown + 1
   if (ahead && held.length < MAX_HELD_PER_SENDER) {
     return Result.succeed([{ at: context.now, clock, event: { ...event, _tag: "message.held" }, out: [] }])
   }

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Option, Result } from "effect"
 import fc from "fast-check"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { MemoryBroker, memoryTransportLayer } from "../../adapters/sim-network/memory-broker.ts"
 import { FileEventLog } from "../../adapters/storage/file-event-log.ts"
 import { FileIdentityStore, IDENTITY_FILE, loadIdentityFile } from "../../adapters/storage/identity-file.ts"
@@ -29,13 +29,15 @@ import { decideCommand, decideIncoming, type Command } from "../../domain/chat/d
 import type { LogRecord } from "../../domain/events.ts"
 import { topics, type GroupName, type MessageId, type UserId } from "../../domain/ids.ts"
 import { messageOf } from "../../domain/service/chat-service.ts"
-import { Cluster } from "../../domain/sim/cluster.ts"
+import { SIM_START_MS } from "../../apps/sim/harness.ts"
+import { closeWorlds, groupWith, must, openConversation, startedWorld } from "../support/sim-world.ts"
 import { clockCeiling, MAX_COUNTER, MAX_TIMESTAMP_MS, MAX_WIRE_CLOCK } from "../../domain/wire/limits.ts"
 import { decodeEnvelopeText, encodeEnvelope } from "../../domain/wire/messages.ts"
 import { eventually, startUser, type RunningUser } from "../support/chat-user.ts"
 import { NUM_RUNS } from "../support/properties.ts"
 
-const NOW = Date.UTC(2025, 5, 1, 12, 0, 0)
+/** The scene's world starts its clock here; the attacks are decided at the same time. */
+const NOW = SIM_START_MS
 const TEAM = "team" as GroupName
 
 /** Every boundary of limits.ts and of a double, both sides. */
@@ -64,26 +66,20 @@ interface Scene extends Ids {
   readonly records: ReadonlyArray<LogRecord>
 }
 
-/** A (me) talks with B and leads "team", of which B is a member; C is a stranger. */
-const scene = (): Scene => {
-  const cluster = new Cluster({ seed: 11, users: 3, startMs: NOW })
-  for (let i = 0; i < 3; i++) cluster.command(i, { _tag: "session.start" })
-  cluster.drain()
-  const [a, b, c] = cluster.users as [typeof cluster.users[0], typeof cluster.users[0], typeof cluster.users[0]]
-  cluster.command(1, { _tag: "conversation.request", peer: a.id })
-  cluster.drain()
-  cluster.command(0, { _tag: "conversation.accept", peer: b.id })
-  cluster.command(0, { _tag: "group.create", group: TEAM })
-  cluster.drain()
-  cluster.command(1, { _tag: "group.join", group: TEAM })
-  cluster.drain()
-  cluster.command(0, { _tag: "group.accept", group: TEAM, user: b.id })
-  cluster.drain()
-  cluster.command(1, { _tag: "message.send", target: { _tag: "peer", peer: a.id }, text: "hello" })
-  cluster.drain()
-  expect(conversationView(a.state, b.id)).toBe("active")
-  expect(groupView(b.state, TEAM)).toBe("member")
-  return { me: a.id, peer: b.id, stranger: c.id, records: [...a.log] }
+/** A (me) talks with B and leads "team", of which B is a member; C is a stranger. Real services, A's log read back. */
+const scene = async (): Promise<Scene> => {
+  const world = await startedWorld(3, 11)
+  try {
+    const [a, b, c] = world.ids as [UserId, UserId, UserId]
+    await openConversation(world, 1, 0)
+    await groupWith(world, 0, TEAM, [1])
+    await must(world, 1, { _tag: "message.send", target: { _tag: "peer", peer: a }, text: "hello" })
+    expect(conversationView(await world.state(0), b)).toBe("active")
+    expect(groupView(await world.state(1), TEAM)).toBe("member")
+    return { me: a, peer: b, stranger: c, records: [...(await world.records(0))] }
+  } finally {
+    await closeWorlds()
+  }
 }
 
 /** Who the attack is aimed at: filled into the templates below. */
@@ -163,7 +159,10 @@ const render = (records: ReadonlyArray<LogRecord>, me: UserId, state: ChatState)
 }
 
 describe("hostile numbers through the pure core", () => {
-  const s = scene()
+  let s: Scene
+  beforeAll(async () => {
+    s = await scene()
+  })
   const counts = { envelopes: 0, decoded: 0, stored: 0, hostileAccepted: 0, commands: 0 }
 
   afterAll(() => {

@@ -33,8 +33,8 @@ vi.mock("../../domain/chat/machine-step.ts", async (importOriginal) => {
 })
 
 describe("stepMachine", () => {
-  it("matches xstate's transition on every machine step of a simulation", () => {
-    const { report } = simulate({ ...DEFAULT_SIM_OPTIONS, users: 8, steps: 3000, timing: false })
+  it("matches xstate's transition on every machine step of a simulation", async () => {
+    const { report } = await simulate({ ...DEFAULT_SIM_OPTIONS, users: 8, steps: 3000, timing: false })
     expect(report.ok).toBe(true)
     expect(seen.mismatches).toEqual([])
     // Each machine was stepped often enough for the comparison to mean something.

@@ -39,17 +39,17 @@ describe("sim command line", () => {
     expect(first.stdout).toMatch(/^mqtt-chat simulation: seed 7, 4 users, 400 steps/)
     // Exit 0 when the invariants hold, 1 with the verdict when one fails (see sim-simulation.test.ts).
     expect(first.code).toBe(first.stdout.includes("\nall invariants hold\n") ? 0 : 1)
-    expect(first.stdout).toMatch(/\n(all invariants hold|INVARIANT FAILED: .+)\n$/)
+    expect(first.stdout).toMatch(/\n(all invariants hold|INVARIANT FAILED \(seed 7\): .+)\n$/)
     expect(first.stdout).not.toMatch(/events\/s/)
     expect(second.stdout).toBe(first.stdout)
     expect(second.code).toBe(first.code)
   })
 
   it("parses every option, in both spellings, and each mistake", () => {
-    const parsed = parseSimOptions(["--seed=9", "--users", "12", "--steps", "100", "--duplicate", "0", "--reorder", ".5", "--offline", "1", "--json", "--no-timing", "--logs", "out"])
+    const parsed = parseSimOptions(["--seed=9", "--users", "12", "--steps", "100", "--duplicate", "0", "--reorder", ".5", "--offline", "1", "--crash", "0.25", "--json", "--no-timing", "--logs", "out"])
     expect(parsed).toEqual({
       kind: "run",
-      options: { seed: 9, users: 12, steps: 100, duplicate: 0, reorder: 0.5, offline: 1, json: true, timing: false, logsDir: "out" },
+      options: { seed: 9, users: 12, steps: 100, duplicate: 0, reorder: 0.5, offline: 1, crash: 0.25, json: true, timing: false, logsDir: "out" },
     })
     expect(parseSimOptions(["--seed", "4294967296"])).toMatchObject({ kind: "error" })
     expect(parseSimOptions(["--steps", "-5"])).toMatchObject({ kind: "error" })

@@ -72,6 +72,19 @@ describe("the simulation world", () => {
     expect(texts(await w.records(1), "message.received")).toEqual(["stored, not sent"])
   })
 
+  // Found by the simulator: the first message received on a pair's topic set the sender's baseline,
+  // so a #3 that overtook #1 and #2 was shown first and they came after it.
+  it("in a new conversation, a #3 that overtakes #1 and #2 waits for them: shown in the sender's order", async () => {
+    const { w, b } = await talking()
+    for (const text of ["one", "two", "three"]) await w.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b }, text })
+    const queued = w.world.broker.waiting(b).map((m) => m.topic)
+    const last = queued.lastIndexOf(queued.find((t) => t.endsWith("_talk"))!)
+    expect(await w.run(w.world.deliver(1, last))).toBe(true)
+    expect(texts(await w.records(1), "message.received")).toEqual([])
+    await w.drain()
+    expect(texts(await w.records(1), "message.received")).toEqual(["one", "two", "three"])
+  })
+
   it("a group: a member admitted and its message delivered to the leader", async () => {
     const w = await world(3)
     await w.startAll()
