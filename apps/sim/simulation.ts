@@ -26,19 +26,25 @@ import { BURST_MAX, chooseCommand, groupNamesFor, pickWeighted, randomBelow, typ
  * the busier the broker, so the network neither starves nor grows without bound. Otherwise a user
  * acts or the clock moves on.
  */
-export const deliveryProbability = (ready: number, users: number): number => ready / (ready + users)
+export const deliveryProbability = (ready: number, users: number): number => ready / (ready + 3 * users)
 export const ACTION_WEIGHTS = { command: 12, advance: 2 } as const
 /** Above this many messages waiting for connected users, steps only deliver: backpressure. */
 export const networkSoftLimit = (users: number): number => 200 * users
 
+/** The most messages one delivery step hands a user. */
+export const DELIVERY_BATCH_MAX = 8
 /** A user away (closed chat or crashed) comes back after 1..this many steps. */
 export const MAX_AWAY_STEPS = 400
 /** Share of crashes that strike between storing a decision and publishing it (the others: at once). */
 export const CRASH_BETWEEN_STORE_AND_PUBLISH = 0.5
-/** Most clock steps are under a second; this share are minutes, so requests time out. */
-export const LONG_PAUSE_PROBABILITY = 0.05
-const SHORT_PAUSE_MAX_MS = 1_500
-const LONG_PAUSE_MAX_MS = 3 * 60_000
+/**
+ * Most clock steps are a fraction of a second; this share are minutes, so requests time out.
+ * Every 100 ms of simulated time wakes every online user's acknowledgement timer: simulated
+ * time is what a run pays for, so the steps are short.
+ */
+export const LONG_PAUSE_PROBABILITY = 0.02
+const SHORT_PAUSE_MAX_MS = 500
+const LONG_PAUSE_MAX_MS = 150_000
 /**
  * The service as the simulator runs it: requests time out after two minutes (a day in the chat),
  * so that the timeout path runs within minutes of simulated time; every timer is a real wake-up of
@@ -164,17 +170,27 @@ const simulation = (world: SimWorld, options: SimConfig, hooks: SimHooks) => Eff
     return reason === null
   })
 
-  /** One message to one connected user: which user, which message and whether a copy stays are the seed's. */
-  const deliver = (reorder: boolean, duplicate: boolean) => Effect.gen(function* () {
+  /**
+   * The broker hands one connected user a few of its waiting messages (1..DELIVERY_BATCH_MAX, as
+   * a socket read would): which user and how many are the seed's; the first may be a later one
+   * (reordering) and may stay queued to come again (a duplicate). Each is settled before the next.
+   */
+  const deliver = (reorder: boolean, duplicate: boolean, batch = 1 + randomBelow(random, DELIVERY_BATCH_MAX)) => Effect.gen(function* () {
     const clients = broker.readyClients()
     const client = clients[randomBelow(random, clients.length)]
     if (client === undefined) return false
-    const queued = broker.queued(client)
-    const position = reorder && queued > 1 ? randomBelow(random, queued) : 0
-    if (position !== 0) counts.reordered += 1
-    if (duplicate) counts.duplicated += 1
-    counts.deliveries += 1
-    return yield* world.deliver(world.indexOf(client), position, duplicate)
+    const index = world.indexOf(client)
+    for (let i = 0; i < batch; i++) {
+      const queued = broker.queued(client)
+      if (queued === 0) break
+      const position = i === 0 && reorder && queued > 1 ? randomBelow(random, queued) : 0
+      const keep = i === 0 && duplicate
+      if (position !== 0) counts.reordered += 1
+      if (keep) counts.duplicated += 1
+      counts.deliveries += 1
+      if (!(yield* world.deliver(index, position, keep))) break
+    }
+    return true
   })
 
   const comeBack = (index: number) => Effect.gen(function* () {
@@ -227,7 +243,7 @@ const simulation = (world: SimWorld, options: SimConfig, hooks: SimHooks) => Eff
   const softLimit = networkSoftLimit(options.users)
   /** Delivers in order while more than `limit` wait (bounded by the world's own drain bound). */
   const drainDownTo = (limit: number) => Effect.gen(function* () {
-    while (waiting() > limit) if (!(yield* deliver(false, false))) return
+    while (waiting() > limit) if (!(yield* deliver(false, false, DELIVERY_BATCH_MAX))) return
   })
   // Presence fans out to everyone: users arrive one at a time, the broker catching up past the soft limit.
   for (const user of world.users) {
@@ -249,7 +265,7 @@ const simulation = (world: SimWorld, options: SimConfig, hooks: SimHooks) => Eff
     const ready = waiting()
     counts.peakWaiting = Math.max(counts.peakWaiting, ready)
     if (ready >= softLimit) {
-      yield* deliver(false, false)
+      yield* deliver(false, false, DELIVERY_BATCH_MAX)
       continue
     }
     if (random() < deliveryProbability(ready, options.users)) {
