@@ -51,9 +51,9 @@ const wallStart = performance.now()
 const progress = (p: SimProgress): void => {
   if (!showProgress) return
   const seconds = (performance.now() - wallStart) / 1000
-  const eventsPerSecond = seconds > 0 ? Math.round(p.deliveries / seconds) : 0
+  const eventsPerSecond = seconds > 0 ? Math.round(p.events / seconds) : 0
   const eta = p.step > 0 ? Math.round((seconds * (p.steps - p.step)) / p.step) : 0
-  process.stderr.write(`\r\u001b[2Ksim: step ${p.step}/${p.steps}, ${(p.simulatedMs / 60_000).toFixed(1)} simulated min, ${p.sent} sent, ${p.deliveries} deliveries, ${eventsPerSecond} deliveries/s, ETA ${eta} s`)
+  process.stderr.write(`\r\u001b[2Ksim: step ${p.step}/${p.steps}, ${(p.simulatedMs / 60_000).toFixed(1)} simulated min, ${p.sent} messages sent, ${p.deliveries} deliveries, ${eventsPerSecond} events/s, ETA ${eta} s`)
 }
 let stopRequested = false
 process.on("SIGINT", () => {

@@ -100,6 +100,8 @@ export interface SimProgress {
   readonly simulatedMs: number
   readonly sent: number
   readonly deliveries: number
+  /** Commands and deliveries so far. */
+  readonly events: number
 }
 
 export interface SimHooks {
@@ -257,7 +259,7 @@ const simulation = (world: SimWorld, options: SimConfig, hooks: SimHooks) => Eff
       interrupted = true
       break
     }
-    if (step % PROGRESS_EVERY_STEPS === 0) hooks.progress?.({ step, steps: options.steps, simulatedMs: (yield* world.now) - startMs, sent: counts.sent, deliveries: counts.deliveries })
+    if (step % PROGRESS_EVERY_STEPS === 0) hooks.progress?.({ step, steps: options.steps, simulatedMs: (yield* world.now) - startMs, sent: counts.sent, deliveries: counts.deliveries, events: counts.commands + counts.deliveries })
     for (let index = 0; index < backAt.length; index++) {
       const at = backAt[index]
       if (at !== undefined && at <= step) yield* comeBack(index)
