@@ -385,6 +385,7 @@ export const runCommand = (service: ChatService["Service"], command: Command): E
       case "conversation.accept": return service.acceptConversation(command.peer)
       case "conversation.refuse": return service.refuseConversation(command.peer, command.reason)
       case "conversation.leave": return service.leaveConversation(command.peer)
+      case "conversation.dismiss": return service.closeConversation(command.peer)
       case "message.send": return Effect.asVoid(service.send(command.target, command.text))
       case "group.create": return service.createGroup(command.group)
       case "group.join": return service.joinGroup(command.group)

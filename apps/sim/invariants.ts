@@ -4,7 +4,7 @@
  * where to look. The live state is the service's own; every log is read back from the log and
  * folded here afresh, so "replay gives the live state" compares two computations, not one.
  */
-import { conversationView, receivedEnvelopeId, replay, stateToJson } from "../../domain/chat/chat-state.ts"
+import { conversationView, evolve, groupView, initialChatState, receivedEnvelopeId, replay, stateToJson } from "../../domain/chat/chat-state.ts"
 import type { GroupName } from "../../domain/ids.ts"
 import type { ChatState } from "../../domain/chat/chat-state.ts"
 import type { LogRecord } from "../../domain/events.ts"
@@ -165,15 +165,28 @@ export const shownInOrder = (users: ReadonlyArray<SimUser>): InvariantResult => 
         baseline.delete(key)
       }
     }
+    // Folded along, to see where the service starts an order again: a conversation that becomes
+    // active, a group I come inside (chat-state.ts, forgetSenderOrder).
+    let state = initialChatState()
     for (const record of user.log) {
       const event = record.event
+      const previous = state
+      state = evolve(state, record)
       if (event._tag === "message.resend.asked") {
         if (!gaveUp.has(`${event.topic} ${event.from}`)) resent += 1
         gaveUp.add(`${event.topic} ${event.from}`)
         continue
       }
-      if (event._tag.startsWith("conversation.") && "peer" in event && typeof event.peer === "string") restart(topics.talk(user.id, event.peer as UserId))
-      if (event._tag.startsWith("group.") && "group" in event && typeof event.group === "string") restart(topics.groupTalk(event.group as GroupName))
+      if (event._tag.startsWith("conversation.") && "peer" in event && typeof event.peer === "string") {
+        const peer = event.peer as UserId
+        if (conversationView(state, peer) === "active" && conversationView(previous, peer) !== "active") restart(topics.talk(user.id, peer))
+      }
+      if (event._tag.startsWith("group.")) {
+        for (const [name] of state.groups) {
+          const inside = (s: ChatState) => ["member", "leading"].includes(groupView(s, name as GroupName))
+          if (inside(state) && !inside(previous)) restart(topics.groupTalk(name as GroupName))
+        }
+      }
       if (event._tag !== "message.received") continue
       const key = `${event.topic} ${event.from}`
       const before = last.get(key) ?? 0
