@@ -12,6 +12,8 @@
  * it has queued says when nothing is left to run. No sleeps, no wall clock.
  */
 import { Cause, Clock, Context, Effect, Exit, Fiber, Layer, ManagedRuntime, Scheduler, Scope, Stream } from "effect"
+import { runCommand } from "./run-command.ts"
+import { QuietScheduler } from "./quiet-scheduler.ts"
 import { TestClock } from "effect/testing"
 import { MemoryEventLog } from "../../adapters/storage/memory-event-log.ts"
 import { MemoryBroker, memoryTransportLayer, type MemoryBrokerOptions } from "../../adapters/sim-network/memory-broker.ts"
@@ -38,33 +40,6 @@ const MAX_SETTLE_TURNS = 1_000_000
 const MAX_DRAIN_DELIVERIES = 5_000_000
 /** Notices kept per user (the newest are dropped beyond it). */
 const MAX_NOTICES = 10_000
-
-/**
- * Effect's scheduler, with one shared queue and a count of the tasks queued and not yet run: when
- * the fiber asking finds the count at zero, every other fiber is suspended (on a queue, a deferred
- * or a TestClock sleep). One queue for every fiber also fixes the order in which they run.
- */
-class QuietScheduler implements Scheduler.Scheduler {
-  readonly executionMode = "async" as const
-  private readonly inner = new Scheduler.MixedScheduler("async")
-  private readonly dispatcher = this.inner.makeDispatcher()
-  pending = 0
-  shouldYield(fiber: Parameters<Scheduler.Scheduler["shouldYield"]>[0]): boolean {
-    return this.inner.shouldYield(fiber)
-  }
-  makeDispatcher(): Scheduler.SchedulerDispatcher {
-    return {
-      scheduleTask: (task, priority) => {
-        this.pending += 1
-        this.dispatcher.scheduleTask(() => {
-          this.pending -= 1
-          task()
-        }, priority)
-      },
-      flush: () => this.dispatcher.flush(),
-    }
-  }
-}
 
 /** A mix of the world's seed and a user's index: each user draws its own ids and keys. */
 const userSeed = (seed: number, index: number, salt: number): number => (Math.imul(seed ^ salt, 0x9e3779b1) + index * 0x85ebca6b) >>> 0
@@ -377,66 +352,3 @@ export class SimWorld {
   })
 }
 
-/** A Command as the service's API takes it; the rejection as its message. */
-export const runCommand = (service: ChatService["Service"], command: Command): Effect.Effect<void, string> => {
-  const effect = (() => {
-    switch (command._tag) {
-      case "conversation.request": return service.startConversation(command.peer)
-      case "conversation.accept": return service.acceptConversation(command.peer)
-      case "conversation.refuse": return service.refuseConversation(command.peer, command.reason)
-      case "conversation.leave": return service.leaveConversation(command.peer)
-      case "conversation.dismiss": return service.closeConversation(command.peer)
-      case "message.send": return Effect.asVoid(service.send(command.target, command.text))
-      case "group.create": return service.createGroup(command.group)
-      case "group.join": return service.joinGroup(command.group)
-      case "group.accept": return service.acceptJoin(command.group, command.user)
-      case "group.refuse": return service.refuseJoin(command.group, command.user, command.reason)
-      case "group.leave": return service.leaveGroup(command.group)
-      case "peer.trust": return service.trustKeys(command.peer)
-      case "profile.create":
-      case "session.start":
-      case "session.end":
-      case "conversation.timeout":
-        return Effect.die(new Error(`${command._tag} is not a user's command: the world or the service does it`))
-    }
-  })()
-  return effect.pipe(Effect.mapError((rejected) => rejected.message))
-}
-
-/** A world with promise-returning steps, for tests and benchmarks (each step runs on the world's runtime). */
-export const openWorld = async (options: WorldOptions) => {
-  const { world, runtime, ready } = SimWorld.open(options)
-  await ready
-  const run = <A>(effect: Effect.Effect<A>): Promise<A> => runtime.runPromise(effect)
-  let closed = false
-  return {
-    world,
-    run,
-    /** The users' ids, by index. */
-    ids: world.users.map((user) => user.id),
-    command: (index: number, command: Command) => run(world.command(index, command)),
-    /** Every user in `indexes` (default: all) started. */
-    startAll: (indexes: ReadonlyArray<number> = world.users.map((u) => u.index)) => run(Effect.forEach(indexes, (i) => world.start(i), { discard: true })),
-    drain: () => run(world.drain),
-    advance: (ms: number) => run(world.advance(ms)),
-    crash: (index: number, afterNextAppend = false) => run(world.crash(index, afterNextAppend)),
-    records: (index: number) => run(world.records(index)),
-    state: async (index: number): Promise<ChatState> => {
-      const state = await run(world.state(index))
-      if (state === undefined) throw new Error(`${world.user(index).id} never started`)
-      return state
-    },
-    snapshot: () => run(world.snapshot),
-    /** Puts raw bytes in `index`'s queue, as if the broker routed them to it. */
-    inject: (index: number, topic: string, payload: Uint8Array | string) =>
-      world.broker.inject(world.user(index).id, { topic, payload: typeof payload === "string" ? new TextEncoder().encode(payload) : payload, retain: false }),
-    /** Every chat closed cleanly, then the runtime; a second call does nothing. */
-    close: async () => {
-      if (closed) return
-      closed = true
-      await run(world.close)
-      await runtime.dispose()
-    },
-  }
-}
-export type OpenWorld = Awaited<ReturnType<typeof openWorld>>

@@ -134,6 +134,44 @@ export interface SimRun {
   readonly users: ReadonlyArray<UserSnapshot>
 }
 
+interface ReportInput {
+  readonly options: SimConfig
+  readonly counts: { readonly commands: number; readonly accepted: number; readonly deliveries: number; readonly duplicated: number; readonly reordered: number; readonly offlineSpells: number; readonly crashes: number; readonly crashesStored: number; readonly peakWaiting: number; readonly sent: number }
+  readonly users: ReadonlyArray<UserSnapshot>
+  readonly invariants: ReadonlyArray<InvariantResult>
+  readonly interrupted: boolean
+  readonly step: number
+  readonly elapsedMs: number
+  readonly accepted: ReadonlyArray<Count>
+  readonly rejected: ReadonlyArray<Count>
+  readonly droppedByReason: Readonly<Record<string, number>>
+  readonly simulatedMs: number
+}
+
+/** The report of a run from its counts, its users' logs and the invariants' verdicts. */
+const makeReport = (input: ReportInput): SimReport => {
+  const { options, counts, users, invariants, interrupted, elapsedMs } = input
+  const audit = invariants.find((i) => i.name === "every message reached its receivers")?.figures
+  const dropped = new Tally()
+  for (const [reason, count] of Object.entries(input.droppedByReason)) dropped.add(normaliseReason(reason), count)
+  const recordCounts = users.map((user) => user.log.length)
+  const events = counts.commands + counts.deliveries
+  return {
+    options: { seed: options.seed, users: options.users, steps: options.steps, duplicate: options.duplicate, reorder: options.reorder, offline: options.offline, crash: options.crash },
+    ...(interrupted ? { interruptedAtStep: input.step } : {}),
+    users: { total: options.users, offlineSpells: counts.offlineSpells, crashes: counts.crashes, crashesBetweenStoreAndPublish: counts.crashesStored },
+    commands: { total: counts.commands, accepted: counts.accepted, rejected: counts.commands - counts.accepted, acceptedByKind: input.accepted, rejectedByReason: input.rejected },
+    messages: { sent: counts.sent, delivered: audit?.received ?? 0, due: audit?.audited ?? 0, missing: audit?.missing ?? 0 },
+    deliveries: { total: counts.deliveries, duplicated: counts.duplicated, reordered: counts.reordered, droppedByReason: dropped.sorted(), peakWaiting: counts.peakWaiting },
+    records: { total: recordCounts.reduce((a, b) => a + b, 0), perUserMin: Math.min(...recordCounts), perUserMax: Math.max(...recordCounts) },
+    simulatedMs: input.simulatedMs,
+    steps: input.step,
+    invariants,
+    ok: !interrupted && invariants.every((invariant) => invariant.ok),
+    ...(options.timing ? { timing: { elapsedMs, events, eventsPerSecond: elapsedMs > 0 ? Math.round((events * 1000) / elapsedMs) : 0 } } : {}),
+  }
+}
+
 /** The run, on a world of its own; resolves when the report is ready. */
 export const simulate = async (options: SimConfig, hooks: SimHooks = {}): Promise<SimRun> => {
   const { world, runtime, ready } = SimWorld.open({ seed: options.seed, users: options.users, serviceOptions: SIM_SERVICE_OPTIONS })
@@ -290,32 +328,13 @@ const simulation = (world: SimWorld, options: SimConfig, hooks: SimHooks) => Eff
   const elapsedMs = now() - started
   const users = yield* world.snapshot
   const invariants = interrupted ? [] : checkInvariants(users, waiting(), groups)
-  const delivery = invariants.find((i) => i.name === "every message reached its receivers")
-  const audit = delivery?.figures
-  const dropped = new Tally()
-  for (const [reason, count] of Object.entries(yield* world.droppedByReason)) dropped.add(normaliseReason(reason), count)
-  const recordCounts = users.map((user) => user.log.length)
-  const events = counts.commands + counts.deliveries
-  const report: SimReport = {
-    options: { seed: options.seed, users: options.users, steps: options.steps, duplicate: options.duplicate, reorder: options.reorder, offline: options.offline, crash: options.crash },
-    ...(interrupted ? { interruptedAtStep: step } : {}),
-    users: { total: options.users, offlineSpells: counts.offlineSpells, crashes: counts.crashes, crashesBetweenStoreAndPublish: counts.crashesStored },
-    commands: {
-      total: counts.commands,
-      accepted: counts.accepted,
-      rejected: counts.commands - counts.accepted,
-      acceptedByKind: accepted.sorted(),
-      rejectedByReason: rejected.sorted(),
-    },
-    messages: { sent: counts.sent, delivered: audit?.received ?? 0, due: audit?.audited ?? 0, missing: audit?.missing ?? 0 },
-    deliveries: { total: counts.deliveries, duplicated: counts.duplicated, reordered: counts.reordered, droppedByReason: dropped.sorted(), peakWaiting: counts.peakWaiting },
-    records: { total: recordCounts.reduce((a, b) => a + b, 0), perUserMin: Math.min(...recordCounts), perUserMax: Math.max(...recordCounts) },
+  const report = makeReport({
+    options, counts, users, invariants, interrupted, step, elapsedMs,
+    accepted: accepted.sorted(),
+    rejected: rejected.sorted(),
+    droppedByReason: yield* world.droppedByReason,
     simulatedMs: (yield* world.now) - startMs,
-    steps: step,
-    invariants,
-    ok: !interrupted && invariants.every((invariant) => invariant.ok),
-    ...(options.timing ? { timing: { elapsedMs, events, eventsPerSecond: elapsedMs > 0 ? Math.round((events * 1000) / elapsedMs) : 0 } } : {}),
-  }
+  })
   yield* world.close
   return { report, users }
 })

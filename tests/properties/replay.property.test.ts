@@ -17,7 +17,7 @@ import type { Command } from "../../domain/chat/decide.ts"
 import { LogRecord } from "../../domain/events.ts"
 import type { GroupName, UserId } from "../../domain/ids.ts"
 import { defaultChatServiceOptions } from "../../domain/service/chat-service.ts"
-import type { OpenWorld } from "../../apps/sim/harness.ts"
+import type { OpenWorld } from "../../apps/sim/open-world.ts"
 import { shownInOrder } from "../../apps/sim/invariants.ts"
 import { closeWorlds, newWorld } from "../support/sim-world.ts"
 

@@ -9,7 +9,8 @@ import * as path from "node:path"
 import type { GroupName } from "../../domain/ids.ts"
 import type { Command } from "../../domain/chat/decide.ts"
 import type { LogRecord } from "../../domain/events.ts"
-import { openWorld, type UserSnapshot } from "../../apps/sim/harness.ts"
+import type { UserSnapshot } from "../../apps/sim/harness.ts"
+import { openWorld } from "../../apps/sim/open-world.ts"
 import type { Output } from "../../apps/replay/commands.ts"
 
 /** Chat text that tries to drive the terminal: set the title, clear the screen, reverse the line, an 8-bit CSI. */

@@ -5,7 +5,8 @@
  */
 import type { GroupName, UserId } from "../../domain/ids.ts"
 import { restoreIdentity } from "../../domain/trust/identity.ts"
-import { openWorld, type OpenWorld, type WorldOptions } from "../../apps/sim/harness.ts"
+import type { WorldOptions } from "../../apps/sim/harness.ts"
+import { openWorld, type OpenWorld } from "../../apps/sim/open-world.ts"
 import { makeSigner } from "./forger.ts"
 
 const opened: OpenWorld[] = []

@@ -4,7 +4,7 @@
  * follow the clock; a crash after storing and before publishing loses nothing.
  */
 import { afterEach, describe, expect, it } from "vitest"
-import { openWorld, type OpenWorld } from "../../apps/sim/harness.ts"
+import { openWorld, type OpenWorld } from "../../apps/sim/open-world.ts"
 import type { GroupName } from "../../domain/ids.ts"
 
 const open: OpenWorld[] = []
