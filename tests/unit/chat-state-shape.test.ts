@@ -20,8 +20,8 @@ const evolveBySpread = (state: ChatState, record: LogRecord): ChatState => {
 }
 
 describe("evolve's next state", () => {
-  it("has initialChatState's fields in its order, and folds as a spread would", () => {
-    const { users } = simulate({ ...DEFAULT_SIM_OPTIONS, users: 6, steps: 1500, timing: false })
+  it("has initialChatState's fields in its order, and folds as a spread would", async () => {
+    const { users } = await simulate({ ...DEFAULT_SIM_OPTIONS, users: 6, steps: 1500, timing: false })
     const fields = Object.keys(initialChatState())
     let records = 0
     for (const user of users) {
