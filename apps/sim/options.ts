@@ -16,6 +16,8 @@ export interface SimOptions {
   readonly offline: number
   /** Probability that a user's action is a crash of its process, restarted from its log later. */
   readonly crash: number
+  /** Probability that a delivery step is instead the broker losing a message it acknowledged. */
+  readonly lose: number
   readonly json: boolean
   /** Leave the wall-clock measurement out, so the output is byte-identical for a seed. */
   readonly timing: boolean
@@ -46,6 +48,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   reorder: 0.2,
   offline: 0.02,
   crash: 0.01,
+  lose: 0,
   json: false,
   timing: true,
   logsDir: undefined,
@@ -66,6 +69,8 @@ Options:
   --offline P      probability that a user's action is to close the chat for a while (0-1, default ${DEFAULT_SIM_OPTIONS.offline})
   --crash P        probability that a user's action is a crash of its process — at once, or between
                    storing a decision and publishing it — restarted from its log later (0-1, default ${DEFAULT_SIM_OPTIONS.crash})
+  --lose P         probability that a delivery step is the broker losing a message it acknowledged
+                   (Mosquitto's full queue, aedes' restart) instead (0-1, default ${DEFAULT_SIM_OPTIONS.lose})
   --logs DIR       write each user's log to DIR/<user-id>/events.log (DIR new or empty), for
                    npm run replay -- check | timeline | state | merge
   --json           print the report as JSON
@@ -95,7 +100,7 @@ const parseInteger = (name: string, text: string, min: number, max: number): num
 const parseProbability = (name: string, text: string): number | string =>
   PROBABILITY.test(text) ? Number(text) : `${name} must be a probability from 0 to 1, not ${JSON.stringify(text.slice(0, 40))}`
 
-const VALUE_OPTIONS = ["--seed", "--users", "--steps", "--duplicate", "--reorder", "--offline", "--crash", "--logs"] as const
+const VALUE_OPTIONS = ["--seed", "--users", "--steps", "--duplicate", "--reorder", "--offline", "--crash", "--lose", "--logs"] as const
 type ValueOption = (typeof VALUE_OPTIONS)[number]
 const FLAG_OPTIONS = ["--json", "--no-timing"] as const
 type FlagOption = (typeof FLAG_OPTIONS)[number]
@@ -121,7 +126,8 @@ export const parseSimOptions = (argv: ReadonlyArray<string>): ParsedSimOptions =
   const reorder = probability("--reorder", DEFAULT_SIM_OPTIONS.reorder)
   const offline = probability("--offline", DEFAULT_SIM_OPTIONS.offline)
   const crash = probability("--crash", DEFAULT_SIM_OPTIONS.crash)
-  for (const checked of [seed, users, steps, duplicate, reorder, offline, crash]) {
+  const lose = probability("--lose", DEFAULT_SIM_OPTIONS.lose)
+  for (const checked of [seed, users, steps, duplicate, reorder, offline, crash, lose]) {
     if (typeof checked === "string") return { kind: "error", message: checked }
   }
   return {
@@ -134,6 +140,7 @@ export const parseSimOptions = (argv: ReadonlyArray<string>): ParsedSimOptions =
       reorder: reorder as number,
       offline: offline as number,
       crash: crash as number,
+      lose: lose as number,
       json: flags.has("--json"),
       timing: !flags.has("--no-timing"),
       logsDir: values.get("--logs"),

@@ -23,7 +23,7 @@ export const formatReportTable = (report: SimReport): string => {
   const { options: o, commands, deliveries, records, timing, messages } = report
   const title =
     `mqtt-chat simulation: seed ${o.seed}, ${o.users} users, ${o.steps} steps, ` +
-    `duplicate ${o.duplicate}, reorder ${o.reorder}, offline ${o.offline}, crash ${o.crash}`
+    `duplicate ${o.duplicate}, reorder ${o.reorder}, offline ${o.offline}, crash ${o.crash}, lose ${o.lose}`
   const droppedTotal = deliveries.droppedByReason.reduce((sum, c) => sum + c.count, 0)
   const rows: Array<Array<Cell>> = [
     ["users", "virtual users", report.users.total, ""],
@@ -42,6 +42,7 @@ export const formatReportTable = (report: SimReport): string => {
     ["deliveries", "total", deliveries.total, ""],
     ["", "duplicated", deliveries.duplicated, percent(deliveries.duplicated, deliveries.total)],
     ["", "reordered", deliveries.reordered, percent(deliveries.reordered, deliveries.total)],
+    ["", "lost by the broker (--lose)", deliveries.lostByTheBroker, ""],
     ["", "peak waiting at the broker", deliveries.peakWaiting, ""],
     ...countRows(`dropped by the services, top ${TOP_REASONS}`, deliveries.droppedByReason, droppedTotal, TOP_REASONS),
     ["records", "total", records.total, ""],

@@ -82,6 +82,8 @@ export interface SimReport {
     readonly total: number
     readonly duplicated: number
     readonly reordered: number
+    /** Messages the broker acknowledged and lost (--lose). */
+    readonly lostByTheBroker: number
     /** What the services refused or ignored, by reason (their own counters). */
     readonly droppedByReason: ReadonlyArray<Count>
     readonly peakWaiting: number
@@ -136,7 +138,7 @@ export interface SimRun {
 
 interface ReportInput {
   readonly options: SimConfig
-  readonly counts: { readonly commands: number; readonly accepted: number; readonly deliveries: number; readonly duplicated: number; readonly reordered: number; readonly offlineSpells: number; readonly crashes: number; readonly crashesStored: number; readonly peakWaiting: number; readonly sent: number }
+  readonly counts: { readonly commands: number; readonly accepted: number; readonly deliveries: number; readonly duplicated: number; readonly reordered: number; readonly lost: number; readonly offlineSpells: number; readonly crashes: number; readonly crashesStored: number; readonly peakWaiting: number; readonly sent: number }
   readonly users: ReadonlyArray<UserSnapshot>
   readonly invariants: ReadonlyArray<InvariantResult>
   readonly interrupted: boolean
@@ -157,12 +159,12 @@ const makeReport = (input: ReportInput): SimReport => {
   const recordCounts = users.map((user) => user.log.length)
   const events = counts.commands + counts.deliveries
   return {
-    options: { seed: options.seed, users: options.users, steps: options.steps, duplicate: options.duplicate, reorder: options.reorder, offline: options.offline, crash: options.crash },
+    options: { seed: options.seed, users: options.users, steps: options.steps, duplicate: options.duplicate, reorder: options.reorder, offline: options.offline, crash: options.crash, lose: options.lose },
     ...(interrupted ? { interruptedAtStep: input.step } : {}),
     users: { total: options.users, offlineSpells: counts.offlineSpells, crashes: counts.crashes, crashesBetweenStoreAndPublish: counts.crashesStored },
     commands: { total: counts.commands, accepted: counts.accepted, rejected: counts.commands - counts.accepted, acceptedByKind: input.accepted, rejectedByReason: input.rejected },
     messages: { sent: counts.sent, delivered: audit?.received ?? 0, due: audit?.audited ?? 0, missing: audit?.missing ?? 0 },
-    deliveries: { total: counts.deliveries, duplicated: counts.duplicated, reordered: counts.reordered, droppedByReason: dropped.sorted(), peakWaiting: counts.peakWaiting },
+    deliveries: { total: counts.deliveries, duplicated: counts.duplicated, reordered: counts.reordered, lostByTheBroker: counts.lost, droppedByReason: dropped.sorted(), peakWaiting: counts.peakWaiting },
     records: { total: recordCounts.reduce((a, b) => a + b, 0), perUserMin: Math.min(...recordCounts), perUserMax: Math.max(...recordCounts) },
     simulatedMs: input.simulatedMs,
     steps: input.step,
@@ -191,7 +193,7 @@ const simulation = (world: SimWorld, options: SimConfig, hooks: SimHooks) => Eff
   const broker = world.broker
   const accepted = new Tally()
   const rejected = new Tally()
-  const counts = { commands: 0, accepted: 0, deliveries: 0, duplicated: 0, reordered: 0, offlineSpells: 0, crashes: 0, crashesStored: 0, peakWaiting: 0, texts: 0, sent: 0 }
+  const counts = { commands: 0, accepted: 0, deliveries: 0, duplicated: 0, reordered: 0, lost: 0, offlineSpells: 0, crashes: 0, crashesStored: 0, peakWaiting: 0, texts: 0, sent: 0 }
   /** Step at which each away user comes back (undefined: here). */
   const backAt: Array<number | undefined> = ids.map(() => undefined)
   const startMs = yield* world.now
@@ -220,6 +222,13 @@ const simulation = (world: SimWorld, options: SimConfig, hooks: SimHooks) => Eff
     const client = clients[randomBelow(random, clients.length)]
     if (client === undefined) return false
     const index = world.indexOf(client)
+    if (options.lose > 0 && random() < options.lose) {
+      // The broker acknowledged this one and loses it: the sender's log says it went out.
+      const queue = broker.waiting(client)
+      const lost = queue[randomBelow(random, queue.length)]!
+      counts.lost += broker.discard(client, (message) => message === lost)
+      return true
+    }
     for (let i = 0; i < batch; i++) {
       const queued = broker.queued(client)
       if (queued === 0) break
