@@ -7,7 +7,7 @@
  *
  * It implements the same Transport port as the MQTT.js adapter and runs the same contract tests.
  */
-import { Effect, Layer, Queue, Stream } from "effect"
+import { Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
 import { Transport, TransportError, type ConnectionState, type Incoming } from "../../domain/ports/transport.port.ts"
 import { topics, type Topic } from "../../domain/ids.ts"
 import { UserDirectory } from "../../domain/ports/user-directory.port.ts"
@@ -50,6 +50,12 @@ export interface MemoryConnection {
   setState(state: ConnectionState): void
 }
 
+/** How the broker cuts a transport off and lets it back (a partition, healed). */
+export interface PartitionLink {
+  sever(): void
+  reconnect(): void
+}
+
 export const topicMatches = (filter: string, topic: string): boolean => {
   const f = filter.split("/")
   const t = topic.split("/")
@@ -71,15 +77,48 @@ export class MemoryBroker {
     this.random = mulberry32(options.seed ?? 1)
   }
 
-  connect(clientId: string, connection: MemoryConnection, will: Message | null): void {
+  /** `number`: which connect of its transport this is (1, 2, 3…: presence orders by it). */
+  connect(clientId: string, connection: MemoryConnection, will: Message | null, number = 1): void {
     const existing = this.sessions.get(clientId)
     if (existing?.connection) this.crash(clientId) // a second connection with one client id takes over
     const session = existing ?? { clientId, subscriptions: new Set<string>(), queue: [], connection: null, will: null }
     session.connection = connection
     session.will = will
     this.sessions.set(clientId, session)
-    connection.setState({ _tag: "connected", connection: 1 })
+    connection.setState({ _tag: "connected", connection: number })
     this.schedule()
+  }
+
+  /** Transports that can lose their connection and make it again, by client id. */
+  private readonly links = new Map<string, PartitionLink>()
+
+  /** A transport registers how it is cut off and how it comes back; `unlink` when it closes. */
+  link(clientId: string, link: PartitionLink): void {
+    this.links.set(clientId, link)
+  }
+  unlink(clientId: string, link: PartitionLink): void {
+    if (this.links.get(clientId) === link) this.links.delete(clientId)
+  }
+
+  /**
+   * The network between `clientId` and the broker breaks: the broker sees the client vanish (its
+   * Will goes out, its session keeps queueing), the client's transport reconnects later (`heal`)
+   * and holds what the application publishes meanwhile. False when there is no live link.
+   */
+  partition(clientId: string): boolean {
+    const link = this.links.get(clientId)
+    if (link === undefined || this.sessions.get(clientId)?.connection == null) return false
+    link.sever()
+    this.crash(clientId, { _tag: "reconnecting", attempt: 1, error: "connection lost (partition)" })
+    return true
+  }
+
+  /** The network is back: the transport cut off by `partition` connects again. */
+  heal(clientId: string): boolean {
+    const link = this.links.get(clientId)
+    if (link === undefined || this.sessions.get(clientId)?.connection != null) return false
+    link.reconnect()
+    return true
   }
 
   /** Clean disconnect: no will. The session and its subscriptions stay (clean:false). */
@@ -91,11 +130,11 @@ export class MemoryBroker {
     session.will = null
   }
 
-  /** The client vanished: the broker publishes its will. */
-  crash(clientId: string): void {
+  /** The client vanished: the broker publishes its will. `state`: what its transport reports. */
+  crash(clientId: string, state: ConnectionState = { _tag: "closed" }): void {
     const session = this.sessions.get(clientId)
     if (!session?.connection) return
-    session.connection.setState({ _tag: "closed" })
+    session.connection.setState(state)
     session.connection = null
     const will = session.will
     session.will = null
@@ -266,13 +305,20 @@ export class MemoryBroker {
 
 export interface MemoryTransportOptions {
   readonly clientId: string
-  /** The will of connection N (this transport connects once: N = 1). */
+  /** The will of connection N (1, then one more after each partition healed). */
   readonly will?: (connection: number) => { readonly topic: string; readonly payload: Uint8Array; readonly retain: boolean }
   /** Bound on messages received but not yet consumed by the application. */
   readonly incomingCapacity?: number
 }
 
-/** The Transport port over a MemoryBroker. Closing the layer's scope disconnects cleanly. */
+/** Publishes held while cut off from the broker; beyond this a publish fails (MQTT.js's offline queue is bounded too). */
+const MAX_HELD_PUBLISHES = 10_000
+
+/**
+ * The Transport port over a MemoryBroker. Closing the layer's scope disconnects cleanly. Cut off
+ * by the broker (`partition`), it reports `reconnecting`, holds publishes in order until the
+ * broker lets it back (`heal`), then connects again with the next connection number and its Will.
+ */
 export const memoryTransportLayer = (broker: MemoryBroker, options: MemoryTransportOptions): Layer.Layer<Transport> =>
   Layer.effect(
     Transport,
@@ -281,7 +327,10 @@ export const memoryTransportLayer = (broker: MemoryBroker, options: MemoryTransp
       const changes = yield* Queue.sliding<ConnectionState>(64)
       let state: ConnectionState = { _tag: "connecting" }
       let closed = false
-      const connection: MemoryConnection = {
+      let cutOff = false
+      let number = 1
+      const held: Array<{ readonly message: Message; readonly sent: Deferred.Deferred<void> }> = []
+      const makeConnection = (): MemoryConnection => ({
         clientId: options.clientId,
         deliver: (message) => {
           if (!Queue.offerUnsafe(incoming, message)) broker.counters.dropped += 1
@@ -290,30 +339,57 @@ export const memoryTransportLayer = (broker: MemoryBroker, options: MemoryTransp
           state = next
           Queue.offerUnsafe(changes, next)
         },
+      })
+      let connection = makeConnection()
+      const willOf = (n: number) => (options.will ? { ...options.will(n) } : null)
+      broker.connect(options.clientId, connection, willOf(number), number)
+      const link: PartitionLink = {
+        sever: () => {
+          cutOff = true
+        },
+        reconnect: () => {
+          if (closed) return
+          cutOff = false
+          number += 1
+          connection = makeConnection()
+          broker.connect(options.clientId, connection, willOf(number), number)
+          // What was published while cut off goes out now, in order.
+          for (const { message, sent } of held.splice(0)) {
+            broker.publish(message)
+            Deferred.doneUnsafe(sent, Exit.void)
+          }
+        },
       }
-      broker.connect(options.clientId, connection, options.will ? { ...options.will(1) } : null)
+      broker.link(options.clientId, link)
       // A crashed client (the broker saw it vanish) can send nothing more, last words included.
       const ensureOpen = Effect.suspend(() =>
         closed
           ? Effect.fail(new TransportError({ reason: "closed", message: "transport closed" }))
-          : broker.isAttached(connection)
+          : broker.isAttached(connection) || cutOff
             ? Effect.void
             : Effect.fail(new TransportError({ reason: "not-connected", message: "the broker lost this connection" })),
       )
       yield* Effect.addFinalizer(() => Effect.sync(() => {
+        broker.unlink(options.clientId, link)
         if (!closed && broker.isAttached(connection)) broker.disconnect(options.clientId)
         closed = true
       }))
+      const publish = (message: Message) =>
+        Effect.suspend(() => {
+          if (!cutOff) {
+            return Effect.try({
+              try: () => broker.publish(message),
+              catch: (error) => new TransportError({ reason: "rejected", message: String(error) }),
+            })
+          }
+          if (held.length >= MAX_HELD_PUBLISHES) return Effect.fail(new TransportError({ reason: "not-connected", message: "too many publishes held while reconnecting" }))
+          const sent = Deferred.makeUnsafe<void>()
+          held.push({ message, sent })
+          return Deferred.await(sent)
+        })
       return Transport.of({
-        publish: (topic: Topic, payload, publishOptions) =>
-          ensureOpen.pipe(
-            Effect.flatMap(() =>
-              Effect.try({
-                try: () => broker.publish({ topic, payload, retain: publishOptions.retain }),
-                catch: (error) => new TransportError({ reason: "rejected", message: String(error) }),
-              }),
-            ),
-          ),
+        publish: (topic: Topic, payload, publishOptions) => ensureOpen.pipe(Effect.flatMap(() => publish({ topic, payload, retain: publishOptions.retain }))),
+        // The session (and its subscriptions) lives at the broker while the client is cut off.
         subscribe: (filters) => ensureOpen.pipe(Effect.map(() => broker.subscribe(options.clientId, filters))),
         unsubscribe: (filters) => ensureOpen.pipe(Effect.map(() => broker.unsubscribe(options.clientId, filters))),
         incoming: Stream.fromQueue(incoming),

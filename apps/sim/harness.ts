@@ -191,6 +191,7 @@ export class SimWorld {
       const life = user.life
       if (life === null || !life.dead) continue
       user.life = null
+      this.cutOff.delete(user.index)
       this.stoppedStates.set(user.index, yield* life.service.state)
       yield* this.retire(life.service)
       yield* Scope.close(life.scope, Exit.void)
@@ -238,6 +239,8 @@ export class SimWorld {
       const user = this.user(index)
       const life = user.life
       if (life === null) return
+      // A chat closed while cut off cannot say goodbye: its Will already spoke for it.
+      this.cutOff.delete(index)
       yield* life.service.shutdown()
       this.stoppedStates.set(index, yield* life.service.state)
       user.life = null
@@ -263,8 +266,35 @@ export class SimWorld {
         return
       }
       life.dead = true
+      this.cutOff.delete(index)
       this.stoppedStates.set(index, yield* life.service.state)
       this.broker.crash(user.id)
+      yield* this.settle
+    })
+  }
+
+  /** Users cut off from the broker, their chat still running (partition). */
+  readonly cutOff = new Set<number>()
+
+  /**
+   * The network between user `index` and the broker breaks: the broker publishes its Will and
+   * queues for it, its chat keeps running and holds what it publishes until `heal`.
+   */
+  partition(index: number): Effect.Effect<boolean> {
+    return Effect.gen({ self: this }, function* () {
+      if (!this.online(index) || this.cutOff.has(index)) return false
+      if (!this.broker.partition(this.user(index).id)) return false
+      this.cutOff.add(index)
+      yield* this.settle
+      return true
+    })
+  }
+
+  /** The network is back for user `index`: its transport connects again (the next connection number). */
+  heal(index: number): Effect.Effect<void> {
+    return Effect.gen({ self: this }, function* () {
+      if (!this.cutOff.delete(index)) return
+      this.broker.heal(this.user(index).id)
       yield* this.settle
     })
   }

@@ -21,6 +21,8 @@ export const openWorld = async (options: WorldOptions) => {
     drain: () => run(world.drain),
     advance: (ms: number) => run(world.advance(ms)),
     crash: (index: number, afterNextAppend = false) => run(world.crash(index, afterNextAppend)),
+    partition: (index: number) => run(world.partition(index)),
+    heal: (index: number) => run(world.heal(index)),
     records: (index: number) => run(world.records(index)),
     state: async (index: number): Promise<ChatState> => {
       const state = await run(world.state(index))

@@ -18,6 +18,8 @@ export interface SimOptions {
   readonly crash: number
   /** Probability that a delivery step is instead the broker losing a message it acknowledged. */
   readonly lose: number
+  /** Probability that a user's action is to lose the network for a while, the chat still running. */
+  readonly partition: number
   readonly json: boolean
   /** Leave the wall-clock measurement out, so the output is byte-identical for a seed. */
   readonly timing: boolean
@@ -49,6 +51,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   offline: 0.02,
   crash: 0.01,
   lose: 0,
+  partition: 0.01,
   json: false,
   timing: true,
   logsDir: undefined,
@@ -69,6 +72,9 @@ Options:
   --offline P      probability that a user's action is to close the chat for a while (0-1, default ${DEFAULT_SIM_OPTIONS.offline})
   --crash P        probability that a user's action is a crash of its process — at once, or between
                    storing a decision and publishing it — restarted from its log later (0-1, default ${DEFAULT_SIM_OPTIONS.crash})
+  --partition P    probability that a user's action is to lose the network for a while, the chat
+                   still running: the broker publishes its Will, its publishes wait, it reconnects
+                   with the next connection number (0-1, default ${DEFAULT_SIM_OPTIONS.partition})
   --lose P         probability that a delivery step is the broker losing a message it acknowledged
                    (Mosquitto's full queue, aedes' restart) instead (0-1, default ${DEFAULT_SIM_OPTIONS.lose})
   --logs DIR       write each user's log to DIR/<user-id>/events.log (DIR new or empty), for
@@ -100,7 +106,7 @@ const parseInteger = (name: string, text: string, min: number, max: number): num
 const parseProbability = (name: string, text: string): number | string =>
   PROBABILITY.test(text) ? Number(text) : `${name} must be a probability from 0 to 1, not ${JSON.stringify(text.slice(0, 40))}`
 
-const VALUE_OPTIONS = ["--seed", "--users", "--steps", "--duplicate", "--reorder", "--offline", "--crash", "--lose", "--logs"] as const
+const VALUE_OPTIONS = ["--seed", "--users", "--steps", "--duplicate", "--reorder", "--offline", "--crash", "--lose", "--partition", "--logs"] as const
 type ValueOption = (typeof VALUE_OPTIONS)[number]
 const FLAG_OPTIONS = ["--json", "--no-timing"] as const
 type FlagOption = (typeof FLAG_OPTIONS)[number]
@@ -127,7 +133,8 @@ export const parseSimOptions = (argv: ReadonlyArray<string>): ParsedSimOptions =
   const offline = probability("--offline", DEFAULT_SIM_OPTIONS.offline)
   const crash = probability("--crash", DEFAULT_SIM_OPTIONS.crash)
   const lose = probability("--lose", DEFAULT_SIM_OPTIONS.lose)
-  for (const checked of [seed, users, steps, duplicate, reorder, offline, crash, lose]) {
+  const partition = probability("--partition", DEFAULT_SIM_OPTIONS.partition)
+  for (const checked of [seed, users, steps, duplicate, reorder, offline, crash, lose, partition]) {
     if (typeof checked === "string") return { kind: "error", message: checked }
   }
   return {
@@ -141,6 +148,7 @@ export const parseSimOptions = (argv: ReadonlyArray<string>): ParsedSimOptions =
       offline: offline as number,
       crash: crash as number,
       lose: lose as number,
+      partition: partition as number,
       json: flags.has("--json"),
       timing: !flags.has("--no-timing"),
       logsDir: values.get("--logs"),

@@ -23,11 +23,12 @@ export const formatReportTable = (report: SimReport): string => {
   const { options: o, commands, deliveries, records, timing, messages } = report
   const title =
     `mqtt-chat simulation: seed ${o.seed}, ${o.users} users, ${o.steps} steps, ` +
-    `duplicate ${o.duplicate}, reorder ${o.reorder}, offline ${o.offline}, crash ${o.crash}, lose ${o.lose}`
+    `duplicate ${o.duplicate}, reorder ${o.reorder}, offline ${o.offline}, crash ${o.crash}, partition ${o.partition}, lose ${o.lose}`
   const droppedTotal = deliveries.droppedByReason.reduce((sum, c) => sum + c.count, 0)
   const rows: Array<Array<Cell>> = [
     ["users", "virtual users", report.users.total, ""],
     ["", "offline spells (chat closed)", report.users.offlineSpells, ""],
+    ["", "partitions (network lost, chat running)", report.users.partitions, ""],
     ["", "crashes, restarted from the log", report.users.crashes, ""],
     ["", "of which between store and publish", report.users.crashesBetweenStoreAndPublish, ""],
     ["messages", "sent", messages.sent, ""],

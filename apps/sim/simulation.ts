@@ -3,9 +3,10 @@
  * deterministic scheduler decides, step by step, what happens next: the broker hands one waiting
  * message to a user (the oldest, or — reordering — another; sometimes it keeps a copy to deliver
  * again, a duplicate), the one clock moves on (every due timer of every service runs), a user types
- * a command (in bursts, mostly in open conversations and groups), closes the chat for a while, or
- * its process crashes (at once, or between storing a decision and publishing it) and restarts from
- * its log. Then everyone comes back, the network drains, time passes for gaps to heal, and the
+ * a command (in bursts, mostly in open conversations and groups), closes the chat for a while,
+ * loses the network for a while (the chat still running), or its process crashes (at once, or
+ * between storing a decision and publishing it) and restarts from its log; the broker may lose a
+ * message it acknowledged (--lose). Then everyone comes back, the network drains, time passes for gaps to heal, and the
  * chat's promises are checked (invariants.ts).
  *
  * Everything but `timing` is a function of the options: the same seed gives the same report and
@@ -68,7 +69,7 @@ export interface SimReport {
   readonly options: Omit<SimConfig, "timing">
   /** Set when the run was stopped early (Ctrl-C): the step it reached; the invariants were not checked. */
   readonly interruptedAtStep?: number
-  readonly users: { readonly total: number; readonly offlineSpells: number; readonly crashes: number; readonly crashesBetweenStoreAndPublish: number }
+  readonly users: { readonly total: number; readonly offlineSpells: number; readonly partitions: number; readonly crashes: number; readonly crashesBetweenStoreAndPublish: number }
   readonly commands: {
     readonly total: number
     readonly accepted: number
@@ -138,7 +139,7 @@ export interface SimRun {
 
 interface ReportInput {
   readonly options: SimConfig
-  readonly counts: { readonly commands: number; readonly accepted: number; readonly deliveries: number; readonly duplicated: number; readonly reordered: number; readonly lost: number; readonly offlineSpells: number; readonly crashes: number; readonly crashesStored: number; readonly peakWaiting: number; readonly sent: number }
+  readonly counts: { readonly commands: number; readonly accepted: number; readonly deliveries: number; readonly duplicated: number; readonly reordered: number; readonly lost: number; readonly partitions: number; readonly offlineSpells: number; readonly crashes: number; readonly crashesStored: number; readonly peakWaiting: number; readonly sent: number }
   readonly users: ReadonlyArray<UserSnapshot>
   readonly invariants: ReadonlyArray<InvariantResult>
   readonly interrupted: boolean
@@ -159,9 +160,9 @@ const makeReport = (input: ReportInput): SimReport => {
   const recordCounts = users.map((user) => user.log.length)
   const events = counts.commands + counts.deliveries
   return {
-    options: { seed: options.seed, users: options.users, steps: options.steps, duplicate: options.duplicate, reorder: options.reorder, offline: options.offline, crash: options.crash, lose: options.lose },
+    options: { seed: options.seed, users: options.users, steps: options.steps, duplicate: options.duplicate, reorder: options.reorder, offline: options.offline, crash: options.crash, lose: options.lose, partition: options.partition },
     ...(interrupted ? { interruptedAtStep: input.step } : {}),
-    users: { total: options.users, offlineSpells: counts.offlineSpells, crashes: counts.crashes, crashesBetweenStoreAndPublish: counts.crashesStored },
+    users: { total: options.users, offlineSpells: counts.offlineSpells, partitions: counts.partitions, crashes: counts.crashes, crashesBetweenStoreAndPublish: counts.crashesStored },
     commands: { total: counts.commands, accepted: counts.accepted, rejected: counts.commands - counts.accepted, acceptedByKind: input.accepted, rejectedByReason: input.rejected },
     messages: { sent: counts.sent, delivered: audit?.received ?? 0, due: audit?.audited ?? 0, missing: audit?.missing ?? 0 },
     deliveries: { total: counts.deliveries, duplicated: counts.duplicated, reordered: counts.reordered, lostByTheBroker: counts.lost, droppedByReason: dropped.sorted(), peakWaiting: counts.peakWaiting },
@@ -193,7 +194,7 @@ const simulation = (world: SimWorld, options: SimConfig, hooks: SimHooks) => Eff
   const broker = world.broker
   const accepted = new Tally()
   const rejected = new Tally()
-  const counts = { commands: 0, accepted: 0, deliveries: 0, duplicated: 0, reordered: 0, lost: 0, offlineSpells: 0, crashes: 0, crashesStored: 0, peakWaiting: 0, texts: 0, sent: 0 }
+  const counts = { commands: 0, accepted: 0, deliveries: 0, duplicated: 0, reordered: 0, lost: 0, partitions: 0, offlineSpells: 0, crashes: 0, crashesStored: 0, peakWaiting: 0, texts: 0, sent: 0 }
   /** Step at which each away user comes back (undefined: here). */
   const backAt: Array<number | undefined> = ids.map(() => undefined)
   const startMs = yield* world.now
@@ -244,6 +245,7 @@ const simulation = (world: SimWorld, options: SimConfig, hooks: SimHooks) => Eff
 
   const comeBack = (index: number) => Effect.gen(function* () {
     backAt[index] = undefined
+    if (world.cutOff.has(index)) return yield* world.heal(index)
     // A crash armed for the next append that never came: the process lived on.
     const life = world.user(index).life
     if (life !== null && !life.dead) {
@@ -268,11 +270,19 @@ const simulation = (world: SimWorld, options: SimConfig, hooks: SimHooks) => Eff
 
   /** A user at the keyboard: one command, or a burst of messages in the same conversation. */
   const userAction = (step: number) => Effect.gen(function* () {
-    const online = world.users.filter((u) => world.online(u.index) && backAt[u.index] === undefined)
+    // A user cut off from the network still types (its chat holds what it sends); one away does not.
+    const online = world.users.filter((u) => world.online(u.index) && (backAt[u.index] === undefined || world.cutOff.has(u.index)))
     const user = online[randomBelow(random, online.length)]
     if (user === undefined) return
     const roll = random()
     if (roll < options.offline + options.crash) return yield* goAway(user.index, step, roll >= options.offline)
+    if (roll < options.offline + options.crash + options.partition) {
+      if (yield* world.partition(user.index)) {
+        counts.partitions += 1
+        backAt[user.index] = step + 1 + randomBelow(random, MAX_AWAY_STEPS)
+      }
+      return
+    }
     const state = yield* world.state(user.index)
     if (state === undefined) return
     const choice = chooseCommand(random, user.id, state, ids.filter((id) => id !== user.id), groups, counts.texts++)
@@ -327,6 +337,7 @@ const simulation = (world: SimWorld, options: SimConfig, hooks: SimHooks) => Eff
   if (!interrupted) {
     // The network heals: everyone back, everything delivered in order, time for held gaps to resolve.
     for (let index = 0; index < backAt.length; index++) yield* comeBack(index)
+    for (const index of [...world.cutOff]) yield* world.heal(index)
     for (const user of world.users) if (!world.online(user.index)) yield* world.start(user.index)
     yield* world.drain
     for (let round = 0; round < HEAL_ROUNDS; round++) {

@@ -46,10 +46,10 @@ describe("sim command line", () => {
   })
 
   it("parses every option, in both spellings, and each mistake", () => {
-    const parsed = parseSimOptions(["--seed=9", "--users", "12", "--steps", "100", "--duplicate", "0", "--reorder", ".5", "--offline", "1", "--crash", "0.25", "--lose", "0.125", "--json", "--no-timing", "--logs", "out"])
+    const parsed = parseSimOptions(["--seed=9", "--users", "12", "--steps", "100", "--duplicate", "0", "--reorder", ".5", "--offline", "1", "--crash", "0.25", "--lose", "0.125", "--partition", "0.5", "--json", "--no-timing", "--logs", "out"])
     expect(parsed).toEqual({
       kind: "run",
-      options: { seed: 9, users: 12, steps: 100, duplicate: 0, reorder: 0.5, offline: 1, crash: 0.25, lose: 0.125, json: true, timing: false, logsDir: "out" },
+      options: { seed: 9, users: 12, steps: 100, duplicate: 0, reorder: 0.5, offline: 1, crash: 0.25, lose: 0.125, partition: 0.5, json: true, timing: false, logsDir: "out" },
     })
     expect(parseSimOptions(["--seed", "4294967296"])).toMatchObject({ kind: "error" })
     expect(parseSimOptions(["--steps", "-5"])).toMatchObject({ kind: "error" })

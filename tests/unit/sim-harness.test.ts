@@ -72,6 +72,25 @@ describe("the simulation world", () => {
     expect(texts(await w.records(1), "message.received")).toEqual(["stored, not sent"])
   })
 
+  it("a partition: the peer sees the Will, what was written meanwhile goes out on reconnecting (connection 2)", async () => {
+    const { w, a, b } = await talking()
+    expect(await w.partition(0)).toBe(true)
+    await w.drain()
+    expect((await w.state(1)).presence.get(a)?.value).toBe("offline")
+    // The chat still runs: the message is stored at once and held by the transport.
+    expect(await w.command(0, { _tag: "message.send", target: { _tag: "peer", peer: b }, text: "written offline" })).toBeNull()
+    expect(await w.command(1, { _tag: "message.send", target: { _tag: "peer", peer: a }, text: "sent while A was away" })).toBeNull()
+    await w.drain()
+    expect(texts(await w.records(1), "message.received")).toEqual([])
+    expect(texts(await w.records(0), "message.received")).toEqual([])
+    await w.heal(0)
+    await w.drain()
+    expect(texts(await w.records(1), "message.received")).toEqual(["written offline"])
+    expect(texts(await w.records(0), "message.received")).toEqual(["sent while A was away"])
+    const presence = (await w.records(1)).filter((r) => r.event._tag === "presence.observed" && (r.event as unknown as { user: string }).user === a).at(-1)
+    expect(presence?.event).toMatchObject({ status: "online", connection: 2 })
+  })
+
   // Found by the simulator: the first message received on a pair's topic set the sender's baseline,
   // so a #3 that overtook #1 and #2 was shown first and they came after it.
   it("in a new conversation, a #3 that overtakes #1 and #2 waits for them: shown in the sender's order", async () => {
