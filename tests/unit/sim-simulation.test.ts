@@ -72,7 +72,7 @@ describe("simulator", () => {
   }, 120_000)
 
   it("a broker that loses acknowledged messages: readers ask for the gaps and get them; what no later message reveals is found missing", async () => {
-    const { report } = await simulate({ ...small, lose: 0.03 })
+    const { report } = await simulate({ ...small, lose: 0.05 })
     expect(report.deliveries.lostByTheBroker).toBeGreaterThan(20)
     const order = report.invariants.find((i) => i.name === "shown in the sender's order")!
     expect(order.ok).toBe(true)
