@@ -164,7 +164,7 @@ const makeReport = (input: ReportInput): SimReport => {
     ...(interrupted ? { interruptedAtStep: input.step } : {}),
     users: { total: options.users, offlineSpells: counts.offlineSpells, partitions: counts.partitions, crashes: counts.crashes, crashesBetweenStoreAndPublish: counts.crashesStored },
     commands: { total: counts.commands, accepted: counts.accepted, rejected: counts.commands - counts.accepted, acceptedByKind: input.accepted, rejectedByReason: input.rejected },
-    messages: { sent: counts.sent, delivered: audit?.received ?? 0, due: audit?.audited ?? 0, missing: audit?.missing ?? 0 },
+    messages: { sent: counts.sent, delivered: audit?.received ?? 0, due: (audit?.received ?? 0) + (audit?.missing ?? 0), missing: audit?.missing ?? 0 },
     deliveries: { total: counts.deliveries, duplicated: counts.duplicated, reordered: counts.reordered, lostByTheBroker: counts.lost, droppedByReason: dropped.sorted(), peakWaiting: counts.peakWaiting },
     records: { total: recordCounts.reduce((a, b) => a + b, 0), perUserMin: Math.min(...recordCounts), perUserMax: Math.max(...recordCounts) },
     simulatedMs: input.simulatedMs,
