@@ -18,7 +18,7 @@ import {
 import { decideCommand, decideGaps, groupInfoOut, interpretResend, presenceOut, resendable, targetTopic, type ChatTarget, type Command, type DecisionContext } from "../chat/decide.ts"
 import { ledGroups, spoilsMyRetained, type RetainedOwner } from "../chat/retained.ts"
 import type { LogEntry, LogRecord, Outgoing } from "../events.ts"
-import { GroupName, topics, UserId, type MessageId, type Topic } from "../ids.ts"
+import { GroupName, parseTopic, topics, UserId, type MessageId, type Topic } from "../ids.ts"
 import { EventLog, EventLogError, type HistoryPage } from "../ports/event-log.port.ts"
 import { WallClock } from "../ports/clock.port.ts"
 import { IdSource } from "../ports/id-source.port.ts"
@@ -31,7 +31,8 @@ import { DropTally, type DropReport } from "./drop-tally.ts"
 import { defaultStrangerLimits, laneOf, StoreBudget, StrangerLane, type StrangerLimits } from "./lanes.ts"
 import { OwnEchoes } from "./own-echoes.ts"
 import { Profile } from "./profile.ts"
-import { subscriptionChanges } from "./subscriptions.ts"
+import { subjectOf, subscriptionChanges } from "./subscriptions.ts"
+import { AWAITING_GROUP_MS, AwaitingGroup, isNotYetReadable } from "./awaiting-group.ts"
 
 export { CommandRejected, defaultChatServiceOptions, messageOf, parseGroup, parseUser, type ChatMessage, type ChatNotice, type ChatServiceOptions, type GroupListing, type UserListing, type WhoIs } from "./chat-api.ts"
 import { CommandRejected, defaultChatServiceOptions, messageOf, parseGroup, parseUser, type ChatMessage, type ChatNotice, type ChatServiceOptions, type GroupListing, type UserListing, type WhoIs } from "./chat-api.ts"
@@ -97,11 +98,14 @@ export class ChatService extends Context.Service<ChatService, {
   static readonly layer = (options: ChatServiceOptions = defaultChatServiceOptions) => Layer.effect(ChatService, makeChatService(options))
 }
 
+/** `heldSince`: when it first waited for its group's information (awaiting-group.ts). */
+type IncomingJob = { readonly _tag: "incoming"; readonly incoming: Incoming; readonly stranger?: string; readonly heldSince?: number }
+
 /** One unit of work for the decision loop. */
 type Job =
   | { readonly _tag: "command"; readonly command: Command; readonly done: Deferred.Deferred<LogRecord, CommandRejected> }
   /** `stranger`: the sender (as claimed) when it came through the strangers' lane. */
-  | { readonly _tag: "incoming"; readonly incoming: Incoming; readonly stranger?: string }
+  | IncomingJob
   | { readonly _tag: "acks" }
   /** Strangers' messages wait in their lane: take some (the loop would otherwise sleep on an empty queue). */
   | { readonly _tag: "strangers" }
@@ -251,6 +255,35 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     })
   /** Frames of mine on talk topics whose echo has not come back yet (own-echoes.ts). */
   const echoes = new OwnEchoes()
+
+  /** Group messages that came before their key or their sender's membership (awaiting-group.ts). */
+  const awaiting = new AwaitingGroup<IncomingJob>()
+  /** A refusal that means "not yet" for a group message: the frame waits, counted as routine. */
+  const awaitGroupOr = (job: IncomingJob, refused: Refusal, now: number): Refusal => {
+    const where = parseTopic(job.incoming.topic)
+    if (where.kind !== "groupTalk" || !isNotYetReadable(refused.reason)) return refused
+    for (const pushed of awaiting.hold(where.group, job, refused.reason, job.heldSince ?? now)) tally.count(`${pushed.reason} (pushed out while waiting)`)
+    return { reason: "group message waiting for the group's key or members", routine: true }
+  }
+  /** What waited for a group about which a record was just stored is decided again, after this batch. */
+  const releaseAwaiting = (records: ReadonlyArray<LogRecord>): void => {
+    if (awaiting.size === 0) return
+    const groups = new Set<string>()
+    for (const { event } of records) {
+      const subject = subjectOf(event)
+      if (subject !== null && "group" in subject) groups.add(subject.group)
+      if (event._tag === "group.key.received") groups.add(event.group)
+    }
+    for (const group of groups) {
+      const released = awaiting.release(group)
+      const jobs = released.map((waiting): IncomingJob => ({ ...waiting.item, heldSince: waiting.since }))
+      // Never wait for room here: this loop is the queue's only consumer. What does not fit waits again.
+      const refused = new Set(Queue.offerAllUnsafe(work, jobs))
+      released.forEach((waiting, i) => {
+        if (refused.has(jobs[i]!)) awaiting.hold(group, jobs[i]!, waiting.reason, waiting.since)
+      })
+    }
+  }
   /** Outbox entries that could not be sealed (a peer's or group's key missing): tried again when keys arrive. */
   const unsealed = new Set<MessageId>()
   const retryUnsealed = Effect.suspend(() => {
@@ -314,7 +347,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
         if (Result.isFailure(opened)) {
           const change = opened.failure.keyChange
           const noted = change === undefined ? null : decideKeyChange(provisional, change, context)
-          if (noted === null) return Result.fail({ reason: opened.failure.reason, routine: opened.failure.routine })
+          if (noted === null) return Result.fail(awaitGroupOr(job, { reason: opened.failure.reason, routine: opened.failure.routine }, context.now))
           keyWarnings.push({ topic: job.incoming.topic, reason: opened.failure.reason })
           return Result.succeed([noted])
         }
@@ -325,7 +358,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
           return Result.succeed([])
         }
         const decided = decideOpened(provisional, job.incoming.topic, opened.success, context)
-        return Result.isFailure(decided) ? Result.fail(decided.failure) : Result.succeed(decided.success)
+        return Result.isFailure(decided) ? Result.fail(awaitGroupOr(job, decided.failure, context.now)) : Result.succeed(decided.success)
       }
       case "acks": {
         if (acks.length === 0) return Result.succeed([])
@@ -406,6 +439,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
     }
     if (stored.length > 0) {
       yield* syncSubscriptions(stored.map(({ record }) => record))
+      releaseAwaiting(stored.map(({ record }) => record))
       yield* publishAll(stored.flatMap(({ record }) => record.out))
       if (stored.some(({ record }) => record.event._tag === "peer.key.pinned" || record.event._tag === "peer.key.trusted" || record.event._tag === "group.key.received")) yield* retryUnsealed
     }
@@ -510,6 +544,7 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   const sweepTimeouts = Effect.gen(function* () {
     yield* flushRepairs
     const now = yield* clock.now
+    for (const given of awaiting.expire(now)) tally.count(`${given.reason} (still after ${AWAITING_GROUP_MS / 60_000} minutes)`)
     const summary = tally.flush(now)
     if (summary !== null) yield* notify({ _tag: "dropped", ...summary })
     const connectedFor = connectedSince === null ? 0 : now - connectedSince
