@@ -1,6 +1,7 @@
 /**
  * Where each conversation's records are in the log file, for history paging without a scan.
- * Typed arrays keep 100,000 entries in about 2 MB instead of 100,000 small objects.
+ * Typed arrays keep 100,000 entries in about 2 MB instead of 100,000 small objects. A conversation
+ * restored from a snapshot may be deferred: its entries are loaded at its first use (log-snapshot.ts).
  */
 import type { Topic } from "../../domain/ids.ts"
 
@@ -18,12 +19,36 @@ export class ConversationIndex {
   private offsets: Float64Array<ArrayBufferLike> = new Float64Array(INITIAL_CAPACITY)
   private lengths: Uint32Array<ArrayBufferLike> = new Uint32Array(INITIAL_CAPACITY)
   private count = 0
+  /** Deferred: what gives the entries up to the snapshot, and the entries added since (after them). */
+  private load: (() => ConversationIndex) | undefined
+  private added: ConversationIndex | undefined
+
+  /**
+   * An index whose entries up to a snapshot come from `load`, called once, at the first read: an
+   * entry added before that waits in a small index of its own and follows the loaded ones.
+   */
+  static deferred(load: () => ConversationIndex): ConversationIndex {
+    const index = new ConversationIndex()
+    index.load = load
+    return index
+  }
+
+  /** Whether the entries are in memory (false: deferred and not used yet). */
+  get loaded(): boolean {
+    return this.load === undefined
+  }
 
   get size(): number {
+    this.materialize()
     return this.count
   }
 
   add(entry: IndexEntry): void {
+    if (this.load !== undefined) {
+      this.added ??= new ConversationIndex()
+      this.added.add(entry)
+      return
+    }
     if (this.count > 0 && entry.seq <= this.seqs[this.count - 1]!) {
       throw new Error(`invariant: index seq ${entry.seq} after ${this.seqs[this.count - 1]}`)
     }
@@ -34,15 +59,20 @@ export class ConversationIndex {
     this.count++
   }
 
-  seqAt = (index: number): number => this.seqs[this.checked(index)]!
+  seqAt = (index: number): number => {
+    this.materialize()
+    return this.seqs[this.checked(index)]!
+  }
 
   entryAt(index: number): IndexEntry {
+    this.materialize()
     const i = this.checked(index)
     return { seq: this.seqs[i]!, offset: this.offsets[i]!, length: this.lengths[i]! }
   }
 
   /** How many entries have a seq up to `seq` (binary search): a snapshot keeps those. */
   countUpTo(seq: number): number {
+    this.materialize()
     let low = 0
     let high = this.count
     // Halves the range each turn: at most 53 turns.
@@ -83,6 +113,23 @@ export class ConversationIndex {
     index.lengths = capacity > seqs.length ? new Uint32Array(lengths.buffer, 0, capacity) : lengths
     index.count = seqs.length
     return index
+  }
+
+  /** Loads a deferred index (once): the loaded entries, then those added meanwhile. */
+  private materialize(): void {
+    const load = this.load
+    if (load === undefined) return
+    const base = load()
+    if (!base.loaded) throw new Error("invariant: a deferred index loaded another deferred one")
+    this.load = undefined
+    this.seqs = base.seqs
+    this.offsets = base.offsets
+    this.lengths = base.lengths
+    this.count = base.count
+    const added = this.added
+    this.added = undefined
+    // Bounded by the entries added before the first read.
+    for (let i = 0; i < (added?.count ?? 0); i++) this.add(added!.entryAt(i))
   }
 
   private checked(index: number): number {

@@ -10,13 +10,16 @@
  */
 import * as fs from "node:fs"
 import { Result } from "effect"
+import { conversationOf } from "../../domain/events.ts"
 import type { Topic } from "../../domain/ids.ts"
 import type { RecoveryReport } from "../../domain/ports/event-log.port.ts"
 import { ConversationIndex, HistoryIndex } from "./conversation-index.ts"
+import { READ_CHUNK_BYTES } from "./log-io.ts"
+import { LogScanner } from "./log-scan.ts"
 import type { ScanStart } from "./log-scan.ts"
 import { crc32, decodeRecordLine, MAX_LINE_BYTES, NEWLINE } from "./record-codec.ts"
-import { readSnapshot } from "./snapshot-file.ts"
-import type { IndexSection, SnapshotContents } from "./snapshot-file.ts"
+import { openSnapshot, readIndexPart } from "./snapshot-file.ts"
+import type { IndexPartRef, OpenedSnapshot, SnapshotContents } from "./snapshot-file.ts"
 
 /** Records whose position the log remembers for a later snapshot: the service folds a batch behind the log by at most a few thousand. */
 export const RECENT_RECORDS = 16_384
@@ -114,24 +117,71 @@ export const checkLine = (fd: number, position: { readonly seq: number; readonly
   return Result.succeed(crc32(line))
 }
 
-const restoreIndex = (section: IndexSection, end: number): HistoryIndex => {
-  if (section.seqs.length !== section.topics.length || section.offsets.length !== section.topics.length || section.lengths.length !== section.topics.length) {
-    throw new Error("invariant: one index part per conversation")
-  }
-  const index = new HistoryIndex()
-  section.topics.forEach(([topic], i) => {
-    // Checked per entry: seqs ascending, lines inside the part of the log the snapshot covers.
-    index.restore(topic, ConversationIndex.fromArrays(section.seqs[i]!, section.offsets[i]!, section.lengths[i]!, end))
+/**
+ * The entries of `topic` in the log open at `fd` up to `end`, found by scanning it from the start
+ * (what the open does without a snapshot): the fallback when the snapshot's part cannot be used.
+ */
+export const scanConversation = (fd: number, topic: Topic, end: number): ConversationIndex => {
+  const index = new ConversationIndex()
+  const scanner = new LogScanner(({ record, offset, length }) => {
+    if (conversationOf(record.event) === topic) index.add({ seq: record.seq, offset, length })
   })
+  const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES)
+  // Each turn reads at least one byte or stops: at most `end` turns, in practice end / READ_CHUNK_BYTES.
+  for (let position = 0; position < end; ) {
+    const read = fs.readSync(fd, buffer, 0, Math.min(READ_CHUNK_BYTES, end - position), position)
+    if (read === 0) break
+    scanner.push(buffer.subarray(0, read))
+    position += read
+  }
+  scanner.finish()
   return index
 }
 
-/** The snapshot in `dir`, checked against the log open at `fd`. Never throws. */
-export const checkSnapshot = (dir: string, fd: number): SnapshotCheck => {
-  const read = readSnapshot(dir)
+/**
+ * One conversation's index as of the snapshot, deferred: at its first use its part is read from
+ * the snapshot and checked (CRC-32, then every entry: seqs ascending, lines inside the part of the
+ * log the snapshot covers). A part that fails is not used: the log is scanned for that
+ * conversation instead, and `onFallback` hears why.
+ */
+export const deferredConversation = (
+  dir: string,
+  opened: OpenedSnapshot,
+  part: IndexPartRef,
+  logFd: number,
+  end: number,
+  onFallback: (reason: string) => void,
+): ConversationIndex =>
+  ConversationIndex.deferred(() => {
+    const read = readIndexPart(dir, opened, part)
+    if (Result.isSuccess(read)) {
+      try {
+        return ConversationIndex.fromArrays(read.success.seqs, read.success.offsets, read.success.lengths, end)
+      } catch (error) {
+        onFallback(`the snapshot's index of ${part.topic}: ${error instanceof Error ? error.message : String(error)}`)
+      }
+    } else {
+      onFallback(`the snapshot's index of ${part.topic}: ${read.failure}`)
+    }
+    return scanConversation(logFd, part.topic, end)
+  })
+
+const restoreIndex = (dir: string, opened: OpenedSnapshot, logFd: number, end: number, onFallback: (reason: string) => void): HistoryIndex => {
+  const index = new HistoryIndex()
+  for (const part of opened.parts) index.restore(part.topic, deferredConversation(dir, opened, part, logFd, end, onFallback))
+  return index
+}
+
+/**
+ * The snapshot in `dir`, checked against the log open at `fd`. Never throws. Its index parts are
+ * read later, each at its conversation's first use; `onIndexFallback` hears of a part that could
+ * not be used (its conversation was scanned from the log instead).
+ */
+export const checkSnapshot = (dir: string, fd: number, onIndexFallback: (reason: string) => void = () => {}): SnapshotCheck => {
+  const read = openSnapshot(dir)
   if (read._tag === "none") return read
   if (read._tag === "damaged") return { _tag: "ignored", reason: read.reason }
-  const { header, state, index } = read.contents
+  const { header, state } = read.snapshot
   try {
     const last: RecordPosition = { seq: header.seq, offset: header.offset, length: header.length, ordinal: header.records }
     const end = header.offset + header.length
@@ -142,7 +192,7 @@ export const checkSnapshot = (dir: string, fd: number): SnapshotCheck => {
     if (line.success !== header.lineCrc) return { _tag: "ignored", reason: `the snapshot does not match the log: the bytes at ${header.offset} are not its record ${header.seq}'s` }
     if (header.records > header.seq) return { _tag: "ignored", reason: `${header.records} records up to seq ${header.seq}` }
     if (header.corrupt.some((region) => region.offset + region.length > header.offset)) return { _tag: "ignored", reason: "a corrupt region past the snapshot's record" }
-    return { _tag: "usable", snapshot: { last, start: { offset: end, lastSeq: header.seq }, corrupt: header.corrupt, index: restoreIndex(index, end), state } }
+    return { _tag: "usable", snapshot: { last, start: { offset: end, lastSeq: header.seq }, corrupt: header.corrupt, index: restoreIndex(dir, read.snapshot, fd, end, onIndexFallback), state } }
   } catch (error) {
     return { _tag: "ignored", reason: `the snapshot cannot be used: ${error instanceof Error ? error.message : String(error)}` }
   }

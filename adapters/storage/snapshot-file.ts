@@ -6,7 +6,8 @@
  *     mqtt-chat-snapshot <format>\n
  *     <crc32 of the header JSON, 8 hex> <header JSON>\n
  *     <state: UTF-8 text, `stateBytes`> <zero padding to a multiple of 8>
- *     <index: seqs as float64[n], offsets as float64[n], line lengths as uint32[n], little-endian>
+ *     per conversation, in the header's order: <seqs as float64[n]> <offsets as float64[n]>
+ *       <line lengths as uint32[n]> <zero padding to a multiple of 8>   (little-endian)
  *
  * The header names the record the snapshot ends with (seq, offset, line length, CRC-32 of the
  * line) — the opener checks that exactly this line is in the log at that offset — the log's count
@@ -14,8 +15,10 @@
  * each section. The state is the domain's (domain/snapshot/state-codec.ts, versioned there by a
  * fingerprint of the code); this file's format version covers the framing and the index.
  *
- * Written atomically: temp file, fsync, rename, fsync of the directory. Read section by section,
- * the index straight into the arrays the history index then keeps.
+ * Written atomically: temp file, fsync, rename, fsync of the directory. At open only the header
+ * and the state are read (`openSnapshot`); a conversation's index part is read when that
+ * conversation is first used (`readIndexPart`, from the same file, checked by its own CRC-32), so
+ * a profile whose million-entry conversation is not opened does not pay for its 20 MB.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -25,7 +28,7 @@ import { crc32 } from "./record-codec.ts"
 
 export const SNAPSHOT_FILE = "events.snapshot"
 const TEMP_FILE = "events.snapshot.tmp"
-export const SNAPSHOT_FORMAT = 1
+export const SNAPSHOT_FORMAT = 2
 const MAGIC = `mqtt-chat-snapshot ${SNAPSHOT_FORMAT}\n`
 const ANY_MAGIC = /^mqtt-chat-snapshot (\S{1,16})\n/
 /** Bounds: a snapshot larger than this is not read (the log is replayed instead). */
@@ -46,9 +49,8 @@ const Header = Schema.Struct({
   corrupt: Schema.Array(Schema.Struct({ offset: Count, length: Count, reason: Schema.String.check(Schema.isMaxLength(32)) })).check(Schema.isMaxLength(1_000_000)),
   stateBytes: Count,
   stateCrc: Crc,
-  /** Per conversation, in section order: its topic and its number of entries. */
-  topics: Schema.Array(Schema.Tuple([Topic.check(Schema.isMaxLength(512)), Count])),
-  indexCrc: Crc,
+  /** Per conversation, in file order: its topic, its number of entries, the CRC-32 of its index part. */
+  topics: Schema.Array(Schema.Tuple([Topic.check(Schema.isMaxLength(512)), Count, Crc])),
 })
 export type SnapshotHeader = typeof Header.Type
 const decodeHeader = Schema.decodeUnknownResult(Schema.fromJsonString(Header))
@@ -66,26 +68,28 @@ export interface IndexSection {
 }
 
 export interface SnapshotContents {
-  readonly header: Omit<SnapshotHeader, "stateBytes" | "stateCrc" | "topics" | "indexCrc">
+  readonly header: Omit<SnapshotHeader, "stateBytes" | "stateCrc" | "topics">
   readonly state: string
   readonly index: IndexSection
 }
-
-export type SnapshotRead =
-  | { readonly _tag: "none" }
-  | { readonly _tag: "damaged"; readonly reason: string }
-  | { readonly _tag: "read"; readonly contents: SnapshotContents }
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 const padded = (n: number): number => Math.ceil(n / ALIGN) * ALIGN
 const hex8 = (value: number): string => value.toString(16).padStart(8, "0")
 const bytesOf = (array: Float64Array | Uint32Array): Uint8Array => new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
 
-const indexBytes = (count: number): number => count * (8 + 8 + 4)
+/** Bytes of one conversation's index part in the file, its padding included. */
+const partBytes = (count: number): number => padded(count * (8 + 8 + 4))
 
-const indexParts = (index: IndexSection): ReadonlyArray<Uint8Array> => [...index.seqs, ...index.offsets, ...index.lengths].map(bytesOf)
+/** Conversation i's part: its seqs, offsets, lengths and padding, in file order. */
+const indexPart = (index: IndexSection, i: number): ReadonlyArray<Uint8Array> => {
+  const arrays = [index.seqs[i]!, index.offsets[i]!, index.lengths[i]!].map(bytesOf)
+  const used = arrays.reduce((sum, bytes) => sum + bytes.length, 0)
+  return [...arrays, new Uint8Array(padded(used) - used)]
+}
 
-const indexCrc = (index: IndexSection): number => indexParts(index).reduce((crc, part) => crc32(part, crc), 0)
+/** The CRC-32 of a part's arrays (not its padding, which must be zero). */
+const partCrc = (part: ReadonlyArray<Uint8Array>): number => part.slice(0, 3).reduce((crc, bytes) => crc32(bytes, crc), 0)
 
 const entriesOf = (parts: ReadonlyArray<Float64Array | Uint32Array>): number => parts.reduce((sum, part) => sum + part.length, 0)
 
@@ -96,18 +100,21 @@ const encodeSnapshot = (contents: SnapshotContents): ReadonlyArray<Uint8Array> =
   const entries = entriesOf(index.seqs)
   if (entriesOf(index.offsets) !== entries || entriesOf(index.lengths) !== entries) throw new Error("invariant: index arrays of different lengths")
   if (index.topics.reduce((sum, [, count]) => sum + count, 0) !== entries) throw new Error("invariant: index topics do not add up")
+  index.topics.forEach(([, count], i) => {
+    if (index.seqs[i]!.length !== count || index.offsets[i]!.length !== count || index.lengths[i]!.length !== count) throw new Error("invariant: an index part's arrays are not its count long")
+  })
+  const parts = index.topics.map((_, i) => indexPart(index, i))
   const header: SnapshotHeader = {
     ...contents.header,
     stateBytes: state.length,
     stateCrc: crc32(state),
-    topics: index.topics,
-    indexCrc: indexCrc(index),
+    topics: index.topics.map(([topic, count], i) => [topic, count, partCrc(parts[i]!)] as const),
   }
   const headerJson = Buffer.from(JSON.stringify(header), "utf8")
   const head = Buffer.from(`${MAGIC}${hex8(crc32(headerJson))} ${headerJson.toString("utf8")}\n`, "utf8")
   // The index starts on a multiple of 8 from the file's start: the reader's arrays are views.
   const padding = new Uint8Array(padded(head.length + state.length) - head.length - state.length)
-  return [head, state, padding, ...indexParts(index)]
+  return [head, state, padding, ...parts.flat()]
 }
 
 const writeAll = async (handle: fs.promises.FileHandle, bytes: Uint8Array): Promise<void> => {
@@ -150,8 +157,41 @@ export const removeSnapshot = (dir: string): void => {
   fs.rmSync(path.join(dir, SNAPSHOT_FILE), { force: true })
   fs.rmSync(path.join(dir, TEMP_FILE), { force: true })
 }
+/** Where one conversation's index part is in the file, and what it must hash to. */
+export interface IndexPartRef {
+  readonly topic: Topic
+  readonly count: number
+  readonly position: number
+  readonly crc: number
+}
 
-const damaged = (reason: string): SnapshotRead => ({ _tag: "damaged", reason })
+/** Which file an opened snapshot was: a lazy read of a part checks it is still that one. */
+export interface SnapshotIdentity {
+  readonly dev: number
+  readonly ino: number
+  readonly size: number
+  readonly mtimeMs: number
+}
+
+/** A snapshot whose header and state were read and checked; its index parts are read on demand. */
+export interface OpenedSnapshot {
+  readonly header: SnapshotContents["header"]
+  readonly state: string
+  readonly parts: ReadonlyArray<IndexPartRef>
+  readonly identity: SnapshotIdentity
+}
+
+export type SnapshotOpen =
+  | { readonly _tag: "none" }
+  | { readonly _tag: "damaged"; readonly reason: string }
+  | { readonly _tag: "opened"; readonly snapshot: OpenedSnapshot }
+
+export type SnapshotRead =
+  | { readonly _tag: "none" }
+  | { readonly _tag: "damaged"; readonly reason: string }
+  | { readonly _tag: "read"; readonly contents: SnapshotContents }
+
+const damaged = (reason: string) => ({ _tag: "damaged", reason }) as const
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
 
 const readFully = (fd: number, into: Uint8Array, position: number): boolean => {
@@ -167,12 +207,16 @@ const readFully = (fd: number, into: Uint8Array, position: number): boolean => {
 /** Room an index read from a snapshot gets for the records appended after it, without a copy. */
 export const slackFor = (count: number): number => count + Math.max(16, count >>> 2)
 
+const identityOf = (stat: fs.Stats): SnapshotIdentity => ({ dev: stat.dev, ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs })
+const sameFile = (a: SnapshotIdentity, b: SnapshotIdentity): boolean => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs
+
 /**
- * Reads and checks the snapshot open at `fd` (`size` bytes), section by section: the index goes
- * straight into one set of arrays per conversation, each with room to grow (`slackFor`), so a
- * million entries cost their 20 MB once, not a file buffer and a copy. Never throws on bad data.
+ * Reads and checks the header and the state of the snapshot open at `fd`, and places the index
+ * parts (the header's counts must add up to the file's size); the parts are not read. Never
+ * throws on bad data.
  */
-const readOpenSnapshot = (fd: number, size: number): SnapshotRead => {
+const openAt = (fd: number, identity: SnapshotIdentity): SnapshotOpen => {
+  const { size } = identity
   const head = Buffer.alloc(Math.min(size, 64))
   if (!readFully(fd, head, 0)) return damaged("the file shrank while read")
   const magic = ANY_MAGIC.exec(head.toString("latin1"))
@@ -204,66 +248,119 @@ const readOpenSnapshot = (fd: number, size: number): SnapshotRead => {
   }
   const decoded = decodeHeader(headerText)
   if (Result.isFailure(decoded)) return damaged(`the header does not decode: ${decoded.failure.message.slice(0, 200)}`)
-  const { stateBytes, stateCrc, topics, indexCrc: expectedIndexCrc, ...header } = decoded.success
+  const { stateBytes, stateCrc, topics, ...header } = decoded.success
   const stateStart = headStart + newline + 1
   const indexStart = padded(stateStart + stateBytes)
-  const entries = topics.reduce((sum, [, count]) => sum + count, 0)
-  if (indexStart + indexBytes(entries) !== size) return damaged(`the file is ${size} bytes, its header says ${indexStart + indexBytes(entries)}`)
+  const parts: Array<IndexPartRef> = []
+  let position = indexStart
+  for (const [topic, count, crc] of topics) {
+    parts.push({ topic, count, position, crc })
+    position += partBytes(count)
+  }
+  if (position !== size) return damaged(`the file is ${size} bytes, its header says ${position}`)
   // The state and the zero padding after it.
   const stateArea = Buffer.alloc(indexStart - stateStart)
   if (!readFully(fd, stateArea, stateStart)) return damaged("the file shrank while read")
   const stateSection = stateArea.subarray(0, stateBytes)
   if (crc32(stateSection) !== stateCrc) return damaged("the state's checksum does not match")
   if (stateArea.subarray(stateBytes).some((byte) => byte !== 0)) return damaged("the padding before the index is not zero")
-  // The index, in file order (every seq, every offset, every length), into per-conversation arrays.
-  const seqs = topics.map(([, count]) => new Float64Array(slackFor(count)))
-  const offsets = topics.map(([, count]) => new Float64Array(slackFor(count)))
-  const lengths = topics.map(([, count]) => new Uint32Array(slackFor(count)))
-  let position = indexStart
-  let crc = 0
-  const sections: ReadonlyArray<ReadonlyArray<Float64Array | Uint32Array>> = [seqs, offsets, lengths]
-  for (const arrays of sections) {
-    for (let i = 0; i < topics.length; i++) {
-      const bytes = bytesOf(arrays[i]!).subarray(0, topics[i]![1] * arrays[i]!.BYTES_PER_ELEMENT)
-      if (!readFully(fd, bytes, position)) return damaged("the file shrank while read")
-      crc = crc32(bytes, crc)
-      position += bytes.length
-    }
-  }
-  if (crc !== expectedIndexCrc) return damaged("the index's checksum does not match")
   let state: string
   try {
     state = strictUtf8.decode(stateSection)
   } catch {
     return damaged("the state is not UTF-8")
   }
-  const count = (i: number) => topics[i]![1]
-  const index: IndexSection = {
-    topics,
-    seqs: seqs.map((array, i) => array.subarray(0, count(i))),
-    offsets: offsets.map((array, i) => array.subarray(0, count(i))),
-    lengths: lengths.map((array, i) => array.subarray(0, count(i))),
-  }
-  return { _tag: "read", contents: { header, state, index } }
+  return { _tag: "opened", snapshot: { header, state, parts, identity } }
 }
 
-/** The snapshot in `dir`: none, damaged (with why), or its contents. I/O errors count as damage. */
-export const readSnapshot = (dir: string): SnapshotRead => {
+export interface IndexArrays {
+  readonly seqs: Float64Array
+  readonly offsets: Float64Array
+  readonly lengths: Uint32Array
+}
+
+/**
+ * Reads one index part from the snapshot open at `fd`, straight into arrays with room to grow
+ * (`slackFor`; views of their first `count` entries are returned), and checks its CRC-32 and zero
+ * padding. A million entries cost their 20 MB once, no file buffer and no copy. Never throws on bad data.
+ */
+const readPartAt = (fd: number, part: IndexPartRef): Result.Result<IndexArrays, string> => {
+  const { count } = part
+  const seqs = new Float64Array(slackFor(count))
+  const offsets = new Float64Array(slackFor(count))
+  const lengths = new Uint32Array(slackFor(count))
+  let position = part.position
+  let crc = 0
+  for (const array of [seqs, offsets, lengths]) {
+    const bytes = bytesOf(array).subarray(0, count * array.BYTES_PER_ELEMENT)
+    if (!readFully(fd, bytes, position)) return Result.fail("the file shrank while read")
+    crc = crc32(bytes, crc)
+    position += bytes.length
+  }
+  const padding = Buffer.alloc(part.position + partBytes(count) - position)
+  if (!readFully(fd, padding, position)) return Result.fail("the file shrank while read")
+  if (crc !== part.crc) return Result.fail(`the index's checksum of ${part.topic} does not match`)
+  if (padding.some((byte) => byte !== 0)) return Result.fail(`the padding after the index of ${part.topic} is not zero`)
+  return Result.succeed({ seqs: seqs.subarray(0, count), offsets: offsets.subarray(0, count), lengths: lengths.subarray(0, count) })
+}
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+/** Runs `f` on the snapshot file open for reading; none if there is none, I/O errors as damage. */
+const withSnapshotFile = <A>(dir: string, f: (fd: number, identity: SnapshotIdentity) => A | { readonly _tag: "damaged"; readonly reason: string }) => {
   const file = path.join(dir, SNAPSHOT_FILE)
   let fd: number
   try {
     fd = fs.openSync(file, "r")
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { _tag: "none" }
-    return damaged(`cannot open ${SNAPSHOT_FILE}: ${error instanceof Error ? error.message : String(error)}`)
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { _tag: "none" } as const
+    return damaged(`cannot open ${SNAPSHOT_FILE}: ${errorText(error)}`)
   }
   try {
-    const size = fs.fstatSync(fd).size
-    if (size > MAX_SNAPSHOT_BYTES) return damaged(`${size} bytes, more than the ${MAX_SNAPSHOT_BYTES} a snapshot may have`)
-    return readOpenSnapshot(fd, size)
+    const identity = identityOf(fs.fstatSync(fd))
+    if (identity.size > MAX_SNAPSHOT_BYTES) return damaged(`${identity.size} bytes, more than the ${MAX_SNAPSHOT_BYTES} a snapshot may have`)
+    return f(fd, identity)
   } catch (error) {
-    return damaged(`cannot read ${SNAPSHOT_FILE}: ${error instanceof Error ? error.message : String(error)}`)
+    return damaged(`cannot read ${SNAPSHOT_FILE}: ${errorText(error)}`)
   } finally {
     fs.closeSync(fd)
   }
 }
+
+/** The snapshot in `dir`, its header and state checked; its index parts stay on disk (`readIndexPart`). */
+export const openSnapshot = (dir: string): SnapshotOpen => withSnapshotFile(dir, openAt)
+
+/**
+ * One index part of the snapshot `opened` from `dir`, read now: refused (with why) if the file is
+ * no longer the one opened, or the part is damaged. Never throws.
+ */
+export const readIndexPart = (dir: string, opened: OpenedSnapshot, part: IndexPartRef): Result.Result<IndexArrays, string> => {
+  const read = withSnapshotFile(dir, (fd, identity) => {
+    if (!sameFile(identity, opened.identity)) return damaged(`${SNAPSHOT_FILE} was replaced since it was opened`)
+    return readPartAt(fd, part)
+  })
+  if (read._tag === "none") return Result.fail(`${SNAPSHOT_FILE} was removed since it was opened`)
+  if (read._tag === "damaged") return Result.fail(read.reason)
+  return read
+}
+
+/** The snapshot in `dir` whole, every index part read and checked (tools and tests; the log opens lazily). */
+export const readSnapshot = (dir: string): SnapshotRead =>
+  withSnapshotFile(dir, (fd, identity): SnapshotRead => {
+    const opened = openAt(fd, identity)
+    if (opened._tag !== "opened") return opened
+    const { header, state, parts } = opened.snapshot
+    const arrays: Array<IndexArrays> = []
+    for (const part of parts) {
+      const read = readPartAt(fd, part)
+      if (Result.isFailure(read)) return damaged(read.failure)
+      arrays.push(read.success)
+    }
+    const index: IndexSection = {
+      topics: parts.map(({ topic, count }) => [topic, count] as const),
+      seqs: arrays.map((a) => a.seqs),
+      offsets: arrays.map((a) => a.offsets),
+      lengths: arrays.map((a) => a.lengths),
+    }
+    return { _tag: "read", contents: { header, state, index } }
+  })

@@ -3,6 +3,8 @@
  * tail and is the same log — same records, same report, same history, same next seq — and every
  * snapshot it cannot trust (damaged, cut short, of another format, disagreeing with the log) is
  * ignored, with the reason, and the whole log is scanned as if there were none: nothing is lost.
+ * A conversation's index part is read at that conversation's first use: a damaged one is not
+ * used, the log is scanned for that conversation instead, and its history is the same.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -10,7 +12,10 @@ import { Effect, Option, Stream } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { FileEventLog, LOG_FILE, QUARANTINE_FILE } from "../../adapters/storage/file-event-log.ts"
 import { crc32 } from "../../adapters/storage/record-codec.ts"
-import { readSnapshot, removeSnapshot, SNAPSHOT_FILE, writeSnapshot } from "../../adapters/storage/snapshot-file.ts"
+import { checkSnapshot } from "../../adapters/storage/log-snapshot.ts"
+import { openSnapshot, readSnapshot, removeSnapshot, SNAPSHOT_FILE, writeSnapshot } from "../../adapters/storage/snapshot-file.ts"
+import type { IndexSection } from "../../adapters/storage/snapshot-file.ts"
+import type { HistoryIndex } from "../../adapters/storage/conversation-index.ts"
 import type { LogEntry } from "../../domain/events.ts"
 import { EventLog } from "../../domain/ports/event-log.port.ts"
 import { ALICE_BOB, ALICE_CAROL, logBytes, messageEntry, presenceEntry, removeDir, tempProfileDir } from "../support/log-fixtures.ts"
@@ -149,25 +154,43 @@ describe("FileEventLog snapshots", () => {
       return outcome.status.reason
     }
 
-    it("one flipped byte anywhere in it (header, state, index)", async () => {
+    it("one flipped byte anywhere in its header or state; in an index part, that conversation is scanned", async () => {
       const dir = await logWithSnapshot()
       const size = fs.statSync(snapshotPath(dir)).size
+      const before = openSnapshot(dir)
+      if (before._tag !== "opened") throw new Error(before._tag)
+      const indexStart = before.snapshot.parts[0]!.position
       const reasons = new Set<string>()
+      let inIndex = 0
       // About 60 positions spread over the file, the first and the last byte included.
       const stride = Math.ceil(size / 60)
       const positions = [...range(0, Math.floor((size - 1) / stride)).map((i) => i * stride), size - 1]
+      const flip = (at: number) => (d: string) => {
+        const bytes = fs.readFileSync(snapshotPath(d))
+        bytes[at] = bytes[at]! ^ 0x10
+        fs.writeFileSync(snapshotPath(d), bytes)
+      }
       for (const at of positions) {
-        const reason = await fallsBack((d) => {
-          const bytes = fs.readFileSync(snapshotPath(d))
-          bytes[at] = bytes[at]! ^ 0x10
-          fs.writeFileSync(snapshotPath(d), bytes)
-        })
-        reasons.add(reason.replace(/\d+/g, "N"))
+        if (at < indexStart) {
+          reasons.add((await fallsBack(flip(at))).replace(/\d+/g, "N"))
+          continue
+        }
+        inIndex++
+        const damagedDir = await logWithSnapshot()
+        flip(at)(damagedDir)
+        const expected = await openedWithout(damagedDir)
+        const outcome = await opened(damagedDir)
+        // The header and state are good: the snapshot is used; the damaged part is not.
+        expect(outcome.status._tag).toBe("loaded")
+        expect(outcome.bob).toEqual(expected.bob)
+        expect(outcome.carolNewest).toEqual(expected.carolNewest)
+        expect(outcome.replayed).toEqual(expected.replayed)
+        expect(outcome.next).toBe(expected.next)
       }
       // The flips were caught in every section, not all by one check.
       expect([...reasons].some((r) => /header/.test(r))).toBe(true)
       expect([...reasons].some((r) => /state's checksum/.test(r))).toBe(true)
-      expect([...reasons].some((r) => /index's checksum/.test(r))).toBe(true)
+      expect(inIndex).toBeGreaterThanOrEqual(10)
     }, 120_000)
 
     it("cut short", async () => {
@@ -179,8 +202,13 @@ describe("FileEventLog snapshots", () => {
     it("of another format version", async () => {
       expect(await fallsBack((dir) => {
         const bytes = fs.readFileSync(snapshotPath(dir))
-        fs.writeFileSync(snapshotPath(dir), Buffer.concat([Buffer.from("mqtt-chat-snapshot 2"), bytes.subarray("mqtt-chat-snapshot 1".length)]))
-      })).toMatch(/format 2/)
+        fs.writeFileSync(snapshotPath(dir), Buffer.concat([Buffer.from("mqtt-chat-snapshot 3"), bytes.subarray("mqtt-chat-snapshot 2".length)]))
+      })).toMatch(/format 3/)
+      // Format 1 (one index section for all conversations, before parts were read lazily).
+      expect(await fallsBack((dir) => {
+        const bytes = fs.readFileSync(snapshotPath(dir))
+        fs.writeFileSync(snapshotPath(dir), Buffer.concat([Buffer.from("mqtt-chat-snapshot 1"), bytes.subarray("mqtt-chat-snapshot 2".length)]))
+      })).toMatch(/format 1, this code reads format 2/)
     })
 
     /** Rewrites the snapshot with a well-formed header that says something else. */
@@ -242,6 +270,109 @@ describe("FileEventLog snapshots", () => {
         removeSnapshot(dir)
         fs.mkdirSync(snapshotPath(dir))
       })).toMatch(/cannot read/)
+    })
+  })
+
+  describe("an index part is read at its conversation's first use, and checked then", () => {
+    /** The log's fd and the snapshot's check, as the file log does at open; `use` runs on the restored index. */
+    const checked = <A>(dir: string, use: (index: HistoryIndex) => A) => {
+      const fd = fs.openSync(path.join(dir, LOG_FILE), "r")
+      const fallbacks: Array<string> = []
+      try {
+        const check = checkSnapshot(dir, fd, (reason) => fallbacks.push(reason))
+        if (check._tag !== "usable") throw new Error(check._tag)
+        return { result: use(check.snapshot.index), fallbacks }
+      } finally {
+        fs.closeSync(fd)
+      }
+    }
+    const entriesOf = (index: HistoryIndex, topic: typeof ALICE_BOB) => {
+      const conversation = index.get(topic)!
+      return range(0, conversation.size - 1).map((i) => conversation.entryAt(i))
+    }
+    /** The entries the good snapshot of `dir` gives, per conversation (what any fallback must equal). */
+    const fromGoodSnapshot = (dir: string) => {
+      const { result, fallbacks } = checked(dir, (index) => ({ bob: entriesOf(index, ALICE_BOB), carol: entriesOf(index, ALICE_CAROL) }))
+      expect(fallbacks).toEqual([])
+      return result
+    }
+
+    it("not read at open; a good part gives the entries the log's scan gives", async () => {
+      const dir = await logWithSnapshot()
+      const { result, fallbacks } = checked(dir, (index) => {
+        const untouched = [index.get(ALICE_BOB)!.loaded, index.get(ALICE_CAROL)!.loaded]
+        return { untouched, bob: entriesOf(index, ALICE_BOB), loadedAfter: index.get(ALICE_BOB)!.loaded, carolStill: index.get(ALICE_CAROL)!.loaded }
+      })
+      expect(result.untouched).toEqual([false, false])
+      expect(result.loadedAfter).toBe(true)
+      expect(result.carolStill).toBe(false)
+      expect(fallbacks).toEqual([])
+      // Records 1..80 with ALICE_BOB: n % 4 !== 0 and n % 3 !== 0.
+      expect(result.bob.map((e) => e.seq)).toEqual(range(1, SNAPSHOT_AT).filter((n) => n % 4 !== 0 && n % 3 !== 0))
+    })
+
+    /** Rewrites the snapshot with its index changed by `change`, checksums recomputed (a lying but well-formed file). */
+    const rewrittenIndex = async (dir: string, change: (index: IndexSection) => IndexSection) => {
+      const read = readSnapshot(dir)
+      if (read._tag !== "read") throw new Error(read._tag)
+      await writeSnapshot(dir, { ...read.contents, index: change(read.contents.index) })
+    }
+
+    const attacks: ReadonlyArray<readonly [string, (dir: string) => void | Promise<void>, RegExp]> = [
+      ["a flipped byte in a part", (dir) => {
+        const opened = openSnapshot(dir)
+        if (opened._tag !== "opened") throw new Error(opened._tag)
+        const part = opened.snapshot.parts.find((p) => p.topic === ALICE_BOB)!
+        const bytes = fs.readFileSync(snapshotPath(dir))
+        const at = part.position + 8 * part.count + 3
+        bytes[at] = bytes[at]! ^ 0x04
+        fs.writeFileSync(snapshotPath(dir), bytes)
+      }, /index's checksum of .* does not match/],
+      ["seqs out of order, checksummed", (dir) => rewrittenIndex(dir, (index) => ({
+        ...index,
+        seqs: index.seqs.map((seqs) => Float64Array.from(seqs).reverse()),
+      })), /out of order/],
+      ["an offset past the snapshot's part of the log, checksummed", (dir) => rewrittenIndex(dir, (index) => ({
+        ...index,
+        offsets: index.offsets.map((offsets) => Float64Array.from(offsets, (o, i) => (i === 0 ? o + 1e9 : o))),
+      })), /outside the log/],
+    ]
+    for (const [name, attack, reason] of attacks) {
+      it(`${name}: not used, that conversation is scanned from the log; the open does not fail`, async () => {
+        const dir = await logWithSnapshot()
+        const expected = fromGoodSnapshot(dir)
+        await attack(dir)
+        const { result, fallbacks } = checked(dir, (index) => ({ bob: entriesOf(index, ALICE_BOB), carol: entriesOf(index, ALICE_CAROL) }))
+        expect(result).toEqual(expected)
+        expect(fallbacks.length).toBeGreaterThanOrEqual(1)
+        expect(fallbacks.some((f) => reason.test(f))).toBe(true)
+      })
+    }
+
+    it("the file replaced between the open and the first use: not read, that conversation is scanned", async () => {
+      const dir = await logWithSnapshot()
+      const expected = fromGoodSnapshot(dir)
+      const { result, fallbacks } = checked(dir, (index) => {
+        // Another file in its place (not the one whose header was checked).
+        fs.rmSync(snapshotPath(dir))
+        fs.writeFileSync(snapshotPath(dir), "not the snapshot that was opened\n")
+        return { bob: entriesOf(index, ALICE_BOB), carol: entriesOf(index, ALICE_CAROL) }
+      })
+      expect(result).toEqual(expected)
+      expect(fallbacks.some((f) => /replaced since it was opened/.test(f))).toBe(true)
+    })
+
+    it("an entry added before the first use follows the part's entries", async () => {
+      const dir = await logWithSnapshot()
+      const { result } = checked(dir, (index) => {
+        index.add(ALICE_BOB, { seq: 10_000, offset: 5, length: 7 })
+        const conversation = index.get(ALICE_BOB)!
+        return { wasLoaded: conversation.loaded, last: conversation.entryAt(conversation.size - 1), first: conversation.seqAt(0), size: conversation.size }
+      })
+      expect(result.wasLoaded).toBe(false)
+      expect(result.first).toBe(1)
+      expect(result.last).toEqual({ seq: 10_000, offset: 5, length: 7 })
+      expect(result.size).toBe(range(1, SNAPSHOT_AT).filter((n) => n % 4 !== 0 && n % 3 !== 0).length + 1)
     })
   })
 })
