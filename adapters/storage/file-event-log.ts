@@ -27,7 +27,7 @@ import type { LogEntry, LogRecord } from "../../domain/events.ts"
 import type { Topic } from "../../domain/ids.ts"
 import { EventLog, EventLogError } from "../../domain/ports/event-log.port.ts"
 import type { HistoryPage, RecoveryReport, SnapshotStatus, StateSnapshot } from "../../domain/ports/event-log.port.ts"
-import { HistoryIndex } from "./conversation-index.ts"
+import { HistoryIndex, readRetryingRebuilt } from "./conversation-index.ts"
 import type { ConversationIndex } from "./conversation-index.ts"
 import { releaseLock, takeLock } from "./file-lock.ts"
 import { LogScanner } from "./log-scan.ts"
@@ -294,7 +294,7 @@ const make = Effect.fnUntraced(function*(options: FileEventLogOptions) {
     return yield* Deferred.await(done)
   })
 
-  const readIndexed = (conversation: ConversationIndex, start: number, end: number): Array<LogRecord> => {
+  const readIndexed = (topic: Topic, conversation: ConversationIndex, start: number, end: number): Array<LogRecord> => {
     const records: Array<LogRecord> = []
     for (let i = start; i < end; i++) {
       const entry = conversation.entryAt(i)
@@ -304,6 +304,8 @@ const make = Effect.fnUntraced(function*(options: FileEventLogOptions) {
       const decoded = decodeRecordLine(line.subarray(0, entry.length - 1))
       if (Result.isFailure(decoded)) throw new CorruptIndexedRecord(entry.seq, decoded.failure.detail)
       if (decoded.success.seq !== entry.seq) throw new CorruptIndexedRecord(entry.seq, `found seq ${decoded.success.seq}`)
+      // An index restored from a snapshot is checked for order and bounds, not for what each line is.
+      if (conversationOf(decoded.success.event) !== topic) throw new CorruptIndexedRecord(entry.seq, "it is not in this conversation")
       records.push(decoded.success)
     }
     return records
@@ -318,17 +320,20 @@ const make = Effect.fnUntraced(function*(options: FileEventLogOptions) {
     if (state.closed) return yield* closedError()
     const conversation = index.get(topic)
     if (conversation === undefined) return { records: [], hasMore: false } satisfies HistoryPage
-    const { start, end, hasMore } = historyWindow(conversation.size, conversation.seqAt, query.success)
     // Synchronous reads: a page is at most MAX_HISTORY_LIMIT short lines, and nothing can close
-    // the fd in the middle of a synchronous block.
-    const records = yield* Effect.try({
-      try: () => readIndexed(conversation, start, end),
+    // the fd in the middle of a synchronous block. A paged index that meets a damaged block of its
+    // snapshot is rebuilt from the log, and the window is computed again.
+    const page = yield* Effect.try({
+      try: () => readRetryingRebuilt(() => {
+        const { start, end, hasMore } = historyWindow(conversation.size, conversation.seqAt, query.success)
+        return { records: readIndexed(topic, conversation, start, end), hasMore }
+      }),
       catch: (cause) =>
         cause instanceof CorruptIndexedRecord
           ? new EventLogError({ reason: "corrupt", message: `${logPath}: ${cause.message}` })
           : ioError(`read history of ${topic}`, cause),
     })
-    return { records, hasMore } satisfies HistoryPage
+    return page satisfies HistoryPage
   })
 
   const replayAfter = (seq: number): Stream.Stream<LogRecord, EventLogError> =>

@@ -13,12 +13,13 @@ import { Result } from "effect"
 import { conversationOf } from "../../domain/events.ts"
 import type { Topic } from "../../domain/ids.ts"
 import type { RecoveryReport } from "../../domain/ports/event-log.port.ts"
-import { ConversationIndex, HistoryIndex } from "./conversation-index.ts"
+import { ConversationIndex, entriesProblem, HistoryIndex } from "./conversation-index.ts"
+import type { IndexArrays } from "./conversation-index.ts"
 import { READ_CHUNK_BYTES } from "./log-io.ts"
 import { LogScanner } from "./log-scan.ts"
 import type { ScanStart } from "./log-scan.ts"
 import { crc32, decodeRecordLine, MAX_LINE_BYTES, NEWLINE } from "./record-codec.ts"
-import { openSnapshot, readIndexPart } from "./snapshot-file.ts"
+import { INDEX_BLOCK, openSnapshot, readIndexBlock, readIndexPart } from "./snapshot-file.ts"
 import type { IndexPartRef, OpenedSnapshot, SnapshotContents } from "./snapshot-file.ts"
 
 /** Records whose position the log remembers for a later snapshot: the service folds a batch behind the log by at most a few thousand. */
@@ -139,36 +140,41 @@ export const scanConversation = (fd: number, topic: Topic, end: number): Convers
 }
 
 /**
- * One conversation's index as of the snapshot, deferred: at its first use its part is read from
- * the snapshot and checked (CRC-32, then every entry: seqs ascending, lines inside the part of the
- * log the snapshot covers). A part that fails is not used: the log is scanned for that
- * conversation instead, and `onFallback` hears why.
+ * One conversation's index as of the snapshot, paged: its blocks are read from the snapshot as its
+ * history is read, each checked then (CRC-32 and span, then every entry: seqs ascending, lines
+ * inside the part of the log the snapshot covers). A block that fails is not used: the log is
+ * scanned for that conversation instead, and `onFallback` hears why.
  */
-export const deferredConversation = (
+export const pagedConversation = (
   dir: string,
   opened: OpenedSnapshot,
   part: IndexPartRef,
   logFd: number,
   end: number,
   onFallback: (reason: string) => void,
-): ConversationIndex =>
-  ConversationIndex.deferred(() => {
-    const read = readIndexPart(dir, opened, part)
-    if (Result.isSuccess(read)) {
-      try {
-        return ConversationIndex.fromArrays(read.success.seqs, read.success.offsets, read.success.lengths, end)
-      } catch (error) {
-        onFallback(`the snapshot's index of ${part.topic}: ${error instanceof Error ? error.message : String(error)}`)
-      }
-    } else {
-      onFallback(`the snapshot's index of ${part.topic}: ${read.failure}`)
-    }
-    return scanConversation(logFd, part.topic, end)
+): ConversationIndex => {
+  const checked = (read: Result.Result<IndexArrays, string>, after: number): Result.Result<IndexArrays, string> => {
+    if (Result.isFailure(read)) return read
+    const problem = entriesProblem(read.success.seqs, read.success.offsets, read.success.lengths, end, after)
+    return problem === undefined ? read : Result.fail(problem)
+  }
+  return ConversationIndex.paged({
+    count: part.count,
+    lastSeq: part.blocks[part.blocks.length - 1]![2],
+    blockSize: INDEX_BLOCK,
+    // The seq before a block is the previous block's last (the header's, whose order the open checked).
+    block: (b) => checked(readIndexBlock(dir, opened, part, b), b === 0 ? 0 : part.blocks[b - 1]![2]),
+    all: () => checked(readIndexPart(dir, opened, part), 0),
+    scan: (reason) => {
+      onFallback(`the snapshot's index of ${part.topic} is not used (${reason}): scanned from the log`)
+      return scanConversation(logFd, part.topic, end)
+    },
   })
+}
 
 const restoreIndex = (dir: string, opened: OpenedSnapshot, logFd: number, end: number, onFallback: (reason: string) => void): HistoryIndex => {
   const index = new HistoryIndex()
-  for (const part of opened.parts) index.restore(part.topic, deferredConversation(dir, opened, part, logFd, end, onFallback))
+  for (const part of opened.parts) index.restore(part.topic, pagedConversation(dir, opened, part, logFd, end, onFallback))
   return index
 }
 

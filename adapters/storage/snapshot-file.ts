@@ -12,13 +12,15 @@
  * The header names the record the snapshot ends with (seq, offset, line length, CRC-32 of the
  * line) — the opener checks that exactly this line is in the log at that offset — the log's count
  * of good records and its corrupt regions up to there (for the recovery report), and the CRC-32 of
- * each section. The state is the domain's (domain/snapshot/state-codec.ts, versioned there by a
+ * each section (the index per block of INDEX_BLOCK entries of a conversation, with the block's
+ * first and last seq). The state is the domain's (domain/snapshot/state-codec.ts, versioned there by a
  * fingerprint of the code); this file's format version covers the framing and the index.
  *
  * Written atomically: temp file, fsync, rename, fsync of the directory. At open only the header
- * and the state are read (`openSnapshot`); a conversation's index part is read when that
- * conversation is first used (`readIndexPart`, from the same file, checked by its own CRC-32), so
- * a profile whose million-entry conversation is not opened does not pay for its 20 MB.
+ * and the state are read (`openSnapshot`); a conversation's index is read block by block as that
+ * conversation's history is paged (`readIndexBlock`, from the same file, each block checked by its
+ * own CRC-32), or whole when it must be (`readIndexPart`): the newest page of a million-entry
+ * conversation reads one block (320 KB), not 20 MB.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -36,6 +38,8 @@ export const MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024
 const MAX_HEADER_BYTES = 16 * 1024 * 1024
 const ALIGN = 8
 const WRITE_CHUNK_BYTES = 4 * 1024 * 1024
+/** Entries per checked block of a conversation's index: 320 KB, what the newest history page reads. */
+export const INDEX_BLOCK = 16_384
 
 const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const Crc = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(0xffffffff))
@@ -49,8 +53,15 @@ const Header = Schema.Struct({
   corrupt: Schema.Array(Schema.Struct({ offset: Count, length: Count, reason: Schema.String.check(Schema.isMaxLength(32)) })).check(Schema.isMaxLength(1_000_000)),
   stateBytes: Count,
   stateCrc: Crc,
-  /** Per conversation, in file order: its topic, its number of entries, the CRC-32 of its index part. */
-  topics: Schema.Array(Schema.Tuple([Topic.check(Schema.isMaxLength(512)), Count, Crc])),
+  /**
+   * Per conversation, in file order: its topic, its number of entries, and per block of
+   * INDEX_BLOCK entries the CRC-32 of its seqs, offsets and lengths, its first seq and its last.
+   */
+  topics: Schema.Array(Schema.Tuple([
+    Topic.check(Schema.isMaxLength(512)),
+    Count,
+    Schema.Array(Schema.Tuple([Crc, Count, Count])).check(Schema.isMaxLength(1_000_000)),
+  ])),
 })
 export type SnapshotHeader = typeof Header.Type
 const decodeHeader = Schema.decodeUnknownResult(Schema.fromJsonString(Header))
@@ -88,8 +99,19 @@ const indexPart = (index: IndexSection, i: number): ReadonlyArray<Uint8Array> =>
   return [...arrays, new Uint8Array(padded(used) - used)]
 }
 
-/** The CRC-32 of a part's arrays (not its padding, which must be zero). */
-const partCrc = (part: ReadonlyArray<Uint8Array>): number => part.slice(0, 3).reduce((crc, bytes) => crc32(bytes, crc), 0)
+const blocksOf = (count: number): number => Math.ceil(count / INDEX_BLOCK)
+
+/** Per block of `arrays`: the CRC-32 of its seqs, offsets and lengths, its first and last seq. */
+const blockSums = (seqs: Float64Array, offsets: Float64Array, lengths: Uint32Array): Array<readonly [number, number, number]> => {
+  const sums: Array<readonly [number, number, number]> = []
+  for (let b = 0; b < blocksOf(seqs.length); b++) {
+    const from = b * INDEX_BLOCK
+    const to = Math.min(seqs.length, from + INDEX_BLOCK)
+    const crc = [seqs.subarray(from, to), offsets.subarray(from, to), lengths.subarray(from, to)].reduce((sum, array) => crc32(bytesOf(array), sum), 0)
+    sums.push([crc, seqs[from]!, seqs[to - 1]!])
+  }
+  return sums
+}
 
 const entriesOf = (parts: ReadonlyArray<Float64Array | Uint32Array>): number => parts.reduce((sum, part) => sum + part.length, 0)
 
@@ -108,7 +130,7 @@ const encodeSnapshot = (contents: SnapshotContents): ReadonlyArray<Uint8Array> =
     ...contents.header,
     stateBytes: state.length,
     stateCrc: crc32(state),
-    topics: index.topics.map(([topic, count], i) => [topic, count, partCrc(parts[i]!)] as const),
+    topics: index.topics.map(([topic, count], i) => [topic, count, blockSums(index.seqs[i]!, index.offsets[i]!, index.lengths[i]!)] as const),
   }
   const headerJson = Buffer.from(JSON.stringify(header), "utf8")
   const head = Buffer.from(`${MAGIC}${hex8(crc32(headerJson))} ${headerJson.toString("utf8")}\n`, "utf8")
@@ -162,7 +184,8 @@ export interface IndexPartRef {
   readonly topic: Topic
   readonly count: number
   readonly position: number
-  readonly crc: number
+  /** Per block: the CRC-32 of its entries, its first seq and its last. */
+  readonly blocks: ReadonlyArray<readonly [number, number, number]>
 }
 
 /** Which file an opened snapshot was: a lazy read of a part checks it is still that one. */
@@ -253,8 +276,15 @@ const openAt = (fd: number, identity: SnapshotIdentity): SnapshotOpen => {
   const indexStart = padded(stateStart + stateBytes)
   const parts: Array<IndexPartRef> = []
   let position = indexStart
-  for (const [topic, count, crc] of topics) {
-    parts.push({ topic, count, position, crc })
+  for (const [topic, count, blocks] of topics) {
+    if (count === 0) return damaged(`an empty index part of ${topic}`)
+    if (blocks.length !== blocksOf(count)) return damaged(`${count} index entries of ${topic} in ${blocks.length} blocks`)
+    // Blocks in seq order, each first <= last, and every seq after the previous block's (checked again per entry when a block is read).
+    for (let b = 0; b < blocks.length; b++) {
+      const [, first, last] = blocks[b]!
+      if (first < 1 || last < first || (b > 0 && first <= blocks[b - 1]![2])) return damaged(`the index blocks of ${topic} are out of order`)
+    }
+    parts.push({ topic, count, position, blocks })
     position += partBytes(count)
   }
   if (position !== size) return damaged(`the file is ${size} bytes, its header says ${position}`)
@@ -279,29 +309,57 @@ export interface IndexArrays {
   readonly lengths: Uint32Array
 }
 
+/** Entries `from`..`to` of `part` read from `fd` into the arrays given (at their index 0). */
+const readEntries = (fd: number, part: IndexPartRef, from: number, to: number, into: IndexArrays): boolean => {
+  const n = to - from
+  const starts = [part.position, part.position + 8 * part.count, part.position + 16 * part.count]
+  const targets = [into.seqs, into.offsets, into.lengths]
+  for (let k = 0; k < 3; k++) {
+    const array = targets[k]!
+    if (!readFully(fd, bytesOf(array).subarray(0, n * array.BYTES_PER_ELEMENT), starts[k]! + from * array.BYTES_PER_ELEMENT)) return false
+  }
+  return true
+}
+
+/** Why block `b` (its entries in `arrays` from index `at`) is not what the header says, or undefined. */
+const blockProblem = (part: IndexPartRef, b: number, arrays: IndexArrays, at: number): string | undefined => {
+  const n = Math.min(part.count, (b + 1) * INDEX_BLOCK) - b * INDEX_BLOCK
+  const [crc, first, last] = part.blocks[b]!
+  const views = [arrays.seqs.subarray(at, at + n), arrays.offsets.subarray(at, at + n), arrays.lengths.subarray(at, at + n)]
+  if (views.reduce((sum, array) => crc32(bytesOf(array), sum), 0) !== crc) return `the index's checksum of ${part.topic} does not match (block ${b})`
+  if (views[0]![0] !== first || views[0]![n - 1] !== last) return `the index block ${b} of ${part.topic} does not span ${first}..${last}`
+  return undefined
+}
+
+/** Block `b` of `part` from `fd`, checked against its CRC-32 and its first and last seq. */
+const readBlockAt = (fd: number, part: IndexPartRef, b: number): Result.Result<IndexArrays, string> => {
+  if (!Number.isInteger(b) || b < 0 || b >= part.blocks.length) throw new Error(`invariant: index block ${b} of ${part.blocks.length}`)
+  const from = b * INDEX_BLOCK
+  const n = Math.min(part.count, from + INDEX_BLOCK) - from
+  const arrays: IndexArrays = { seqs: new Float64Array(n), offsets: new Float64Array(n), lengths: new Uint32Array(n) }
+  if (!readEntries(fd, part, from, from + n, arrays)) return Result.fail("the file shrank while read")
+  const problem = blockProblem(part, b, arrays, 0)
+  return problem === undefined ? Result.succeed(arrays) : Result.fail(problem)
+}
+
 /**
- * Reads one index part from the snapshot open at `fd`, straight into arrays with room to grow
- * (`slackFor`; views of their first `count` entries are returned), and checks its CRC-32 and zero
- * padding. A million entries cost their 20 MB once, no file buffer and no copy. Never throws on bad data.
+ * A whole index part from `fd`, straight into arrays with room to grow (`slackFor`; views of their
+ * first `count` entries are returned), every block and the zero padding checked. A million entries
+ * cost their 20 MB once, no file buffer and no copy. Never throws on bad data.
  */
 const readPartAt = (fd: number, part: IndexPartRef): Result.Result<IndexArrays, string> => {
   const { count } = part
-  const seqs = new Float64Array(slackFor(count))
-  const offsets = new Float64Array(slackFor(count))
-  const lengths = new Uint32Array(slackFor(count))
-  let position = part.position
-  let crc = 0
-  for (const array of [seqs, offsets, lengths]) {
-    const bytes = bytesOf(array).subarray(0, count * array.BYTES_PER_ELEMENT)
-    if (!readFully(fd, bytes, position)) return Result.fail("the file shrank while read")
-    crc = crc32(bytes, crc)
-    position += bytes.length
+  const arrays: IndexArrays = { seqs: new Float64Array(slackFor(count)), offsets: new Float64Array(slackFor(count)), lengths: new Uint32Array(slackFor(count)) }
+  if (!readEntries(fd, part, 0, count, arrays)) return Result.fail("the file shrank while read")
+  for (let b = 0; b < part.blocks.length; b++) {
+    const problem = blockProblem(part, b, arrays, b * INDEX_BLOCK)
+    if (problem !== undefined) return Result.fail(problem)
   }
-  const padding = Buffer.alloc(part.position + partBytes(count) - position)
-  if (!readFully(fd, padding, position)) return Result.fail("the file shrank while read")
-  if (crc !== part.crc) return Result.fail(`the index's checksum of ${part.topic} does not match`)
+  const used = count * 20
+  const padding = Buffer.alloc(partBytes(count) - used)
+  if (!readFully(fd, padding, part.position + used)) return Result.fail("the file shrank while read")
   if (padding.some((byte) => byte !== 0)) return Result.fail(`the padding after the index of ${part.topic} is not zero`)
-  return Result.succeed({ seqs: seqs.subarray(0, count), offsets: offsets.subarray(0, count), lengths: lengths.subarray(0, count) })
+  return Result.succeed({ seqs: arrays.seqs.subarray(0, count), offsets: arrays.offsets.subarray(0, count), lengths: arrays.lengths.subarray(0, count) })
 }
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error))
@@ -334,10 +392,17 @@ export const openSnapshot = (dir: string): SnapshotOpen => withSnapshotFile(dir,
  * One index part of the snapshot `opened` from `dir`, read now: refused (with why) if the file is
  * no longer the one opened, or the part is damaged. Never throws.
  */
-export const readIndexPart = (dir: string, opened: OpenedSnapshot, part: IndexPartRef): Result.Result<IndexArrays, string> => {
+export const readIndexPart = (dir: string, opened: OpenedSnapshot, part: IndexPartRef): Result.Result<IndexArrays, string> =>
+  fromOpened(dir, opened, (fd) => readPartAt(fd, part))
+
+/** Block `b` of one index part of the snapshot `opened` from `dir`, read now and checked. Never throws on bad data. */
+export const readIndexBlock = (dir: string, opened: OpenedSnapshot, part: IndexPartRef, b: number): Result.Result<IndexArrays, string> =>
+  fromOpened(dir, opened, (fd) => readBlockAt(fd, part, b))
+
+const fromOpened = (dir: string, opened: OpenedSnapshot, f: (fd: number) => Result.Result<IndexArrays, string>): Result.Result<IndexArrays, string> => {
   const read = withSnapshotFile(dir, (fd, identity) => {
     if (!sameFile(identity, opened.identity)) return damaged(`${SNAPSHOT_FILE} was replaced since it was opened`)
-    return readPartAt(fd, part)
+    return f(fd)
   })
   if (read._tag === "none") return Result.fail(`${SNAPSHOT_FILE} was removed since it was opened`)
   if (read._tag === "damaged") return Result.fail(read.reason)
