@@ -234,19 +234,44 @@ const encodeSeen = (seen: PersistedSeenIds) => ({
 
 /** A seen key: sender and envelope id (chat-state.ts `seenKey`). */
 const SEEN_KEY = /^user-[0-9]{1,12}\/[A-Za-z0-9_-]{8,64}$/
-const TIME = /^(0|[1-9][0-9]{0,15})$/
+const DIGIT_0 = 48
+const DIGIT_9 = 57
+const COMMA = 44
+
+/**
+ * The times `0|[1-9][0-9]{0,15}` joined by commas, parsed in one pass over the characters (a split
+ * and a regex per time cost several times as much for 100,000 of them). Throws on anything else.
+ */
+const parseTimes = (text: string, count: number): Array<number> => {
+  const times = new Array<number>(count)
+  let n = 0
+  let value = 0
+  let digits = 0
+  // One turn per character, plus the end: text.length + 1 turns.
+  for (let i = 0; i <= text.length; i++) {
+    const code = i === text.length ? COMMA : text.charCodeAt(i)
+    if (code === COMMA) {
+      if (digits === 0 || n >= count || !Number.isSafeInteger(value)) throw new Invalid(`seen: time ${n} is not a time`)
+      times[n++] = value
+      value = 0
+      digits = 0
+      continue
+    }
+    if (code < DIGIT_0 || code > DIGIT_9 || (digits === 1 && value === 0) || digits === 16) throw new Invalid(`seen: time ${n} is not a time`)
+    value = value * 10 + (code - DIGIT_0)
+    digits++
+  }
+  if (n !== count) throw new Invalid("seen: times and count disagree")
+  return times
+}
 
 const restoreSeen = (seen: Persisted["seen"]): SeenIds => {
   if (seen.capacity !== MAX_SEEN_IDS) throw new Invalid(`seen: capacity ${seen.capacity}`)
   const ids = seen.count === 0 ? [] : seen.ids.split("\n")
-  const times = seen.count === 0 ? [] : seen.times.split(",")
-  if (ids.length !== seen.count || times.length !== seen.count) throw new Invalid("seen: ids, times and count disagree")
-  const numbers = new Array<number>(times.length)
+  if (ids.length !== seen.count || (seen.count === 0 && seen.times !== "")) throw new Invalid("seen: ids, times and count disagree")
+  const numbers = seen.count === 0 ? [] : parseTimes(seen.times, seen.count)
   for (let i = 0; i < ids.length; i++) {
     if (!SEEN_KEY.test(ids[i]!)) throw new Invalid(`seen: ${ids[i]!.slice(0, 80)} is not a seen key`)
-    if (!TIME.test(times[i]!)) throw new Invalid(`seen: ${times[i]!.slice(0, 20)} is not a time`)
-    numbers[i] = Number(times[i])
-    if (!Number.isSafeInteger(numbers[i])) throw new Invalid(`seen: ${times[i]} is not a safe integer`)
   }
   try {
     return SeenIds.restored({ capacity: seen.capacity, ids, times: numbers, horizon: seen.horizon })
