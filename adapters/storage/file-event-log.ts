@@ -60,6 +60,8 @@ export interface FileEventLogOptions {
   readonly dir: string
   /** Fault injection for tests. */
   readonly appendIo?: Partial<AppendIo>
+  /** Told when a conversation's index from the snapshot could not be used and was scanned from the log instead (the chat writes it to chat.log). */
+  readonly onIndexFallback?: (reason: string) => void
 }
 
 // --- open
@@ -147,7 +149,7 @@ const make = Effect.fnUntraced(function*(options: FileEventLogOptions) {
   )
   if (created) yield* syncIo(`fsync ${dir}`, () => fsyncDirectory(dir))
 
-  const check: SnapshotCheck = yield* syncIo("check events.snapshot", () => checkSnapshot(dir, fd))
+  const check: SnapshotCheck = yield* syncIo("check events.snapshot", () => checkSnapshot(dir, fd, options.onIndexFallback))
   const usable = check._tag === "usable" ? check.snapshot : undefined
   const index = usable?.index ?? new HistoryIndex()
   const recent = new RecentRecords()

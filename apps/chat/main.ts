@@ -135,7 +135,7 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
   const { login } = secrets
   const ca = secrets.ca === null ? {} : { ca: secrets.ca }
   const layer = chatServiceLayer<TransportError | LoginMismatch>({
-    log: FileEventLog.layer({ dir: options.profileDir }),
+    log: FileEventLog.layer({ dir: options.profileDir, onIndexFallback: (reason) => diagnostics.write(reason) }),
     clock: SystemClock.layer,
     // With a login the user id is the username: a new profile takes it, and needs no free id.
     ids: login === null ? SystemIds.layer : loginIds(login.username),

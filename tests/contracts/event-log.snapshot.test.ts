@@ -401,6 +401,31 @@ describe("FileEventLog snapshots", () => {
       expect(outcome.carol.records.map((r) => r.seq)).toContain(3)
     })
 
+    it("through the log: a flipped byte in a part is told to onIndexFallback, and the history is the scan's", async () => {
+      const dir = await logWithSnapshot()
+      const expected = await openedWithout(dir)
+      const opened = openSnapshot(dir)
+      if (opened._tag !== "opened") throw new Error(opened._tag)
+      const part = opened.snapshot.parts.find((p) => p.topic === ALICE_BOB)!
+      const bytes = fs.readFileSync(snapshotPath(dir))
+      const at = part.position + 16 * part.count + 1
+      bytes[at] = bytes[at]! ^ 0x01
+      fs.writeFileSync(snapshotPath(dir), bytes)
+      const reasons: Array<string> = []
+      const outcome = await Effect.runPromise(Effect.provide(Effect.gen(function*() {
+        const log = yield* EventLog
+        const before = [...reasons]
+        return { status: log.snapshotStatus, before, bob: yield* log.history(ALICE_BOB, { limit: 1000 }), carol: yield* log.history(ALICE_CAROL, { limit: 5 }) }
+      }), FileEventLog.layer({ dir, onIndexFallback: (reason) => reasons.push(reason) })))
+      expect(outcome.status._tag).toBe("loaded")
+      // Not at open: when the history is read.
+      expect(outcome.before).toEqual([])
+      expect(reasons).toHaveLength(1)
+      expect(reasons[0]).toMatch(/index of .* is not used \(the index's checksum of .* does not match \(block 0\)\): scanned from the log/)
+      expect(outcome.bob).toEqual(expected.bob)
+      expect(outcome.carol).toEqual(expected.carolNewest)
+    })
+
     it("an entry added before the first use follows the part's entries", async () => {
       const dir = await logWithSnapshot()
       const { result } = checked(dir, (index) => {
