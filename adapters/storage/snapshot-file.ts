@@ -16,177 +16,23 @@
  * first and last seq). The state is the domain's (domain/snapshot/state-codec.ts, versioned there by a
  * fingerprint of the code); this file's format version covers the framing and the index.
  *
- * Written atomically: temp file, fsync, rename, fsync of the directory. At open only the header
- * and the state are read (`openSnapshot`); a conversation's index is read block by block as that
- * conversation's history is paged (`readIndexBlock`, from the same file, each block checked by its
- * own CRC-32), or whole when it must be (`readIndexPart`): the newest page of a million-entry
- * conversation reads one block (320 KB), not 20 MB.
+ * Written atomically (snapshot-write.ts): temp file, fsync, rename, fsync of the directory. At
+ * open only the header and the state are read (`openSnapshot`); a conversation's index is read
+ * block by block as that conversation's history is paged (`readIndexBlock`, from the same file,
+ * each block checked by its own CRC-32), or whole when it must be (`readIndexPart`): the newest
+ * page of a million-entry conversation reads one block (320 KB), not 20 MB. The constants and
+ * shapes are in snapshot-format.ts.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Result, Schema } from "effect"
-import { Topic } from "../../domain/ids.ts"
+import { Result } from "effect"
 import { crc32 } from "./record-codec.ts"
+import { ANY_MAGIC, blocksOf, bytesOf, decodeHeader, INDEX_BLOCK, littleEndian, MAX_HEADER_BYTES, MAX_SNAPSHOT_BYTES, padded, partBytes, readFully, SNAPSHOT_FILE, SNAPSHOT_FORMAT } from "./snapshot-format.ts"
+import type { IndexArrays, IndexPartRef, IndexSection, SnapshotContents } from "./snapshot-format.ts"
 
-export const SNAPSHOT_FILE = "events.snapshot"
-const TEMP_FILE = "events.snapshot.tmp"
-export const SNAPSHOT_FORMAT = 2
-const MAGIC = `mqtt-chat-snapshot ${SNAPSHOT_FORMAT}\n`
-const ANY_MAGIC = /^mqtt-chat-snapshot (\S{1,16})\n/
-/** Bounds: a snapshot larger than this is not read (the log is replayed instead). */
-export const MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024
-const MAX_HEADER_BYTES = 16 * 1024 * 1024
-const ALIGN = 8
-const WRITE_CHUNK_BYTES = 4 * 1024 * 1024
-/** Entries per checked block of a conversation's index: 320 KB, what the newest history page reads. */
-export const INDEX_BLOCK = 16_384
-
-const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-const Crc = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(0xffffffff))
-
-const Header = Schema.Struct({
-  seq: Count.check(Schema.isGreaterThanOrEqualTo(1)),
-  offset: Count,
-  length: Count.check(Schema.isGreaterThanOrEqualTo(2)),
-  lineCrc: Crc,
-  records: Count,
-  corrupt: Schema.Array(Schema.Struct({ offset: Count, length: Count, reason: Schema.String.check(Schema.isMaxLength(32)) })).check(Schema.isMaxLength(1_000_000)),
-  stateBytes: Count,
-  stateCrc: Crc,
-  /**
-   * Per conversation, in file order: its topic, its number of entries, and per block of
-   * INDEX_BLOCK entries the CRC-32 of its seqs, offsets and lengths, its first seq and its last.
-   */
-  topics: Schema.Array(Schema.Tuple([
-    Topic.check(Schema.isMaxLength(512)),
-    Count,
-    Schema.Array(Schema.Tuple([Crc, Count, Count])).check(Schema.isMaxLength(1_000_000)),
-  ])),
-})
-export type SnapshotHeader = typeof Header.Type
-const decodeHeader = Schema.decodeUnknownResult(Schema.fromJsonString(Header))
-
-/**
- * The history index as of the snapshot, one part per conversation (in `topics` order); the file
- * holds every seq, then every offset, then every length. A writer passes views of the live index
- * (no copy); a reader gets views of arrays with room to grow after them (`slackFor`).
- */
-export interface IndexSection {
-  readonly topics: ReadonlyArray<readonly [Topic, number]>
-  readonly seqs: ReadonlyArray<Float64Array>
-  readonly offsets: ReadonlyArray<Float64Array>
-  readonly lengths: ReadonlyArray<Uint32Array>
-}
-
-export interface SnapshotContents {
-  readonly header: Omit<SnapshotHeader, "stateBytes" | "stateCrc" | "topics">
-  readonly state: string
-  readonly index: IndexSection
-}
-
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-const padded = (n: number): number => Math.ceil(n / ALIGN) * ALIGN
-const hex8 = (value: number): string => value.toString(16).padStart(8, "0")
-const bytesOf = (array: Float64Array | Uint32Array): Uint8Array => new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
-
-/** Bytes of one conversation's index part in the file, its padding included. */
-const partBytes = (count: number): number => padded(count * (8 + 8 + 4))
-
-/** Conversation i's part: its seqs, offsets, lengths and padding, in file order. */
-const indexPart = (index: IndexSection, i: number): ReadonlyArray<Uint8Array> => {
-  const arrays = [index.seqs[i]!, index.offsets[i]!, index.lengths[i]!].map(bytesOf)
-  const used = arrays.reduce((sum, bytes) => sum + bytes.length, 0)
-  return [...arrays, new Uint8Array(padded(used) - used)]
-}
-
-const blocksOf = (count: number): number => Math.ceil(count / INDEX_BLOCK)
-
-/** Per block of `arrays`: the CRC-32 of its seqs, offsets and lengths, its first and last seq. */
-const blockSums = (seqs: Float64Array, offsets: Float64Array, lengths: Uint32Array): Array<readonly [number, number, number]> => {
-  const sums: Array<readonly [number, number, number]> = []
-  for (let b = 0; b < blocksOf(seqs.length); b++) {
-    const from = b * INDEX_BLOCK
-    const to = Math.min(seqs.length, from + INDEX_BLOCK)
-    const crc = [seqs.subarray(from, to), offsets.subarray(from, to), lengths.subarray(from, to)].reduce((sum, array) => crc32(bytesOf(array), sum), 0)
-    sums.push([crc, seqs[from]!, seqs[to - 1]!])
-  }
-  return sums
-}
-
-const entriesOf = (parts: ReadonlyArray<Float64Array | Uint32Array>): number => parts.reduce((sum, part) => sum + part.length, 0)
-
-/** The snapshot as bytes, in the order they go to the file. */
-const encodeSnapshot = (contents: SnapshotContents): ReadonlyArray<Uint8Array> => {
-  const state = Buffer.from(contents.state, "utf8")
-  const { index } = contents
-  const entries = entriesOf(index.seqs)
-  if (entriesOf(index.offsets) !== entries || entriesOf(index.lengths) !== entries) throw new Error("invariant: index arrays of different lengths")
-  if (index.topics.reduce((sum, [, count]) => sum + count, 0) !== entries) throw new Error("invariant: index topics do not add up")
-  index.topics.forEach(([, count], i) => {
-    if (index.seqs[i]!.length !== count || index.offsets[i]!.length !== count || index.lengths[i]!.length !== count) throw new Error("invariant: an index part's arrays are not its count long")
-  })
-  const parts = index.topics.map((_, i) => indexPart(index, i))
-  const header: SnapshotHeader = {
-    ...contents.header,
-    stateBytes: state.length,
-    stateCrc: crc32(state),
-    topics: index.topics.map(([topic, count], i) => [topic, count, blockSums(index.seqs[i]!, index.offsets[i]!, index.lengths[i]!)] as const),
-  }
-  const headerJson = Buffer.from(JSON.stringify(header), "utf8")
-  const head = Buffer.from(`${MAGIC}${hex8(crc32(headerJson))} ${headerJson.toString("utf8")}\n`, "utf8")
-  // The index starts on a multiple of 8 from the file's start: the reader's arrays are views.
-  const padding = new Uint8Array(padded(head.length + state.length) - head.length - state.length)
-  return [head, state, padding, ...parts.flat()]
-}
-
-const writeAll = async (handle: fs.promises.FileHandle, bytes: Uint8Array): Promise<void> => {
-  // Each turn writes at least one byte or throws: at most bytes.length turns.
-  for (let done = 0; done < bytes.length; ) {
-    const { bytesWritten } = await handle.write(bytes, done, Math.min(WRITE_CHUNK_BYTES, bytes.length - done))
-    if (bytesWritten <= 0) throw new Error("snapshot write made no progress")
-    done += bytesWritten
-  }
-}
-
-/** Replaces the snapshot in `dir` atomically: a crash leaves the old one or the new one, whole. */
-export const writeSnapshot = async (dir: string, contents: SnapshotContents): Promise<number> => {
-  if (!littleEndian) throw new Error("snapshots are written on little-endian machines only")
-  const parts = encodeSnapshot(contents)
-  const temp = path.join(dir, TEMP_FILE)
-  const handle = await fs.promises.open(temp, "w", 0o600)
-  let bytes = 0
-  try {
-    for (const part of parts) {
-      await writeAll(handle, part)
-      bytes += part.length
-    }
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await fs.promises.rename(temp, path.join(dir, SNAPSHOT_FILE))
-  const dirHandle = await fs.promises.open(dir, "r")
-  try {
-    await dirHandle.sync()
-  } finally {
-    await dirHandle.close()
-  }
-  return bytes
-}
-
-/** Removes the snapshot (tests, and a profile whose snapshot must not be trusted again). */
-export const removeSnapshot = (dir: string): void => {
-  fs.rmSync(path.join(dir, SNAPSHOT_FILE), { force: true })
-  fs.rmSync(path.join(dir, TEMP_FILE), { force: true })
-}
-/** Where one conversation's index part is in the file, and what it must hash to. */
-export interface IndexPartRef {
-  readonly topic: Topic
-  readonly count: number
-  readonly position: number
-  /** Per block: the CRC-32 of its entries, its first seq and its last. */
-  readonly blocks: ReadonlyArray<readonly [number, number, number]>
-}
+export { INDEX_BLOCK, MAX_SNAPSHOT_BYTES, SNAPSHOT_FILE, SNAPSHOT_FORMAT } from "./snapshot-format.ts"
+export type { IndexArrays, IndexPartRef, IndexSection, SnapshotContents, SnapshotHeader } from "./snapshot-format.ts"
+export { removeSnapshot, writeSnapshot } from "./snapshot-write.ts"
 
 /** Which file an opened snapshot was: a lazy read of a part checks it is still that one. */
 export interface SnapshotIdentity {
@@ -217,15 +63,6 @@ export type SnapshotRead =
 const damaged = (reason: string) => ({ _tag: "damaged", reason }) as const
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
 
-const readFully = (fd: number, into: Uint8Array, position: number): boolean => {
-  // Each turn reads at least one byte or stops: at most into.length turns.
-  for (let done = 0; done < into.length; ) {
-    const read = fs.readSync(fd, into, done, into.length - done, position + done)
-    if (read === 0) return false
-    done += read
-  }
-  return true
-}
 
 /** Room an index read from a snapshot gets for the records appended after it, without a copy. */
 export const slackFor = (count: number): number => count + Math.max(16, count >>> 2)
@@ -303,11 +140,6 @@ const openAt = (fd: number, identity: SnapshotIdentity): SnapshotOpen => {
   return { _tag: "opened", snapshot: { header, state, parts, identity } }
 }
 
-export interface IndexArrays {
-  readonly seqs: Float64Array
-  readonly offsets: Float64Array
-  readonly lengths: Uint32Array
-}
 
 /** Entries `from`..`to` of `part` read from `fd` into the arrays given (at their index 0). */
 const readEntries = (fd: number, part: IndexPartRef, from: number, to: number, into: IndexArrays): boolean => {
