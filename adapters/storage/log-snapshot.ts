@@ -20,7 +20,7 @@ import { LogScanner } from "./log-scan.ts"
 import type { ScanStart } from "./log-scan.ts"
 import { crc32, decodeRecordLine, MAX_LINE_BYTES, NEWLINE } from "./record-codec.ts"
 import { INDEX_BLOCK, openSnapshot, readIndexBlock, readIndexPart } from "./snapshot-file.ts"
-import type { IndexPartRef, OpenedSnapshot, SnapshotContents } from "./snapshot-file.ts"
+import type { IndexPartRef, OpenedSnapshot, SnapshotContents, SnapshotOfFile } from "./snapshot-file.ts"
 
 /** Records whose position the log remembers for a later snapshot: the service folds a batch behind the log by at most a few thousand. */
 export const RECENT_RECORDS = 16_384
@@ -147,7 +147,7 @@ export const scanConversation = (fd: number, topic: Topic, end: number): Convers
  */
 export const pagedConversation = (
   dir: string,
-  opened: OpenedSnapshot,
+  opened: SnapshotOfFile,
   part: IndexPartRef,
   logFd: number,
   end: number,
@@ -174,7 +174,9 @@ export const pagedConversation = (
 
 const restoreIndex = (dir: string, opened: OpenedSnapshot, logFd: number, end: number, onFallback: (reason: string) => void): HistoryIndex => {
   const index = new HistoryIndex()
-  for (const part of opened.parts) index.restore(part.topic, pagedConversation(dir, opened, part, logFd, end, onFallback))
+  // The paged indexes keep only which file it was: the state's text is not kept alive by them.
+  const file: SnapshotOfFile = { identity: opened.identity }
+  for (const part of opened.parts) index.restore(part.topic, pagedConversation(dir, file, part, logFd, end, onFallback))
   return index
 }
 

@@ -50,6 +50,9 @@ export interface OpenedSnapshot {
   readonly identity: SnapshotIdentity
 }
 
+/** What a lazy read needs of an opened snapshot: which file it was (not its state, which it must not keep alive). */
+export type SnapshotOfFile = Pick<OpenedSnapshot, "identity">
+
 export type SnapshotOpen =
   | { readonly _tag: "none" }
   | { readonly _tag: "damaged"; readonly reason: string }
@@ -224,14 +227,14 @@ export const openSnapshot = (dir: string): SnapshotOpen => withSnapshotFile(dir,
  * One index part of the snapshot `opened` from `dir`, read now: refused (with why) if the file is
  * no longer the one opened, or the part is damaged. Never throws.
  */
-export const readIndexPart = (dir: string, opened: OpenedSnapshot, part: IndexPartRef): Result.Result<IndexArrays, string> =>
+export const readIndexPart = (dir: string, opened: SnapshotOfFile, part: IndexPartRef): Result.Result<IndexArrays, string> =>
   fromOpened(dir, opened, (fd) => readPartAt(fd, part))
 
 /** Block `b` of one index part of the snapshot `opened` from `dir`, read now and checked. Never throws on bad data. */
-export const readIndexBlock = (dir: string, opened: OpenedSnapshot, part: IndexPartRef, b: number): Result.Result<IndexArrays, string> =>
+export const readIndexBlock = (dir: string, opened: SnapshotOfFile, part: IndexPartRef, b: number): Result.Result<IndexArrays, string> =>
   fromOpened(dir, opened, (fd) => readBlockAt(fd, part, b))
 
-const fromOpened = (dir: string, opened: OpenedSnapshot, f: (fd: number) => Result.Result<IndexArrays, string>): Result.Result<IndexArrays, string> => {
+const fromOpened = (dir: string, opened: SnapshotOfFile, f: (fd: number) => Result.Result<IndexArrays, string>): Result.Result<IndexArrays, string> => {
   const read = withSnapshotFile(dir, (fd, identity) => {
     if (!sameFile(identity, opened.identity)) return damaged(`${SNAPSHOT_FILE} was replaced since it was opened`)
     return f(fd)
