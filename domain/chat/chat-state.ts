@@ -121,38 +121,56 @@ interface Transactional {
   rollback(): void
 }
 
-/** Envelope ids already handled (sender/id keys), bounded FIFO. */
+/**
+ * Envelope ids already handled (sender/id keys), bounded FIFO.
+ *
+ * A set restored from a snapshot does not build its 100,000-id `Set` until something asks it a
+ * question (`has`, `size`, `horizon`, ...): that build was most of what a long profile's start-up
+ * cost beyond an empty one. The records folded on top of the snapshot meanwhile only `add`, and
+ * those adds wait, in order, until the `Set` is built; then they are inserted as they would have
+ * been. Every answer is the one an eagerly built set gives (tests/properties/seen-ids.property.test.ts).
+ */
 export class SeenIds implements Transactional {
-  private readonly ids: Set<string>
-  private readonly order: string[]
+  /** null: restored and not asked yet; `order` from `head` holds the ids, `deferred` what was added since. */
+  private ids: Set<string> | null
+  private order: string[]
   /** When each id in `order` was stored (the record's `at`), for the replay horizon. */
-  private readonly times: number[]
+  private times: number[]
   private head = 0
   private pending: Map<string, number> | null = null
+  /** Adds made before the set was built, in order, and their times; at most `capacity` of them. */
+  private deferredIds: string[] = []
+  private deferredTimes: number[] = []
   private forgottenUpTo = 0
   /** `restored`: the committed ids of a snapshot, adopted as they are (see `restored`). */
   constructor(private readonly capacity: number = MAX_SEEN_IDS, restored?: PersistedSeenIds) {
     this.order = restored === undefined ? [] : [...restored.ids]
     this.times = restored === undefined ? [] : [...restored.times]
-    this.ids = new Set(this.order)
+    this.ids = restored === undefined ? new Set() : null
     this.forgottenUpTo = restored?.horizon ?? 0
   }
   has(id: string): boolean {
-    return this.ids.has(id) || (this.pending?.has(id) ?? false)
+    return this.indexed().has(id) || (this.pending?.has(id) ?? false)
   }
   /** `at`: when the message was stored, my clock. */
   add(id: string, at = 0): void {
     if (this.pending !== null) {
-      if (!this.ids.has(id)) this.pending.set(id, at)
+      if (!this.indexed().has(id)) this.pending.set(id, at)
       return
     }
-    this.insert(id, at)
+    if (this.ids === null && this.deferredIds.length < this.capacity) {
+      this.deferredIds.push(id)
+      this.deferredTimes.push(at)
+      return
+    }
+    this.insert(this.indexed(), id, at)
   }
   /**
    * The latest time at which an id this set has forgotten was stored (0: none forgotten). A message
    * sent before it may have been seen and forgotten: it cannot be told from a replay.
    */
   get horizon(): number {
+    this.indexed()
     return this.forgottenUpTo
   }
   begin(): void {
@@ -162,23 +180,49 @@ export class SeenIds implements Transactional {
   commit(): void {
     const pending = this.pending
     this.pending = null
-    for (const [id, at] of pending ?? []) this.insert(id, at)
+    if (pending === null || pending.size === 0) return
+    const ids = this.indexed()
+    for (const [id, at] of pending) this.insert(ids, id, at)
   }
   rollback(): void {
     this.pending = null
   }
-  private insert(id: string, at: number): void {
+  /**
+   * The `Set`, built on first use: the restored ids inserted in order (an id that repeats, which only
+   * a damaged snapshot has, counts once, as a fold would have stored it), then the deferred adds.
+   */
+  private indexed(): Set<string> {
+    if (this.ids !== null) return this.ids
+    const order = this.order
+    const ids = new Set(order)
+    if (ids.size !== order.length) {
+      const times = this.times
+      this.order = []
+      this.times = []
+      ids.clear()
+      for (let i = 0; i < order.length; i++) this.insert(ids, order[i]!, times[i]!)
+    }
+    this.ids = ids
+    const deferredIds = this.deferredIds
+    const deferredTimes = this.deferredTimes
+    this.deferredIds = []
+    this.deferredTimes = []
+    // At most `capacity` turns (add's bound).
+    for (let i = 0; i < deferredIds.length; i++) this.insert(ids, deferredIds[i]!, deferredTimes[i]!)
+    return ids
+  }
+  private insert(ids: Set<string>, id: string, at: number): void {
     // One lookup, not has() then add(): the set holds up to 100,000 ids and every message comes here.
-    const size = this.ids.size
-    this.ids.add(id)
-    if (this.ids.size === size) return
+    const size = ids.size
+    ids.add(id)
+    if (ids.size === size) return
     this.order.push(id)
     this.times.push(at)
-    if (this.ids.size > this.capacity) {
+    if (ids.size > this.capacity) {
       const evicted = this.order[this.head]
       this.forgottenUpTo = Math.max(this.forgottenUpTo, this.times[this.head] ?? 0)
       this.head += 1
-      if (evicted !== undefined) this.ids.delete(evicted)
+      if (evicted !== undefined) ids.delete(evicted)
       // Compact now and then so the arrays do not grow without bound.
       if (this.head > this.capacity) {
         this.order.splice(0, this.head)
@@ -188,22 +232,25 @@ export class SeenIds implements Transactional {
     }
   }
   get size(): number {
-    return this.ids.size
+    return this.indexed().size
   }
   toJSON(): ReadonlyArray<string> {
+    this.indexed()
     return this.order.slice(this.head)
   }
   /** The committed set as plain data, for a snapshot of the state (domain/snapshot/state-codec.ts). */
   persisted(): PersistedSeenIds {
+    this.indexed()
     return { capacity: this.capacity, ids: this.order.slice(this.head), times: this.times.slice(this.head), horizon: this.forgottenUpTo }
   }
-  /** The set `persisted` described. Throws on data that breaks the set's invariants (the codec checks first). */
+  /**
+   * The set `persisted` described, its `Set` not built yet (see the class). Throws on data that
+   * breaks the set's invariants (the codec checks first).
+   */
   static restored(persisted: PersistedSeenIds): SeenIds {
     const { capacity, ids, times } = persisted
     if (ids.length !== times.length || ids.length > capacity) throw new Error("seen-set: persisted ids and times do not match")
-    const restored = new SeenIds(capacity, persisted)
-    if (restored.ids.size !== ids.length) throw new Error("seen-set: persisted ids repeat")
-    return restored
+    return new SeenIds(capacity, persisted)
   }
 }
 
