@@ -265,6 +265,10 @@ const parseTimes = (text: string, count: number): Array<number> => {
   return times
 }
 
+/**
+ * The ids are checked one by one but not put in a `Set` here: that waits for the set's first
+ * question (chat-state.ts `SeenIds`), where an id repeated, which no writer makes, counts once.
+ */
 const restoreSeen = (seen: Persisted["seen"]): SeenIds => {
   if (seen.capacity !== MAX_SEEN_IDS) throw new Invalid(`seen: capacity ${seen.capacity}`)
   const ids = seen.count === 0 ? [] : seen.ids.split("\n")
