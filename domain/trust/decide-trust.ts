@@ -7,17 +7,27 @@ import { Result } from "effect"
 import { isContact, requireMe, step, type ChatState } from "../chat/chat-state.ts"
 import { decideIncoming, type DecisionContext, type Drop } from "../chat/decide.ts"
 import type { LogEntry } from "../events.ts"
-import type { GroupName, UserId } from "../ids.ts"
+import type { UserId } from "../ids.ts"
+import type { Envelope } from "../wire/messages.ts"
 import type { PublicKeys } from "./identity.ts"
 import type { OpenedFrame } from "./secure-channel.ts"
+import { MAX_GROUP_KEYS_KEPT } from "./trust-state.ts"
 
-/** Whether the key is one the group's leader of that version gave, once the entries are applied. */
-const givenByLeader = (state: ChatState, entries: ReadonlyArray<LogEntry>, group: GroupName, version: number, from: UserId): boolean => {
+/**
+ * Whether the key is one the group's leader of that version gave, once the entries are applied: the
+ * information adopted is that version, from the signer. Or the signer leads the group now and the key
+ * is of a recent older version it led: the broker does not keep the order of the leader's
+ * publications, so v22 may come after v23, and what members sent under v22 needs its key (seed 42).
+ */
+const givenByLeader = (state: ChatState, entries: ReadonlyArray<LogEntry>, env: Envelope, gained: NonNullable<OpenedFrame["groupKey"]>): boolean => {
   let after = state
   for (const entry of entries) after = step(after, { seq: after.lastSeq + 1, ...entry }).state
-  const info = after.groups.get(group)?.context.info ?? null
-  // Information the group's machine did not adopt (not from its leader, an older version) gives no key.
-  return info !== null && info.leader === from && info.version === version
+  const info = after.groups.get(gained.group)?.context.info ?? null
+  // Information the group's machine did not adopt (not from its leader, too old) gives no key.
+  if (info === null || info.leader !== env.from) return false
+  if (info.version === gained.version) return true
+  const framed = env.body._tag === "group.info" || env.body._tag === "group.accept" ? env.body.info : null
+  return framed !== null && framed.leader === env.from && gained.version < info.version && gained.version > info.version - MAX_GROUP_KEYS_KEPT
 }
 
 /** A verified, decrypted frame → the entries to store: the protocol's decision plus what trust adds. */
@@ -28,7 +38,7 @@ export const decideOpened = (state: ChatState, topic: string, opened: OpenedFram
   const known = gained !== null && (state.trust.groupKeys[gained.group] ?? []).some((k) => k.version === gained.version && k.from === env.from)
   const entries = Result.isSuccess(decided) ? decided.success : []
   const keyEntry: LogEntry | null =
-    gained !== null && !known && givenByLeader(state, entries, gained.group, gained.version, env.from)
+    gained !== null && !known && givenByLeader(state, entries, env, gained)
       ? { at: context.now, clock: (entries.at(-1)?.clock ?? state.clock + 1), event: { _tag: "group.key.received", group: gained.group, version: gained.version, from: env.from, key: gained.key }, out: [] }
       : null
   const pin: LogEntry | null =
