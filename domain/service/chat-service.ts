@@ -6,30 +6,21 @@
  * ports.
  */
 import { Context, Deferred, Effect, Layer, PubSub, Queue, Result, Scope, Stream } from "effect"
-import {
-  conversationView,
-  evolve,
-  isUnopened,
-  groupView,
-  type AcceptanceEntry,
-  type ChatState,
-  type RequestEntry,
-} from "../chat/chat-state.ts"
-import { decideCommand, decideGaps, groupInfoOut, interpretResend, presenceOut, resendable, targetTopic, type ChatTarget, type Command, type DecisionContext } from "../chat/decide.ts"
+import { evolve, type AcceptanceEntry, type ChatState, type RequestEntry } from "../chat/chat-state.ts"
+import { decideCommand, decideGaps, groupInfoOut, interpretResend, presenceOut, resendable, type ChatTarget, type Command, type DecisionContext } from "../chat/decide.ts"
 import { ledGroups, spoilsMyRetained, type RetainedOwner } from "../chat/retained.ts"
 import type { LogEntry, LogRecord, Outgoing } from "../events.ts"
 import { GroupName, parseTopic, topics, UserId, type MessageId, type Topic } from "../ids.ts"
-import { EventLog, EventLogError, type HistoryPage } from "../ports/event-log.port.ts"
+import { EventLog, EventLogError } from "../ports/event-log.port.ts"
 import { WallClock } from "../ports/clock.port.ts"
 import { IdSource } from "../ports/id-source.port.ts"
 import { Transport, TransportError, type ConnectionState, type Incoming } from "../ports/transport.port.ts"
-import type { GroupInfo } from "../wire/messages.ts"
 import { Crypto } from "../ports/crypto.port.ts"
-import { fingerprint, safetyNumber } from "../trust/identity.ts"
 import { decideKeyChange, decideOpened } from "../trust/decide-trust.ts"
 import { DropTally, type DropReport } from "./drop-tally.ts"
 import { defaultStrangerLimits, laneOf, StoreBudget, StrangerLane, type StrangerLimits } from "./lanes.ts"
 import { OwnEchoes } from "./own-echoes.ts"
+import { historyPage, listGroups, listUsers, searchHistory, whoIs } from "./chat-queries.ts"
 import { Profile } from "./profile.ts"
 import { subjectOf, subscriptionChanges } from "./subscriptions.ts"
 import { AWAITING_GROUP_MS, AwaitingGroup, isNotYetReadable } from "./awaiting-group.ts"
@@ -112,9 +103,6 @@ type Job =
   /** Show messages held behind a gap that did not fill in time. */
   | { readonly _tag: "gaps" }
 
-/** How far back a search looks, and the page it reads at a time. */
-const SEARCH_MAX_MESSAGES = 100_000
-const SEARCH_PAGE = 1000
 
 /** A retained copy of mine is published again at most this often (see `repairs`). */
 const REPAIR_INTERVAL_MS = 1000
@@ -625,40 +613,13 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
   })
   yield* Effect.addFinalizer(() => shutdown)
 
-  const listGroups = Effect.sync((): ReadonlyArray<GroupListing> =>
-    [...state.groups.values()]
-      .filter((snapshot) => snapshot.context.info !== null && !snapshot.context.info.dissolved)
-      .map((snapshot) => {
-        const info = snapshot.context.info as GroupInfo
-        return { name: info.name, leader: info.leader, members: info.members, me: groupView(state, info.name), pending: snapshot.context.pending.map((p) => p.user) }
-      })
-      .sort((a, b) => a.name.localeCompare(b.name)),
-  )
-
   return ChatService.of({
     me,
     state: Effect.sync(() => state),
     notices: Stream.fromPubSub(notices),
     connection: transport.connectionState,
-    listUsers: () =>
-      Effect.sync(() => {
-        // A closed conversation nobody opened (a tombstone, chat-state.ts) is no one the user knows.
-        const users = new Set<string>(state.presence.keys())
-        // …nor one closed out of sight (/close): listed only if seen present.
-        for (const [peer, snapshot] of state.conversations) if (!isUnopened(snapshot) && !state.dismissed.has(peer)) users.add(peer)
-        users.delete(me)
-        return [...users].sort().map((user): UserListing => {
-          const presence = state.presence.get(user)
-          const status = presence === undefined ? "unknown" : presence.value === "online" ? "online" : presence.value === "offline" ? "offline" : "unknown"
-          return {
-            user: user as UserId,
-            status,
-            conversation: isUnopened(state.conversations.get(user)) || state.dismissed.has(user) ? "idle" : conversationView(state, user as UserId),
-            lastOutcome: state.conversations.get(user)?.context.lastOutcome ?? "none",
-          }
-        })
-      }),
-    listGroups: () => listGroups,
+    listUsers: () => Effect.sync(() => listUsers(state, me)),
+    listGroups: () => Effect.sync(() => listGroups(state)),
     createGroup: (name) => parseGroup(name).pipe(Effect.flatMap((group) => run({ _tag: "group.create", group })), Effect.asVoid),
     joinGroup: (name) => parseGroup(name).pipe(Effect.flatMap((group) => run({ _tag: "group.join", group })), Effect.asVoid),
     acceptJoin: (group, user) =>
@@ -682,54 +643,9 @@ const makeChatService = Effect.fnUntraced(function* (options: ChatServiceOptions
       ),
     requests: () => Effect.sync(() => state.requests),
     acceptances: () => Effect.sync(() => state.acceptances),
-    history: (to, page) =>
-      log.history(targetTopic(me, to), page).pipe(
-        Effect.map((found: HistoryPage) => ({
-          messages: found.records.map((r) => messageOf(r, me)).filter((m): m is ChatMessage => m !== null),
-          hasMore: found.hasMore,
-        })),
-        Effect.mapError((error) => new CommandRejected({ message: `history: ${error.message}` })),
-      ),
-    search: Effect.fn("ChatService.search")(function* (to: ChatTarget, query: string, options: { readonly limit: number }) {
-      const needle = query.trim().toLowerCase()
-      if (needle.length === 0) return yield* new CommandRejected({ message: "search for what? /search TEXT" })
-      const matches: ChatMessage[] = []
-      let searched = 0
-      let beforeSeq: number | undefined
-      let complete = false
-      // Bounded: SEARCH_MAX_MESSAGES / SEARCH_PAGE pages at most.
-      while (searched < SEARCH_MAX_MESSAGES && matches.length < options.limit) {
-        const page = yield* log.history(targetTopic(me, to), { limit: SEARCH_PAGE, ...(beforeSeq === undefined ? {} : { beforeSeq }) }).pipe(
-          Effect.mapError((error) => new CommandRejected({ message: `search: ${error.message}` })),
-        )
-        searched += page.records.length
-        for (const record of [...page.records].reverse()) {
-          const message = messageOf(record, me)
-          if (message !== null && message.text.toLowerCase().includes(needle) && matches.length < options.limit) matches.push(message)
-        }
-        if (!page.hasMore || page.records.length === 0) {
-          complete = true
-          break
-        }
-        beforeSeq = page.records[0]!.seq
-      }
-      return { matches, searched, complete }
-    }),
-    whois: (input) =>
-      parseUser(input).pipe(
-        Effect.map((user): WhoIs => {
-          const mine = { user: me, keys: profile.keys }
-          const keys = user === me ? profile.keys : state.trust.pins[user] ?? null
-          const changed = user === me ? undefined : state.trust.keyChanges[user]
-          return {
-            user,
-            keys,
-            fingerprint: keys === null ? null : fingerprint(crypto, keys),
-            safetyNumber: keys === null || user === me ? null : safetyNumber(crypto, mine, { user, keys }),
-            changed: changed === undefined ? null : { keys: changed, fingerprint: fingerprint(crypto, changed), safetyNumber: safetyNumber(crypto, mine, { user, keys: changed }) },
-          }
-        }),
-      ),
+    history: (to, page) => historyPage(log, me, to, page),
+    search: (to, query, options) => searchHistory(log, me, to, query, options),
+    whois: (input) => parseUser(input).pipe(Effect.map((user) => whoIs(crypto, state, { user: me, keys: profile.keys }, user))),
     trustKeys: (input) => parseUser(input).pipe(Effect.flatMap((peer) => run({ _tag: "peer.trust", peer })), Effect.asVoid),
     shutdown: () => shutdown,
     parseUser,
