@@ -14,6 +14,39 @@ import { ensureBuilt, isUpToDate } from "../../bin/build.mjs"
 const run = promisify(execFile)
 
 const POLL_INTERVAL_MS = 100
+/** How long `kill` waits for the programs of its panes to exit. */
+const EXIT_WAIT_MS = 15_000
+/** Process-tree depth searched below a pane (shell → node → its children). */
+const MAX_TREE_DEPTH = 6
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The pids and all their descendants (bounded depth), via `pgrep -P`. */
+const descendantsOf = async (roots: ReadonlyArray<number>): Promise<ReadonlyArray<number>> => {
+  const all = [...roots]
+  let level = [...roots]
+  for (let depth = 0; depth < MAX_TREE_DEPTH && level.length > 0; depth++) {
+    const next: number[] = []
+    for (const pid of level) {
+      try {
+        const { stdout } = await run("pgrep", ["-P", String(pid)])
+        next.push(...stdout.split("\n").map(Number).filter((child) => Number.isInteger(child) && child > 0))
+      } catch {
+        // pgrep exits 1 when there is no child.
+      }
+    }
+    all.push(...next)
+    level = next
+  }
+  return all
+}
 
 export interface TmuxOptions {
   readonly width: number
@@ -115,12 +148,26 @@ export class TmuxServer {
     }
   }
 
+  /**
+   * Ends the server, then waits (at most EXIT_WAIT_MS) for every program that ran in its panes to
+   * exit: a chat ends on the hangup, and its last writes (the offline presence, a state snapshot)
+   * must be done before a test removes the profile's directory.
+   */
   async kill(): Promise<void> {
+    let programs: ReadonlyArray<number> = []
+    try {
+      const panes = (await this.tmux(["list-panes", "-a", "-F", "#{pane_pid}"])).split("\n").map(Number).filter((pid) => Number.isInteger(pid) && pid > 0)
+      programs = await descendantsOf(panes)
+    } catch {
+      // No server, or no panes: nothing to wait for.
+    }
     try {
       await this.tmux(["kill-server"])
     } catch {
       // Already gone.
     }
+    const deadline = Date.now() + EXIT_WAIT_MS
+    while (programs.some(isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS))
   }
 }
 
