@@ -31,6 +31,7 @@ import { topics, type UserId } from "../domain/ids.ts"
 import { EventLog } from "../domain/ports/event-log.port.ts"
 import { ChatService } from "../domain/service/chat-service.ts"
 import { chatServiceLayer } from "../domain/service/compose.ts"
+import { percentile } from "./stats.ts"
 import { printTable } from "./table.ts"
 
 const ME = "user-10001" as UserId
@@ -137,11 +138,6 @@ const measureOnce = async (dir: string, screen: ReturnType<typeof headlessScreen
   } finally {
     await Effect.runPromise(Scope.close(scope, Exit.void))
   }
-}
-
-const percentile = (values: ReadonlyArray<number>, p: number): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
 }
 
 const ms = (value: number): string => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2))

@@ -36,6 +36,7 @@ import { freePort } from "../tests/support/free-port.ts"
 import { TmuxServer } from "../tests/support/tmux.ts"
 import { ensureBuilt } from "../bin/build.mjs"
 import { writeMessageProfile, type WrittenProfile } from "./startup-profiles.ts"
+import { median, percentile } from "./stats.ts"
 import { printTable } from "./table.ts"
 
 const ROOT = path.join(import.meta.dirname, "..")
@@ -60,11 +61,6 @@ const RUNS = argument("--runs", 3)
 const SLOW_RUNS = Math.min(RUNS, 2)
 const FULL_1M = process.argv.includes("--full-1m")
 
-const percentile = (values: ReadonlyArray<number>, p: number): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
-}
-const median = (values: ReadonlyArray<number>) => percentile(values, 50)
 const mb = (bytes: number) => (bytes / 1e6).toFixed(0)
 const ratio = (value: number, base: number) => (Number.isFinite(base) && base > 0 ? `${(value / base).toFixed(2)}×` : "")
 

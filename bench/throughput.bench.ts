@@ -23,6 +23,7 @@ import { performance } from "node:perf_hooks"
 import mqtt from "mqtt"
 import { eventually, fileProfile, mqttTransportTo, startUser, type RunningUser } from "../tests/support/chat-user.ts"
 import { mosquittoAvailable, startMosquitto } from "../tests/support/mosquitto.ts"
+import { median, percentile } from "./stats.ts"
 import { printTable } from "./table.ts"
 
 const MESSAGES = 4_000
@@ -34,14 +35,6 @@ const GROUP_MESSAGES = 400
 /** About an 80-character chat line. */
 const TEXT = "the quick brown fox jumps over the lazy dog, then naps in the afternoon sun; "
 
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
-}
-const percentile = (values: ReadonlyArray<number>, p: number): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
-}
 const spread = (values: ReadonlyArray<number>, digits = 0) =>
   `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`
 
