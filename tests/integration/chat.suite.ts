@@ -19,6 +19,8 @@ import { EventLog } from "../../domain/ports/event-log.port.ts"
 import type { BrokerHandle, BrokerKind } from "../support/brokers.ts"
 import { eventually, fileProfile, mqttTransportTo, startUser, type RunningUser } from "../support/chat-user.ts"
 import { fiveMenuFunctions } from "../support/scenarios.ts"
+import { countingCrypto } from "../support/counting-crypto.ts"
+import type { Crypto } from "../../domain/ports/crypto.port.ts"
 
 const TIMEOUT = 20_000
 
@@ -44,9 +46,10 @@ export function chatSuite(kind: BrokerKind): void {
     })
 
     const newProfileDir = () => join(root, `profile-${++profiles}`)
-    const start = async (dir: string) => {
+    const start = async (dir: string, crypto?: Layer.Layer<Crypto>) => {
       const user = await startUser({
         ...fileProfile(dir),
+        ...(crypto === undefined ? {} : { crypto }),
         transport: mqttTransportTo(broker.url),
       })
       running.push(user)
@@ -65,6 +68,19 @@ export function chatSuite(kind: BrokerKind): void {
     }
     const texts = async (u: RunningUser, other: RunningUser, limit = 1000) =>
       (await u.run(u.service.history(peer(other), { limit }))).messages.map((m) => m.text)
+
+    it("a sender's own messages come back from the broker and are ignored without a signature check", async () => {
+      const checks = { verifies: 0 }
+      const [a, b] = [await start(newProfileDir(), countingCrypto(checks)), await start(newProfileDir())]
+      await talk(a, b)
+      const before = { verifies: checks.verifies, ignored: (await a.run(a.service.stats)).ignored }
+      const MESSAGES = 20
+      for (let n = 0; n < MESSAGES; n++) await a.run(a.service.send(peer(b), `echo ${n}`))
+      await eventually("B has them all", async () => (await texts(b, a)).filter((text) => text.startsWith("echo ")).length === MESSAGES, TIMEOUT)
+      await eventually("A saw its echoes", async () => (await a.run(a.service.stats)).ignored - before.ignored >= MESSAGES, TIMEOUT)
+      // B's frames (if any) are checked; A's 20 echoes are not.
+      expect(checks.verifies - before.verifies).toBeLessThan(MESSAGES / 4)
+    })
 
     it("three users do the design note's five menu functions", async () => {
       const [a, b, c] = [await start(newProfileDir()), await start(newProfileDir()), await start(newProfileDir())]

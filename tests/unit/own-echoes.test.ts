@@ -2,15 +2,15 @@
  * My own frames coming back on talk topics are recognised without a signature check
  * (domain/service/own-echoes.ts): exactly the bytes I sealed, on the same topic, live, once.
  */
-import { Effect, Layer } from "effect"
+import type { Layer } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { MemoryBroker, memoryTransportLayer } from "../../adapters/sim-network/memory-broker.ts"
 import { MemoryEventLog } from "../../adapters/storage/memory-event-log.ts"
-import { NodeCrypto } from "../../adapters/system/node-crypto.ts"
 import { Crypto } from "../../domain/ports/crypto.port.ts"
 import { MAX_AWAITED_ECHOES, OwnEchoes } from "../../domain/service/own-echoes.ts"
 import { utf8 } from "../../domain/trust/bytes.ts"
 import { eventually, startUser, type RunningUser } from "../support/chat-user.ts"
+import { countingCrypto } from "../support/counting-crypto.ts"
 
 const talk = "10001_10002_talk"
 const frame = (n: number) => utf8(`{"v":2,"k":"key","m":"message ${n}","s":"signature"}`)
@@ -47,16 +47,6 @@ describe("OwnEchoes", () => {
     expect(echoes.isEcho(talk, frame(MAX_AWAITED_ECHOES), false)).toBe(true)
   })
 })
-
-/** The real crypto, counting signature checks. */
-const countingCrypto = (counter: { verifies: number }) =>
-  Layer.effect(Crypto, Effect.map(Effect.service(Crypto), (real) => Crypto.of({
-    ...real,
-    verify: (publicKey, message, signature) => {
-      counter.verifies += 1
-      return real.verify(publicKey, message, signature)
-    },
-  }))).pipe(Layer.provide(NodeCrypto.layer))
 
 const running: RunningUser[] = []
 afterEach(async () => {
